@@ -1,0 +1,84 @@
+"""The base class every vault backend implements (one backend per reference scheme)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import anyio
+import anyio.to_thread
+
+from vaults.errors import VaultsError
+from vaults.models import Credential
+from vaults.refs import Reference
+
+__all__ = ["DEFAULT_CONCURRENCY", "VaultBackend"]
+
+DEFAULT_CONCURRENCY = 8
+
+
+class VaultBackend(abc.ABC):
+    """A vault plugin's backend. Subclasses set ``scheme`` and implement :meth:`fetch`.
+
+    ``fetch`` returns a :class:`~vaults.models.Credential` carrying the item's parsed
+    ``totp_secret`` (the host turns it into a code), or raises a :mod:`vaults.errors`
+    error: "mine but missing" is :class:`~vaults.errors.ItemNotFound`, never ``None``.
+    """
+
+    scheme: ClassVar[str]
+    """The reference scheme this backend owns (``keepass``, ``bitwarden``, ``op``…)."""
+    display_name: ClassVar[str] = ""
+    env_vars: ClassVar[tuple[str, ...]] = ()
+    """Environment variables it reads (shown by ``vaults plugins``)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> VaultBackend:
+        """Build the backend from configuration; raise ConfigurationError when incomplete."""
+        return cls()
+
+    @abc.abstractmethod
+    def fetch(self, ref: Reference) -> Credential:
+        """Look the item up and return it (username, password, TOTP secret, fields)."""
+
+    async def afetch(self, ref: Reference) -> Credential:
+        """Async :meth:`fetch`; the default runs ``fetch`` in a worker thread."""
+        return await anyio.to_thread.run_sync(self.fetch, ref)
+
+    def fetch_many(self, refs: Sequence[Reference]) -> list[Credential | VaultsError]:
+        """Fetch several references; one failure is returned in place, never raised.
+
+        Override to batch (one listing call for many items) where the vault allows it.
+        """
+        results: list[Credential | VaultsError] = []
+        for ref in refs:
+            try:
+                results.append(self.fetch(ref))
+            except VaultsError as exc:
+                results.append(exc)
+        return results
+
+    async def afetch_many(
+        self, refs: Sequence[Reference], concurrency: int = DEFAULT_CONCURRENCY
+    ) -> list[Credential | VaultsError]:
+        """Async :meth:`fetch_many`: concurrent :meth:`afetch`, at most ``concurrency`` at once."""
+        results: list[Credential | VaultsError | None] = [None] * len(refs)
+        limiter = anyio.Semaphore(max(1, concurrency))
+
+        async def one(index: int, ref: Reference) -> None:
+            async with limiter:
+                try:
+                    results[index] = await self.afetch(ref)
+                except VaultsError as exc:
+                    results[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for index, ref in enumerate(refs):
+                group.start_soon(one, index, ref)
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections and processes."""
+
+    async def aclose(self) -> None:
+        self.close()

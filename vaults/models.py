@@ -1,0 +1,180 @@
+"""Pydantic models a host gets back: credentials, TOTP secrets and codes.
+
+Secrets are :class:`pydantic.SecretStr`; nothing secret shows in ``repr()``/``str()`` and
+the parsed TOTP secret is never serialised unless a caller asks with ``reveal``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
+if TYPE_CHECKING:
+    from vaults.totp import CodeLease
+
+__all__ = ["Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
+
+MASK = "********"
+Algorithm = Literal["SHA1", "SHA256", "SHA512"]
+CodeSource = Literal["vault", "server", "pull", "inbox"]
+
+
+class TotpSecret(BaseModel):
+    """A parsed TOTP secret with its parameters (see :func:`vaults.totp.parse_secret`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    secret: SecretStr
+    """Normalised base32: upper case, no spaces, no padding."""
+    algorithm: Algorithm = "SHA1"
+    digits: int = 6
+    period: int = 30
+    encoder: Literal["steam"] | None = None
+    issuer: str | None = None
+    account: str | None = None
+
+    def to_uri(self) -> str:
+        """The secret as an ``otpauth://`` URI (contains the secret: handle with care)."""
+        from urllib.parse import quote, urlencode
+
+        label = quote(
+            f"{self.issuer}:{self.account}"
+            if self.issuer and self.account
+            else (self.account or self.issuer or "vaults"),
+            safe=":@",
+        )
+        params: dict[str, str | int] = {"secret": self.secret.get_secret_value()}
+        if self.issuer:
+            params["issuer"] = self.issuer
+        if self.algorithm != "SHA1":
+            params["algorithm"] = self.algorithm
+        params["digits"] = self.digits
+        params["period"] = self.period
+        if self.encoder:
+            params["encoder"] = self.encoder
+        return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
+
+
+class TotpCode(BaseModel):
+    """One code and its validity window (epoch seconds, ``valid_until`` exclusive)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    valid_from: int
+    valid_until: int
+    period: int
+    digits: int
+    _secret: TotpSecret | None = PrivateAttr(default=None)
+
+    def seconds_left(self, now: float | None = None) -> float:
+        """Seconds until the code stops being valid (negative once expired)."""
+        return self.valid_until - (time.time() if now is None else now)
+
+    def is_valid(self, now: float | None = None) -> bool:
+        t = time.time() if now is None else now
+        return self.valid_from <= t < self.valid_until
+
+    def lease(self) -> CodeLease:
+        """A lease handing this same code to every box of one form (see :class:`CodeLease`)."""
+        from vaults.totp import CodeLease
+
+        return CodeLease(self)
+
+    def secret(self) -> TotpSecret | None:
+        """The parsed secret this code was computed from, if any (not serialised)."""
+        return self._secret
+
+    def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "period": self.period,
+            "digits": self.digits,
+        }
+        if reveal and self._secret is not None:
+            data["secret"] = self._secret.to_uri()
+        return data
+
+
+class CustomField(BaseModel):
+    """A custom field of a vault item. Values are secret (hidden fields hold secrets)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: SecretStr | None = None
+    type: str = "text"
+    """``text``, ``hidden``, ``boolean``, ``linked``, ``otp``, ``url``… as the vault names it."""
+    section: str | None = None
+    id: str | None = None
+
+    def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
+        value: str | None
+        if self.value is None:
+            value = None
+        elif reveal or self.type in ("text", "boolean", "linked", "url", "email"):
+            value = self.value.get_secret_value()
+        else:
+            value = MASK
+        return {"name": self.name, "value": value, "type": self.type, "section": self.section}
+
+
+class Credential(BaseModel):
+    """What a host gets back: who to log in as, the password and a ready-to-type code."""
+
+    model_config = ConfigDict(frozen=False, validate_assignment=True)
+
+    vault: str
+    """The vault plugin's scheme (``keepass``, ``bitwarden``, ``op``…)."""
+    id: str
+    name: str
+    username: str | None = None
+    password: SecretStr | None = None
+    uris: list[str] = Field(default_factory=list)
+    fields: list[CustomField] = Field(default_factory=list)
+    totp: TotpCode | None = None
+    totp_source: CodeSource | None = None
+    """Where ``totp`` came from: vault secret, server-computed code, pull endpoint, inbox."""
+    magic_link: str | None = None
+    ref: str | None = None
+    totp_secret: TotpSecret | None = Field(default=None, exclude=True, repr=False)
+    """Set by backends; the host turns it into ``totp``. Never serialised."""
+
+    def field(self, name: str) -> CustomField | None:
+        """The first custom field called ``name`` (case-insensitive)."""
+        wanted = name.casefold()
+        for f in self.fields:
+            if f.name.casefold() == wanted:
+                return f
+        return None
+
+    def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
+        """The documented JSON shape; the password is masked unless ``reveal``."""
+        password: str | None
+        if self.password is None:
+            password = None
+        elif reveal:
+            password = self.password.get_secret_value()
+        else:
+            password = MASK
+        data: dict[str, Any] = {
+            "ref": self.ref,
+            "vault": self.vault,
+            "id": self.id,
+            "name": self.name,
+            "username": self.username,
+            "password": password,
+            "uris": list(self.uris),
+            "totp": self.totp.public_dict(reveal=reveal) if self.totp else None,
+        }
+        if self.totp_source is not None:
+            data["totp_source"] = self.totp_source
+        if self.magic_link is not None:
+            data["magic_link"] = self.magic_link
+        if self.fields:
+            data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]
+        return data

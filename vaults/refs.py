@@ -1,0 +1,59 @@
+"""Credential references: ``SCHEME://BODY`` (``keepass://Group/Title``, ``op://Vault/Item``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote
+
+from vaults.errors import InvalidReference
+
+__all__ = ["Reference", "parse_reference"]
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{0,31}")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A parsed reference. The host only splits off the scheme; each backend reads ``body``."""
+
+    raw: str
+    scheme: str
+    body: str
+
+    @property
+    def path(self) -> str:
+        """The body before any ``?query``, percent-decoded."""
+        return unquote(self.body.split("?", 1)[0])
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The ``?key=value`` parameters after the path (last one wins)."""
+        if "?" not in self.body:
+            return {}
+        return dict(parse_qsl(self.body.split("?", 1)[1], keep_blank_values=True))
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+def parse_reference(raw: str) -> Reference:
+    """Split ``raw`` into scheme and body; raises :class:`InvalidReference` when malformed."""
+    if not isinstance(raw, str):
+        raise InvalidReference("a reference must be text like 'keepass://Title'")
+    text = raw.strip()
+    if len(text) > 4096:
+        raise InvalidReference("the reference is too long (over 4096 characters)")
+    scheme, sep, body = text.partition("://")
+    if not sep:
+        raise InvalidReference(
+            f"reference {text[:80]!r} has no scheme; write it as SCHEME://ITEM, e.g. keepass://Title"
+        )
+    scheme = scheme.lower()
+    if not _SCHEME.fullmatch(scheme):
+        raise InvalidReference(f"reference scheme {scheme[:32]!r} is not valid")
+    if not body.strip():
+        raise InvalidReference(f"reference {text[:80]!r} names no item")
+    if any(ord(c) < 32 for c in body):
+        raise InvalidReference("the reference contains control characters")
+    return Reference(raw=text, scheme=scheme, body=body)
