@@ -7,22 +7,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from vaults.hookspecs import PROJECT_NAME
-
 __version__ = "0.1.0"
-
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
-"""Marker for plugin hook implementations: ``@vaults.hookimpl``."""
 
 if TYPE_CHECKING:
     from vaults.backend import VaultBackend
+    from vaults.markers import hookimpl
     from vaults.models import Credential, CustomField, TotpCode, TotpSecret
     from vaults.refs import Reference
     from vaults.resolver import Vaults
 
 _LAZY = {
+    "hookimpl": "vaults.markers",
     "Vaults": "vaults.resolver",
     "VaultBackend": "vaults.backend",
     "Credential": "vaults.models",

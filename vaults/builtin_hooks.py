@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vaults import hookimpl
+from vaults.markers import hookimpl
 
 if TYPE_CHECKING:
     from vaults.codes.extract import ExtractedCode

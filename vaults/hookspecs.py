@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pluggy
-
 if TYPE_CHECKING:
     from vaults.backend import VaultBackend
     from vaults.codes.extract import ExtractedCode
 
-PROJECT_NAME = "vaults"
+from vaults.markers import PROJECT_NAME, hookspec
 
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+__all__ = ["PROJECT_NAME", "vaults_extract_code", "vaults_register_backends"]
 
 
 @hookspec

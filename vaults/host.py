@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from vaults import hookimpl, hookspecs
+from vaults import hookspecs
 from vaults.backend import VaultBackend
 from vaults.errors import UnknownScheme
+from vaults.markers import hookimpl
 
 if TYPE_CHECKING:
     from vaults.codes.extract import ExtractedCode

@@ -1,29 +1,23 @@
 """The TOTP engine: parse every secret format real vaults store, compute RFC 6238 codes.
 
-Formats: raw base32 (lenient), ``otpauth://totp/…`` URIs (Key-Uri-Format), Steam Guard
-(``steam://SECRET`` and ``encoder=steam``), and the KeeOtp ``key=…&size=…&step=…`` form.
-Codes are computed with pyotp; secrets shorter than pyotp's 112-bit floor are accepted
-because real sites still issue 80-bit secrets.
+Formats (see :mod:`vaults.totp_core`): raw base32 (lenient), ``otpauth://totp/…``
+URIs, Steam Guard (``steam://SECRET``, ``encoder=steam``) and KeeOtp settings.
+:func:`code_for_entry` applies the entry rule: fewer than ``min_remaining`` seconds left
+in the window means the next window's code.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import math
-import re
 import time
 from collections.abc import Callable
-from typing import Any, Final
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Final
 
-import pyotp
 from pydantic import SecretStr
 
 from vaults.errors import InvalidTotpSecret, TotpExpired
-from vaults.models import Algorithm, TotpCode, TotpSecret
+from vaults.models import TotpCode, TotpSecret
+from vaults.totp_core import OtpParams, code_for_counter, parse_params
 
 __all__ = [
     "DEFAULT_MIN_REMAINING",
@@ -34,138 +28,6 @@ __all__ = [
 ]
 
 DEFAULT_MIN_REMAINING: Final = 20
-STEAM_ALPHABET: Final = "23456789BCDFGHJKMNPQRTVWXY"
-_B32_ALPHABET = re.compile(r"[A-Z2-7]+")
-_DIGESTS: Final[dict[str, Callable[..., Any]]] = {
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
-    "SHA512": hashlib.sha512,
-}
-
-
-class _Totp(pyotp.TOTP):
-    """pyotp's TOTP without the 112-bit minimum (80-bit secrets are common in the wild)."""
-
-    min_secret_length_bits = 0
-
-
-class _SteamTotp(_Totp):
-    """Steam Guard: the RFC 4226 truncation, then 5 characters from Steam's alphabet."""
-
-    def __init__(self, s: str, *, digest: Callable[..., Any], interval: int) -> None:
-        super().__init__(s, digits=6, digest=digest, interval=interval)
-        self.digits = 5
-
-    def generate_otp(self, input: int) -> str:
-        mac = hmac.new(self.byte_secret(), self.int_to_bytestring(input), self.digest).digest()
-        offset = mac[-1] & 0x0F
-        value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-        chars = []
-        for _ in range(5):
-            value, index = divmod(value, len(STEAM_ALPHABET))
-            chars.append(STEAM_ALPHABET[index])
-        return "".join(chars)
-
-
-def _fail(problem: str) -> InvalidTotpSecret:
-    return InvalidTotpSecret(f"invalid TOTP secret: {problem}")
-
-
-def _normalise_base32(raw: str) -> str:
-    """Lenient base32: case, spaces, dashes, padding (also ``%3D``) and a length that
-    leaves trailing bits (which are ignored, as Bitwarden and KeePassXC do) are accepted."""
-    text = unquote(raw) if "%" in raw else raw
-    cleaned = re.sub(r"[\s\-_]", "", text).rstrip("=").upper()
-    if not cleaned:
-        raise _fail("the secret is empty")
-    if not _B32_ALPHABET.fullmatch(cleaned):
-        raise _fail("not base32 (allowed: letters A-Z and digits 2-7)")
-    whole = len(cleaned) * 5 // 8
-    if whole == 0:
-        raise _fail("the secret is too short")
-    usable = cleaned[: -(-whole * 8 // 5)]
-    padded = usable + "=" * (-len(usable) % 8)
-    try:
-        decoded = base64.b32decode(padded)
-    except (binascii.Error, ValueError):
-        # lengths 1, 3 and 6 (mod 8) leave bits no byte uses: decode what forms whole bytes
-        bits = "".join(f"{'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.index(c):05b}" for c in cleaned)
-        decoded = int(bits[: whole * 8], 2).to_bytes(whole, "big")
-    if len(decoded) != whole:
-        raise _fail("not valid base32")
-    return base64.b32encode(decoded).decode("ascii").rstrip("=")
-
-
-def _algorithm(value: str) -> Algorithm:
-    name = value.strip().upper().replace("-", "").replace("_", "")
-    if name.startswith("HMAC"):
-        name = name[4:]
-    if name == "SHA1":
-        return "SHA1"
-    if name == "SHA256":
-        return "SHA256"
-    if name == "SHA512":
-        return "SHA512"
-    raise _fail(f"unknown algorithm {value.strip()[:16]!r} (use SHA1, SHA256 or SHA512)")
-
-
-def _int_param(name: str, value: str, low: int, high: int | None) -> int:
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise _fail(f"{name} must be a whole number") from None
-    if number < low or (high is not None and number > high):
-        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise _fail(f"{name} must be {bound}, got {number}")
-    return number
-
-
-def _digits(value: str, steam: bool) -> int:
-    if steam:
-        return 5
-    return _int_param("digits", value, 6, 10)
-
-
-def _parse_otpauth(raw: str) -> TotpSecret:
-    parts = urlsplit(raw)
-    kind = parts.netloc.lower()
-    if kind == "hotp":
-        raise _fail("HOTP (counter-based) codes are not supported, only TOTP")
-    if kind != "totp":
-        raise _fail(f"otpauth type must be 'totp', got {kind[:10]!r}")
-    query = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
-    if not query.get("secret", "").strip():
-        raise _fail("the otpauth URI has no secret parameter")
-    label = unquote(parts.path.lstrip("/"))
-    label_issuer: str | None = None
-    account: str | None = label.strip() or None
-    if ":" in label:
-        head, _, tail = label.partition(":")
-        label_issuer, account = head.strip() or None, tail.strip() or None
-    steam = query.get("encoder", "").lower() == "steam"
-    algorithm = _algorithm(query["algorithm"]) if query.get("algorithm") else "SHA1"
-    return TotpSecret(
-        secret=SecretStr(_normalise_base32(query["secret"])),
-        algorithm=algorithm,
-        digits=_digits(query["digits"], steam) if query.get("digits") else (5 if steam else 6),
-        period=_int_param("period", query["period"], 1, None) if query.get("period") else 30,
-        encoder="steam" if steam else None,
-        issuer=query.get("issuer") or label_issuer,
-        account=account,
-    )
-
-
-def _parse_keeotp(raw: str) -> TotpSecret:
-    query = {k.lower(): v for k, v in parse_qsl(raw, keep_blank_values=True)}
-    if not query.get("key", "").strip():
-        raise _fail("the KeeOtp settings have no key")
-    algorithm = _algorithm(query["otphashmode"]) if query.get("otphashmode") else "SHA1"
-    return TotpSecret(
-        secret=SecretStr(_normalise_base32(query["key"])),
-        algorithm=algorithm,
-        digits=_digits(query["size"], False) if query.get("size") else 6,
-        period=_int_param("step", query["step"], 1, None) if query.get("step") else 30,
-    )
 
 
 def parse_secret(raw: str | SecretStr) -> TotpSecret:
@@ -174,49 +36,32 @@ def parse_secret(raw: str | SecretStr) -> TotpSecret:
     Raises :class:`~vaults.errors.InvalidTotpSecret` naming the problem (never the secret).
     """
     text = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
-    if not isinstance(text, str):
-        raise _fail("expected text")
-    text = text.strip()
-    if not text:
-        raise _fail("the secret is empty")
-    lowered = text[:12].lower()
-    if lowered.startswith("otpauth://"):
-        return _parse_otpauth(text)
-    if lowered.startswith("steam://"):
-        return TotpSecret(
-            secret=SecretStr(_normalise_base32(text[len("steam://") :])),
-            digits=5,
-            encoder="steam",
-        )
-    if "://" in text[:16]:
-        raise _fail("unsupported URI scheme (expected otpauth:// or steam://)")
-    if lowered.startswith("key="):
-        return _parse_keeotp(text)
-    return TotpSecret(secret=SecretStr(_normalise_base32(text)))
+    params = parse_params(text)
+    return TotpSecret(
+        secret=SecretStr(params.secret),
+        algorithm=params.algorithm,
+        digits=params.digits,
+        period=params.period,
+        encoder=params.encoder,
+        issuer=params.issuer,
+        account=params.account,
+    )
 
 
-def _generator(secret: TotpSecret) -> pyotp.TOTP:
-    cached: pyotp.TOTP | None = _GENERATORS.get(secret)
-    if cached is None:
-        digest = _DIGESTS[secret.algorithm]
-        value = secret.secret.get_secret_value()
-        if secret.encoder == "steam":
-            cached = _SteamTotp(value, digest=digest, interval=secret.period)
-        else:
-            cached = _Totp(value, digits=secret.digits, digest=digest, interval=secret.period)
-        if len(_GENERATORS) > 1024:
-            _GENERATORS.clear()
-        _GENERATORS[secret] = cached
-    return cached
-
-
-_GENERATORS: dict[TotpSecret, pyotp.TOTP] = {}
+def _params(secret: TotpSecret) -> OtpParams:
+    return OtpParams(
+        secret=secret.secret.get_secret_value(),
+        algorithm=secret.algorithm,
+        digits=secret.digits,
+        period=secret.period,
+        encoder=secret.encoder,
+    )
 
 
 def _code_for_window(secret: TotpSecret, counter: int) -> TotpCode:
     period = secret.period
     code = TotpCode(
-        code=_generator(secret).generate_otp(counter),
+        code=code_for_counter(_params(secret), counter),
         valid_from=counter * period,
         valid_until=(counter + 1) * period,
         period=period,
@@ -226,29 +71,37 @@ def _code_for_window(secret: TotpSecret, counter: int) -> TotpCode:
     return code
 
 
-def code_at(secret: TotpSecret | str, at: float | None = None) -> TotpCode:
+def _secret(secret: TotpSecret | str | SecretStr) -> TotpSecret:
+    return secret if isinstance(secret, TotpSecret) else parse_secret(secret)
+
+
+def _now(at: float | None) -> float:
+    now = time.time() if at is None else float(at)
+    if not math.isfinite(now) or now < 0:
+        raise InvalidTotpSecret("invalid time: it must be a finite, non-negative epoch")
+    return now
+
+
+def code_at(secret: TotpSecret | str | SecretStr, at: float | None = None) -> TotpCode:
     """The exact code for time ``at`` (epoch seconds; now by default). No skip rule."""
-    parsed = parse_secret(secret) if isinstance(secret, str) else secret
-    now = time.time() if at is None else at
-    if now < 0 or not math.isfinite(now):
-        raise _fail("time must be a finite, non-negative epoch")
-    return _code_for_window(parsed, int(now // parsed.period))
+    parsed = _secret(secret)
+    return _code_for_window(parsed, int(_now(at) // parsed.period))
 
 
 def code_for_entry(
-    secret: TotpSecret | str,
+    secret: TotpSecret | str | SecretStr,
     now: float | None = None,
     min_remaining: float = DEFAULT_MIN_REMAINING,
 ) -> TotpCode:
     """The code to type now: when fewer than ``min_remaining`` seconds are left in the
     current window, the next window's code (``valid_from``/``valid_until`` describe the
     window actually returned)."""
-    parsed = parse_secret(secret) if isinstance(secret, str) else secret
-    t = time.time() if now is None else now
-    current = code_at(parsed, t)
-    if current.valid_until - t < min_remaining:
-        return _code_for_window(parsed, int(t // parsed.period) + 1)
-    return current
+    parsed = _secret(secret)
+    t = _now(now)
+    counter = int(t // parsed.period)
+    if (counter + 1) * parsed.period - t < min_remaining:
+        counter += 1
+    return _code_for_window(parsed, counter)
 
 
 class CodeLease:
