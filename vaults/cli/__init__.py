@@ -1,0 +1,1 @@
+"""The ``vaults`` command line (click). Heavy modules are imported inside commands."""

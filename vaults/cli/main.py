@@ -1,0 +1,265 @@
+"""``vaults`` — resolve logins with their 2FA code from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from vaults.cli.errors import fail
+
+__all__ = ["cli", "main"]
+
+_LAZY_COMMANDS = {
+    "codes": ("vaults.cli.codes", "codes", "Push, wait for, list and pull emailed/SMS codes."),
+    "serve": ("vaults.cli.codes", "serve", "Run the HTTP API that receives pushed codes."),
+}
+
+
+class _LazyGroup(click.Group):
+    """Subcommands that live in heavier modules are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _LAZY_COMMANDS:
+            return found
+        module_name, attr, _help = _LAZY_COMMANDS[cmd_name]
+        import importlib
+
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            missing = exc.name or module_name
+            raise click.ClickException(
+                f"'vaults {cmd_name}' needs an optional part that is not installed ({missing}); "
+                "install it with: pip install 'vaults[server]'"
+            ) from None
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in _LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, _LAZY_COMMANDS[name][2]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=60)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vaults", prog_name="vaults")
+def cli() -> None:
+    """Log in to websites that demand 2FA: username, password and a ready-to-type code.
+
+    \b
+    Exit codes: 0 ok; 1 not found, ambiguous or no code; 2 usage or bad input;
+    3 vault locked or authentication failed; 4 vault unavailable.
+    Set VAULTS_DEBUG=1 to see tracebacks.
+    """
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("secret")
+@click.option("--at", "at", type=float, default=None, help="Epoch seconds (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Also print the window and parameters.")
+def totp(secret: str, at: float | None, as_json: bool) -> None:
+    """Print the code for SECRET (base32, otpauth:// or steam://; '-' reads stdin).
+
+    The exact code for that time: no "next code when few seconds are left" rule.
+    Reading the secret from stdin keeps it out of the process list.
+    """
+    from vaults.errors import InvalidTotpSecret
+    from vaults.totp_core import code_for_counter, parse_params
+
+    try:
+        raw = sys.stdin.readline() if secret == "-" else secret  # noqa: S105
+        params = parse_params(raw)
+        now = time.time() if at is None else at
+        if not (0 <= now < 1e12):
+            raise InvalidTotpSecret("--at must be a non-negative epoch in seconds")
+        counter = int(now // params.period)
+        code = code_for_counter(params, counter)
+    except Exception as exc:
+        fail(exc)
+    if as_json:
+        _print_json(
+            {
+                "code": code,
+                "valid_from": counter * params.period,
+                "valid_until": (counter + 1) * params.period,
+                "period": params.period,
+                "digits": params.digits,
+            }
+        )
+    else:
+        click.echo(code)
+
+
+def _human(cred: Any, reveal: bool, now: float) -> str:
+    from vaults.models import Credential
+
+    assert isinstance(cred, Credential)
+    lines = [f"{cred.name}  ({cred.vault}, id {cred.id})"]
+    lines.append(f"  username  {cred.username or '-'}")
+    if cred.password is None:
+        lines.append("  password  -")
+    elif reveal:
+        lines.append(f"  password  {cred.password.get_secret_value()}")
+    else:
+        lines.append("  password  ******** (--reveal to show)")
+    for uri in cred.uris:
+        lines.append(f"  uri       {uri}")
+    if cred.totp is not None:
+        left = max(0, int(cred.totp.valid_until - now))
+        lines.append(f"  code      {cred.totp.code}  ({left} s left, source: {cred.totp_source})")
+    elif cred.magic_link:
+        lines.append(f"  link      {cred.magic_link}")
+    else:
+        lines.append("  code      - (no TOTP secret on this item)")
+    for field in cred.fields:
+        shown = field.public_dict(reveal=reveal)["value"]
+        lines.append(f"  field     {field.name}: {shown}")
+    return "\n".join(lines)
+
+
+_SIMPLE_FIELDS = ("username", "password", "code", "totp", "magic_link", "id", "name")
+
+
+def _field_value(cred: Any, name: str) -> str:
+    from vaults.errors import ItemNotFound, NoCode
+    from vaults.models import Credential
+
+    assert isinstance(cred, Credential)
+    key = name.lower()
+    if key == "username":
+        return cred.username or ""
+    if key == "password":
+        return cred.password.get_secret_value() if cred.password else ""
+    if key in ("code", "totp"):
+        if cred.totp is None:
+            raise NoCode(f"{cred.name!r} has no one-time code")
+        return cred.totp.code
+    if key == "magic_link":
+        if not cred.magic_link:
+            raise NoCode(f"{cred.name!r} has no magic link")
+        return cred.magic_link
+    if key in ("id", "name"):
+        return str(getattr(cred, key))
+    custom = cred.field(name)
+    if custom is None:
+        raise ItemNotFound(f"{cred.name!r} has no field {name!r}")
+    return custom.value.get_secret_value() if custom.value is not None else ""
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the documented JSON shape.")
+@click.option("--reveal", is_flag=True, help="Show the password instead of ********.")
+@click.option(
+    "--min-remaining",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Use the next code when fewer seconds are left (default 20).",
+)
+@click.option(
+    "--field",
+    "field_name",
+    default=None,
+    help=f"Print only this value ({', '.join(_SIMPLE_FIELDS)} or a custom field's name).",
+)
+def resolve(
+    ref: str,
+    as_json: bool,
+    reveal: bool,
+    min_remaining: float | None,
+    field_name: str | None,
+) -> None:
+    """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item)."""
+    try:
+        from vaults.resolver import Vaults
+
+        with Vaults() as vaults:
+            cred = vaults.resolve(ref, min_remaining=min_remaining)
+            output = (
+                _field_value(cred, field_name)
+                if field_name
+                else json.dumps(cred.public_dict(reveal=reveal), indent=2, ensure_ascii=False)
+                if as_json
+                else _human(cred, reveal, time.time())
+            )
+    except Exception as exc:
+        fail(exc)
+    click.echo(output)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed vault plugins, their versions, schemes and load errors."""
+    try:
+        from vaults.host import make_host
+
+        host = make_host()
+        host.backends()
+        infos = [p for p in host.plugins if p.name != "vaults.builtin"]
+    except Exception as exc:
+        fail(exc)
+    if as_json:
+        _print_json([info.as_dict() for info in infos])
+        return
+    if not infos:
+        click.echo("no vault plugins installed (pip install vaults-keepass, vaults-bitwarden …)")
+        return
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        dist = info.distribution or info.module
+        schemes = ", ".join(f"{s}://" for s in info.schemes) or "-"
+        status = f"  ERROR: {info.error}" if info.error else ""
+        click.echo(f"{info.name:<14} {dist}{version:<10}  schemes: {schemes}{status}")
+
+
+@cli.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=str))
+def qr(image: str) -> None:
+    """Decode a 2FA setup QR code (PNG/JPEG) to its otpauth:// URI.
+
+    Needs the optional extra: pip install 'vaults[qr]'.
+    """
+    try:
+        from vaults.qr import decode_qr
+
+        for uri in decode_qr(image):
+            click.echo(uri)
+    except Exception as exc:
+        fail(exc)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="vaults")
+    except SystemExit:
+        raise
+    except Exception as exc:  # click handles its own errors; anything else is reported here
+        fail(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
