@@ -1,0 +1,229 @@
+"""KeePass backend: opens a KDBX database once, finds entries by UUID, path or title."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from vaults.backend import VaultBackend
+from vaults.errors import (
+    AmbiguousItem,
+    AuthenticationFailed,
+    ConfigurationError,
+    ItemNotFound,
+    VaultUnavailable,
+)
+from vaults.models import Credential, CustomField
+from vaults.refs import Reference
+from vaults_keepass.totp_fields import TOTP_KEYS, totp_from_attributes
+
+__all__ = ["KeePassBackend"]
+
+log = logging.getLogger(__name__)
+
+_UUID = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+class KeePassBackend(VaultBackend):
+    """``keepass://Title``, ``keepass://Group/Sub/Title`` or ``keepass://UUID``.
+
+    Configuration: ``VAULTS_KEEPASS_DB`` (the .kdbx file), unlocked with
+    ``VAULTS_KEEPASS_PASSWORD`` and/or ``VAULTS_KEEPASS_KEYFILE``. The database is opened
+    once and reopened when the file changes. Entries in the recycle bin and history
+    entries are never returned. A title with ``/`` in it is written ``%2F``.
+    """
+
+    scheme: ClassVar[str] = "keepass"
+    display_name: ClassVar[str] = "KeePass"
+    env_vars: ClassVar[tuple[str, ...]] = (
+        "VAULTS_KEEPASS_DB",
+        "VAULTS_KEEPASS_PASSWORD",
+        "VAULTS_KEEPASS_KEYFILE",
+    )
+
+    def __init__(
+        self,
+        database: str | os.PathLike[str],
+        password: SecretStr | str | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.database = Path(database)
+        self._password = SecretStr(password) if isinstance(password, str) else password
+        self.keyfile = Path(keyfile) if keyfile else None
+        self._kp: Any = None
+        self._stamp: tuple[float, int] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"KeePassBackend(database={str(self.database)!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KeePassBackend:
+        database = env.get("VAULTS_KEEPASS_DB", "").strip()
+        if not database:
+            raise ConfigurationError(
+                "set VAULTS_KEEPASS_DB to your .kdbx file (and VAULTS_KEEPASS_PASSWORD "
+                "and/or VAULTS_KEEPASS_KEYFILE to unlock it)"
+            )
+        password = env.get("VAULTS_KEEPASS_PASSWORD")
+        keyfile = env.get("VAULTS_KEEPASS_KEYFILE", "").strip() or None
+        if password is None and keyfile is None:
+            raise ConfigurationError(
+                "set VAULTS_KEEPASS_PASSWORD and/or VAULTS_KEEPASS_KEYFILE to unlock "
+                f"{Path(database).name}"
+            )
+        return cls(database, SecretStr(password) if password is not None else None, keyfile)
+
+    # -- opening -------------------------------------------------------------------------
+    def _open(self) -> Any:
+        try:
+            stat = self.database.stat()
+        except FileNotFoundError:
+            raise ConfigurationError(f"KeePass database {self.database} does not exist") from None
+        except OSError as exc:
+            raise VaultUnavailable(
+                f"cannot read KeePass database {self.database}: {exc.strerror}"
+            ) from None
+        stamp = (stat.st_mtime, stat.st_size)
+        with self._lock:
+            if self._kp is not None and self._stamp == stamp:
+                return self._kp
+            if self.keyfile is not None and not self.keyfile.is_file():
+                raise ConfigurationError(f"KeePass key file {self.keyfile} does not exist")
+            from pykeepass import PyKeePass
+            from pykeepass.exceptions import (
+                CredentialsError,
+                HeaderChecksumError,
+                PayloadChecksumError,
+            )
+
+            password = self._password.get_secret_value() if self._password else None
+            try:
+                kp = PyKeePass(
+                    str(self.database),
+                    password=password,
+                    keyfile=str(self.keyfile) if self.keyfile else None,
+                )
+            except CredentialsError:
+                raise AuthenticationFailed(
+                    f"wrong master password or key file for {self.database.name}"
+                ) from None
+            except (HeaderChecksumError, PayloadChecksumError) as exc:
+                raise VaultUnavailable(
+                    f"{self.database.name} is not a readable KeePass database ({exc})"
+                ) from None
+            except Exception as exc:
+                raise VaultUnavailable(
+                    f"{self.database.name} could not be opened ({type(exc).__name__})"
+                ) from None
+            self._kp, self._stamp = kp, stamp
+            log.debug("opened KeePass database %s", self.database.name)
+            return kp
+
+    # -- lookup --------------------------------------------------------------------------
+    def _live_entries(self, kp: Any) -> list[Any]:
+        recycle = kp.recyclebin_group
+        result = []
+        for entry in kp.entries:
+            if entry.is_a_history_entry:
+                continue
+            if recycle is not None and _inside(entry, recycle):
+                continue
+            result.append(entry)
+        return result
+
+    def _find(self, kp: Any, ref: Reference) -> Any:
+        path = ref.body.split("?", 1)[0].strip().strip("/")
+        if not path:
+            raise ItemNotFound(f"{ref.raw} names no entry")
+        entries = self._live_entries(kp)
+        if _UUID.fullmatch(path):
+            wanted = uuid.UUID(path)
+            for entry in entries:
+                if entry.uuid == wanted:
+                    return entry
+        from urllib.parse import unquote
+
+        parts = [unquote(p) for p in path.split("/")]
+        candidates: list[Any] = []
+        if len(parts) > 1:
+            groups, title = parts[:-1], parts[-1]
+            candidates = [e for e in entries if _group_path(e) == groups and e.title == title]
+        if not candidates:
+            whole = unquote(path)
+            candidates = [e for e in entries if e.title == whole]
+        if not candidates and len(parts) > 1:
+            # the last part may be a title anywhere below the named group path
+            groups, title = parts[:-1], parts[-1]
+            candidates = [
+                e for e in entries if e.title == title and _group_path(e)[: len(groups)] == groups
+            ]
+        if not candidates:
+            raise ItemNotFound(f"no KeePass entry matches {ref.raw}")
+        if len(candidates) > 1:
+            raise AmbiguousItem(
+                f"{len(candidates)} KeePass entries match {ref.raw}; use keepass://UUID or "
+                "keepass://Group/Title",
+                [e.uuid.hex for e in candidates],
+            )
+        return candidates[0]
+
+    def fetch(self, ref: Reference) -> Credential:
+        kp = self._open()
+        with self._lock:
+            entry = self._find(kp, ref)
+            return self._credential(entry)
+
+    def _credential(self, entry: Any) -> Credential:
+        attrs: dict[str, str] = {}
+        for key, value in entry.custom_properties.items():
+            if value is not None:
+                attrs[key] = value
+        if entry.otp:
+            attrs["otp"] = entry.otp
+        fields = [
+            CustomField(
+                name=key,
+                value=SecretStr(value),
+                type="hidden" if entry.is_custom_property_protected(key) else "text",
+            )
+            for key, value in attrs.items()
+            if key not in TOTP_KEYS
+        ]
+        uris = [entry.url] if entry.url else []
+        return Credential(
+            vault=self.scheme,
+            id=entry.uuid.hex,
+            name=entry.title or "",
+            username=entry.username or None,
+            password=SecretStr(entry.password) if entry.password else None,
+            uris=uris,
+            fields=fields,
+            totp_secret=totp_from_attributes(attrs),
+        )
+
+
+def _group_path(entry: Any) -> list[str]:
+    names: list[str] = []
+    group = entry.group
+    while group is not None and not group.is_root_group:
+        names.insert(0, group.name or "")
+        group = group.parentgroup
+    return names
+
+
+def _inside(entry: Any, group: Any) -> bool:
+    current = entry.group
+    while current is not None:
+        if current.uuid == group.uuid:
+            return True
+        current = current.parentgroup
+    return False
