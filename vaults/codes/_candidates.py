@@ -1,0 +1,345 @@
+"""Find code-shaped tokens in text and score them by keyword proximity.
+
+A candidate is a 4–8 digit number (``482913``; ``584 302`` and ``482-913`` joined;
+``G-482913`` without its prefix; ``4 8 2 9 1 3`` from one-digit table cells) or a 4–10 character
+upper-case alphanumeric token with at least one letter and one digit (``K7Q2ZP``).
+
+Each candidate is first *filtered* (a quantity, a date or time, part of a phone number or a
+longer number, right after a distractor such as "order #" or "ending in") and then *scored*:
+how close the nearest strong keyword ("code", "OTP", "验证码" ...) sits before or after it,
+and whether a weak login/verify keyword shares its sentence. Only a candidate above the
+threshold is ever returned, and ties between different values return nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from vaults.codes._patterns import (
+    AFTER_UNIT,
+    STREET_AFTER,
+    TERM,
+    TERMINATOR,
+    TermKind,
+    term_kind,
+)
+
+__all__ = ["Candidate", "find_code"]
+
+Shape = Literal["digits", "grouped", "spaced", "alnum"]
+
+_GROUPED: Final = re.compile(r"(?<![A-Za-z0-9])[0-9]{2,4}(?:[ -][0-9]{2,4}){1,3}(?![A-Za-z0-9])")
+_SPACED: Final = re.compile(r"(?<![A-Za-z0-9])[0-9](?:[ \t]{1,8}[0-9]){3,7}(?![A-Za-z0-9])")
+_ALNUM_GROUPED: Final = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z0-9]{3,5}(?:-[A-Z0-9]{3,5}){1,2}(?![A-Za-z0-9])"
+)
+_DIGITS: Final = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
+_ALNUM: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z0-9]{4,10}(?![A-Za-z0-9])")
+_PREFIX: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,3}-\Z")
+_NUMBERISH: Final = re.compile(
+    r"(?:\+[ ]?|\([0-9]{1,5}\)[ ]?)?[0-9]+(?:(?:[ .\-]|[ ]?\([0-9]{1,5}\)[ ]?)[0-9]+)*"
+)
+_GROUP_SEP: Final = re.compile(r"[ .\-()+]+")
+_BLANK_LINES: Final = re.compile(r"\n{3,}")
+_YEAR: Final = re.compile(r"(?:19|20)[0-9]{2}")
+
+_REJECT_BEFORE: Final = frozenset("#$€£¥₹₩₽+*•@/\\_=&?%~^№")
+_REJECT_AFTER: Final = frozenset("%$€£¥₹₩₽°@/+")
+_NUMERIC_JOINERS: Final = frozenset("-.,:")
+
+THRESHOLD: Final = 7
+_TIGHT: Final = 48
+_NEAR: Final = 120
+_AFTER: Final = 40
+_WEAK: Final = 60
+_DISTRACTOR_GAP: Final = 25
+_WINDOW: Final = 160
+_MAX_CANDIDATES: Final = 400
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A code-shaped token: its normalised value and its span in the text."""
+
+    value: str
+    start: int
+    end: int
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class _Term:
+    start: int
+    end: int
+    kind: TermKind
+
+
+@dataclass(frozen=True)
+class _Score:
+    value: str
+    points: int
+    gap: int
+
+
+def _masked_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of phone numbers and long digit groups (card, account, IBAN): never codes."""
+    spans: list[tuple[int, int]] = []
+    for match in _NUMBERISH.finditer(text):
+        raw = match.group(0)
+        groups = [g for g in _GROUP_SEP.split(raw) if g]
+        digits = sum(len(g) for g in groups)
+        phone_start = raw[0] in "+("
+        many = len(groups) >= 3 and digits >= 9
+        joined = len(groups) == 2 and digits >= 9 and " " not in raw
+        if (phone_start and digits >= 6) or many or joined:
+            spans.append(match.span())
+    return spans
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """True when the token is not glued to a longer number, a quantity or an identifier."""
+    before = text[start - 1] if start > 0 else " "
+    before2 = text[start - 2] if start > 1 else " "
+    after = text[end] if end < len(text) else " "
+    after2 = text[end + 1] if end + 1 < len(text) else " "
+    if before.isascii() and before.isalnum():
+        return False
+    if after.isascii() and after.isalnum():
+        return False
+    if before in _REJECT_BEFORE or after in _REJECT_AFTER:
+        return False
+    if before in _NUMERIC_JOINERS and (before2.isdigit() or before2 in "*•)xX"):
+        return False
+    if before == " " and before2.isdigit():
+        return False
+    return not (after in _NUMERIC_JOINERS and after2.isdigit())
+
+
+def _scan_candidates(text: str) -> list[Candidate]:
+    taken: list[tuple[int, int]] = []
+    found: list[Candidate] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
+    def add(value: str, start: int, end: int, shape: Shape) -> None:
+        taken.append((start, end))
+        found.append(Candidate(value, start, end, shape))
+
+    for match in _GROUPED.finditer(text):
+        groups = re.split(r"[ -]", match.group(0))
+        sizes = {len(g) for g in groups}
+        value = "".join(groups)
+        if len(sizes) != 1 or not 4 <= len(value) <= 8:
+            continue
+        if len(groups[0]) == 2 and len(groups) < 3:
+            continue
+        add(value, match.start(), match.end(), "grouped")
+    for match in _SPACED.finditer(text):
+        if free(*match.span()):
+            add("".join(match.group(0).split()), match.start(), match.end(), "spaced")
+    for match in _ALNUM_GROUPED.finditer(text):
+        groups = match.group(0).split("-")
+        value = "".join(groups)
+        if (
+            len({len(g) for g in groups}) == 1
+            and 6 <= len(value) <= 10
+            and any(c.isdigit() for c in value)
+            and any(c.isalpha() for c in value)
+            and free(*match.span())
+        ):
+            add(value, match.start(), match.end(), "alnum")
+    for match in _DIGITS.finditer(text):
+        if free(*match.span()):
+            start = match.start()
+            prefix = _PREFIX.search(text, max(0, start - 4), start)
+            add(match.group(0), prefix.start() if prefix else start, match.end(), "digits")
+    for match in _ALNUM.finditer(text):
+        token = match.group(0)
+        if (
+            not token.isdigit()
+            and any(c.isdigit() for c in token)
+            and any(c.isalpha() for c in token)
+            and free(*match.span())
+        ):
+            add(token, match.start(), match.end(), "alnum")
+        if len(found) > _MAX_CANDIDATES:
+            break
+    found.sort(key=lambda c: c.start)
+    return found[:_MAX_CANDIDATES]
+
+
+def _terms(text: str, candidates: list[Candidate]) -> list[_Term]:
+    """Keyword/distractor terms, scanned only in windows around the candidates."""
+    windows: list[list[int]] = []
+    for cand in candidates:
+        lo, hi = max(0, cand.start - _WINDOW), min(len(text), cand.end + _WINDOW)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    terms: list[_Term] = []
+    for lo, hi in windows:
+        terms.extend(_Term(m.start(), m.end(), term_kind(m)) for m in TERM.finditer(text, lo, hi))
+    return terms
+
+
+def _collapsed(gap: str) -> int:
+    return len(" ".join(gap.split()))
+
+
+def _is_quantity(text: str, cand: Candidate) -> bool:
+    return (
+        AFTER_UNIT.match(text, cand.end) is not None
+        or STREET_AFTER.match(text, cand.end) is not None
+    )
+
+
+def _after_distractor(text: str, cand: Candidate, terms: list[_Term], ends: list[int]) -> bool:
+    index = bisect.bisect_right(ends, cand.start) - 1
+    if index < 0:
+        return False
+    term = terms[index]
+    if term.kind != "distractor":
+        return False
+    gap = text[term.end : cand.start]
+    return (
+        len(gap) <= _DISTRACTOR_GAP
+        and not any(c.isalpha() for c in gap)
+        and TERMINATOR.search(gap) is None
+    )
+
+
+class _Scorer:
+    def __init__(self, text: str, viable: list[Candidate], terms: list[_Term]) -> None:
+        self.text = text
+        self.viable_starts = [c.start for c in viable]
+        strong = [t for t in terms if t.kind == "strong"]
+        self.strong_ends = [t.end for t in strong]
+        self.strong_by_end = strong
+        self.strong_by_start = sorted(strong, key=lambda t: t.start)
+        self.strong_starts = [t.start for t in self.strong_by_start]
+        weak = [t for t in terms if t.kind == "weak"]
+        self.weak = weak
+        self.weak_starts = [t.start for t in weak]
+
+    def _between(self, lo: int, hi: int) -> bool:
+        """Another viable candidate starts inside [lo, hi)."""
+        i = bisect.bisect_left(self.viable_starts, lo)
+        return i < len(self.viable_starts) and self.viable_starts[i] < hi
+
+    def before(self, cand: Candidate) -> tuple[int, int]:
+        """(points, gap) for the nearest strong keyword before the candidate."""
+        i = bisect.bisect_right(self.strong_ends, cand.start) - 1
+        if i < 0:
+            return 0, 10**6
+        term = self.strong_by_end[i]
+        gap_text = self.text[term.end : cand.start]
+        gap = _collapsed(gap_text)
+        stops = len(TERMINATOR.findall(gap_text))
+        if stops == 0 and gap <= _TIGHT:
+            return 10, gap
+        if stops <= 1 and gap <= _NEAR and not self._between(term.end, cand.start):
+            return 6, gap
+        return 0, gap
+
+    def after(self, cand: Candidate) -> tuple[int, int]:
+        """(points, gap) for the nearest strong keyword after the candidate."""
+        i = bisect.bisect_left(self.strong_starts, cand.end)
+        if i >= len(self.strong_starts):
+            return 0, 10**6
+        term = self.strong_by_start[i]
+        gap_text = self.text[cand.end : term.start]
+        gap = _collapsed(gap_text)
+        if (
+            gap <= _AFTER
+            and TERMINATOR.search(gap_text) is None
+            and not self._between(cand.end, term.start)
+        ):
+            return 8, gap
+        return 0, gap
+
+    def weak_points(self, cand: Candidate) -> int:
+        i = bisect.bisect_left(self.weak_starts, cand.start)
+        for term in self.weak[max(0, i - 1) : i + 1]:
+            lo, hi = (term.end, cand.start) if term.end <= cand.start else (cand.end, term.start)
+            gap_text = self.text[lo:hi]
+            if _collapsed(gap_text) <= _WEAK and TERMINATOR.search(gap_text) is None:
+                return 5
+        return 0
+
+    def score(self, cand: Candidate) -> _Score | None:
+        before, before_gap = self.before(cand)
+        after, after_gap = self.after(cand)
+        weak = self.weak_points(cand)
+        tight_before = before == 10
+        if cand.shape == "alnum" and not (tight_before or (after and after_gap <= 25)):
+            return None
+        if cand.shape == "spaced" and not (tight_before and before_gap <= 20):
+            return None
+        if (
+            cand.shape == "digits"
+            and len(cand.value) == 4
+            and _YEAR.fullmatch(cand.value)
+            and not (tight_before and before_gap <= 12)
+        ):
+            return None
+        points = max(before, after, weak)
+        if cand.shape == "digits":
+            points += 2 if len(cand.value) == 6 else 1
+        elif cand.shape == "grouped":
+            points += 1
+        gap = (
+            min(g for p, g in ((before, before_gap), (after, after_gap)) if p)
+            if (before or after)
+            else 10**6
+        )
+        return _Score(cand.value, points, gap)
+
+
+def _squeeze(text: str) -> str:
+    """Collapse runs of blanks and blank lines (HTML layout leaves plenty of both)."""
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines))
+
+
+def find_code(text: str) -> str | None:
+    """The one code ``text`` carries, or None when there is none or it is ambiguous."""
+    text = _squeeze(text)
+    candidates = _scan_candidates(text)
+    if not candidates:
+        return None
+    masked = _masked_spans(text)
+    terms = _terms(text, candidates)
+    ends = [t.end for t in terms]
+    viable = [
+        c
+        for c in candidates
+        if _bounded(text, c.start if c.shape != "digits" else c.end - len(c.value), c.end)
+        and not any(s < c.end and c.start < e for s, e in masked)
+        and not _is_quantity(text, c)
+        and not _after_distractor(text, c, terms, ends)
+    ]
+    if not viable:
+        return None
+    scorer = _Scorer(text, viable, terms)
+    best: dict[str, _Score] = {}
+    for cand in viable:
+        scored = scorer.score(cand)
+        if scored is None or scored.points < THRESHOLD:
+            continue
+        known = best.get(scored.value)
+        if known is None or (scored.points, -scored.gap) > (known.points, -known.gap):
+            best[scored.value] = scored
+    if not best or len(best) >= 3:
+        return None
+    ranked = sorted(best.values(), key=lambda s: (-s.points, s.gap))
+    if len(ranked) == 2 and (ranked[0].points, ranked[0].gap) == (
+        ranked[1].points,
+        ranked[1].gap,
+    ):
+        return None
+    return ranked[0].value
