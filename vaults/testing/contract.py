@@ -1,0 +1,591 @@
+"""The vault plugin contract: subclass :class:`VaultContract`, implement one factory.
+
+::
+
+    class TestMyVault(VaultContract):
+        scheme = "myvault"
+        entry_point = "myvault"
+
+        def create_vault(self, seed, request):
+            backend = MyBackend(...)
+            ids = {item.key: backend.store(item) for item in seed}
+            return SeededVault(backend, ids)
+
+The seeded vault is created once per test class. Capability flags turn optional checks
+into skips. See ``docs/writing-a-plugin.md``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import anyio
+import pytest
+
+from vaults.backend import VaultBackend
+from vaults.errors import AmbiguousItem, InvalidReference, ItemNotFound, VaultsError
+from vaults.host import ENTRY_POINT_GROUP, make_host
+from vaults.models import Credential
+from vaults.refs import Reference, parse_reference
+from vaults.resolver import Vaults
+from vaults.testing.clock import FrozenClock
+from vaults.testing.leaks import Exposure, assert_no_leak, error_texts, record_texts
+from vaults.testing.seed import (
+    MISSING_NAME,
+    SHARED_NAME,
+    STANDARD_SEED,
+    SeedItem,
+    secrets_of,
+)
+from vaults.totp import DEFAULT_MIN_REMAINING, code_at, code_for_entry
+
+__all__ = ["SeededVault", "VaultContract"]
+
+T = TypeVar("T")
+
+_ALL_KEYS = [item.key for item in STANDARD_SEED]
+_UNIQUE_NAME_KEYS = [item.key for item in STANDARD_SEED if item.name != SHARED_NAME]
+_TOTP_KEYS = [item.key for item in STANDARD_SEED if item.totp is not None]
+_NO_TOTP_KEYS = [item.key for item in STANDARD_SEED if item.totp is None]
+
+Expectation = str | type[VaultsError]
+"""A seed key (a credential for that item is expected) or the error class expected."""
+
+
+@dataclass(frozen=True)
+class SeededVault:
+    """What the author's factory returns."""
+
+    backend: VaultBackend
+    """The backend under test, holding every item of the seed it was given."""
+    ids: Mapping[str, str]
+    """Seed key -> the id the vault assigned to that item (for every item of the seed)."""
+    secrets: Sequence[str] = field(default=(), repr=False)
+    """Extra strings that must never leak (master password, API token, session key)."""
+
+
+def _run(fn: Callable[[], Awaitable[T]]) -> T:
+    return anyio.run(fn)
+
+
+def _describe_result(result: Credential | VaultsError) -> str:
+    if isinstance(result, VaultsError):
+        return f"{type(result).__name__}({result})"
+    return f"Credential(id={result.id!r}, name={result.name!r})"
+
+
+def _comparable(result: Credential | VaultsError) -> tuple[Any, ...]:
+    """A result reduced to what sync and async must agree on."""
+    if isinstance(result, AmbiguousItem):
+        return ("error", "AmbiguousItem", frozenset(result.candidates))
+    if isinstance(result, VaultsError):
+        return ("error", type(result).__name__)
+    data = result.public_dict(reveal=True)
+    if result.totp_source == "server":
+        data.pop("totp")  # computed by the server at real time: may differ between two calls
+    return ("credential", json.dumps(data, sort_keys=True, default=str))
+
+
+class VaultContract:
+    """Mixin of contract tests for a vault backend. Not collected by itself (not ``Test*``).
+
+    Implement :meth:`create_vault`; set :attr:`scheme` and :attr:`entry_point`; set the
+    ``supports_*`` flags your vault lacks to ``False`` (those checks are then skipped).
+    """
+
+    scheme: ClassVar[str] = ""
+    """The reference scheme of the backend under test (required)."""
+    entry_point: ClassVar[str | None] = None
+    """The plugin's entry-point name in the ``vaults`` group (required)."""
+
+    supports_lookup_by_id: ClassVar[bool] = True
+    supports_lookup_by_name: ClassVar[bool] = True
+    supports_duplicate_names: ClassVar[bool] = True
+    """Two items may share a name (``False``: ``shared_2`` is left out of the seed)."""
+    supports_totp: ClassVar[bool] = True
+    supports_otpauth_params: ClassVar[bool] = True
+    """Non-default otpauth parameters (SHA256, 8 digits) survive storage."""
+    supports_steam: ClassVar[bool] = True
+    """Steam Guard secrets (``False``: ``steam`` is left out of the seed)."""
+    supports_uris: ClassVar[bool] = True
+    supports_async: ClassVar[bool] = True
+    supports_batch: ClassVar[bool] = False
+    """The backend overrides ``fetch_many`` to batch; it is then also checked directly."""
+
+    # -- what the plugin author implements or overrides ----------------------------------
+    def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
+        """Store every item of ``seed`` in a fresh vault; return the backend and the ids.
+
+        Called once per test class on a fresh instance (keep no state on ``self``).
+        ``request`` is the class-scoped fixture request: ``request.getfixturevalue(...)``
+        gives class- or session-scoped fixtures (``tmp_path_factory``, a server),
+        ``request.addfinalizer`` registers teardown. ``backend.close()`` is called for you.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement create_vault(self, seed, request) -> "
+            "SeededVault (or override the class-scoped 'seeded_vault' fixture)"
+        )
+
+    def ref_by_id(self, item_id: str) -> str:
+        """The reference naming an item by its vault id."""
+        return f"{self.scheme}://{item_id}"
+
+    def ref_by_name(self, name: str) -> str:
+        """The reference naming an item by its exact name."""
+        return f"{self.scheme}://{name}"
+
+    def missing_id(self) -> str:
+        """An id shaped like the vault's ids that names no item."""
+        return "5f0c1b4e-0000-4000-8000-00000000dead"
+
+    def seed_items(self) -> tuple[SeedItem, ...]:
+        """The seed given to :meth:`create_vault`: the standard seed minus flagged-off items."""
+        dropped = set()
+        if not self.supports_duplicate_names:
+            dropped.add("shared_2")
+        if not self.supports_steam:
+            dropped.add("steam")
+        return tuple(item for item in STANDARD_SEED if item.key not in dropped)
+
+    # -- fixtures -------------------------------------------------------------------------
+    @pytest.fixture(scope="class")
+    @classmethod
+    def seeded_vault(cls, request: pytest.FixtureRequest) -> Iterator[SeededVault]:
+        """The vault under test, seeded once per class through :meth:`create_vault`."""
+        contract = cls()
+        seed = contract.seed_items()
+        seeded = contract.create_vault(seed, request)
+        try:
+            contract._check_seeded(seeded, seed)
+            yield seeded
+        finally:
+            seeded.backend.close()
+
+    @pytest.fixture
+    def contract_clock(self) -> FrozenClock:
+        """The frozen clock every resolution in the contract uses."""
+        return FrozenClock()
+
+    @pytest.fixture
+    def contract_vaults(self, seeded_vault: SeededVault, contract_clock: FrozenClock) -> Vaults:
+        """A :class:`~vaults.Vaults` host using only the backend under test."""
+        return Vaults(
+            host=make_host(load_entrypoints=False),
+            env={},
+            backends=[seeded_vault.backend],
+            clock=contract_clock,
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+    def _check_seeded(self, seeded: object, seed: Sequence[SeedItem]) -> None:
+        name = type(self).__name__
+        if not isinstance(seeded, SeededVault):
+            pytest.fail(f"{name}.create_vault must return a SeededVault, got {type(seeded)!r}")
+        if not isinstance(seeded.backend, VaultBackend):
+            pytest.fail(f"SeededVault.backend must be a VaultBackend, got {type(seeded.backend)!r}")
+        missing = [item.key for item in seed if not seeded.ids.get(item.key)]
+        if missing:
+            pytest.fail(f"{name}.create_vault returned no id for seed keys {missing}")
+        values = [seeded.ids[item.key] for item in seed]
+        if len(set(values)) != len(values):
+            pytest.fail(f"{name}.create_vault returned the same id for several items: {values}")
+
+    def _item(self, key: str) -> SeedItem:
+        for item in self.seed_items():
+            if item.key == key:
+                return item
+        pytest.skip(f"seed item {key!r} is not stored (capability flags)")
+
+    def _need(self, flag: str) -> None:
+        if not getattr(self, flag):
+            pytest.skip(f"{flag} = False")
+
+    def _need_entry_point(self) -> str:
+        if not self.entry_point:
+            pytest.fail(
+                f"{type(self).__name__}.entry_point is not set: name the entry point that "
+                f"registers the backend ([project.entry-points.{ENTRY_POINT_GROUP}] NAME = ...)"
+            )
+        return self.entry_point
+
+    def _any_ref(self, seeded: SeededVault, item: SeedItem) -> str:
+        if self.supports_lookup_by_id:
+            return self.ref_by_id(seeded.ids[item.key])
+        return self.ref_by_name(item.name)
+
+    def _assert_credential(
+        self, cred: object, item: SeedItem, seeded: SeededVault, how: str
+    ) -> None:
+        assert isinstance(cred, Credential), f"{how}: expected a Credential, got {cred!r}"
+        assert cred.vault == self.scheme, f"{how}: credential.vault should be the scheme"
+        assert cred.id == seeded.ids[item.key], (
+            f"{how}: got item {cred.id!r} ({cred.name!r}), expected {item.key!r} "
+            f"with id {seeded.ids[item.key]!r} ({item.name!r})"
+        )
+        assert cred.name == item.name, f"{how}: wrong name"
+        assert cred.username == item.username, f"{how}: wrong username"
+        got = cred.password.get_secret_value() if cred.password is not None else None
+        # compared without printing either value: they are secrets
+        assert got == item.password, (
+            f"{how}: the password differs from the seeded one "
+            f"(got {'nothing' if got is None else f'{len(got)} chars'}, "
+            f"expected {len(item.password or '')} chars)"
+        )
+        if self.supports_uris:
+            missing = [uri for uri in item.uris if uri not in cred.uris]
+            assert not missing, f"{how}: uris {missing} missing from {cred.uris}"
+
+    def _assert_totp(
+        self, cred: Credential, item: SeedItem, now: float, started: float, ended: float
+    ) -> None:
+        secret = item.totp_secret()
+        assert secret is not None
+        assert cred.totp is not None, (
+            f"{item.key!r} has a TOTP secret but the credential has no code "
+            f"(set Credential.totp_secret, e.g. with vaults.totp.parse_secret)"
+        )
+        if cred.totp_source == "server":
+            # computed by the vault at real time: any window the call overlapped
+            first = math.floor(started / secret.period)
+            last = math.floor(ended / secret.period) + 1
+            allowed = {code_at(secret, w * secret.period).code for w in range(first, last + 1)}
+            assert cred.totp.code in allowed, (
+                f"{item.key!r}: the vault's code {cred.totp.code!r} is not the code of "
+                f"the seeded secret around the call ({sorted(allowed)})"
+            )
+            return
+        expected = code_for_entry(secret, now, DEFAULT_MIN_REMAINING)
+        assert (cred.totp.code, cred.totp.valid_from, cred.totp.valid_until) == (
+            expected.code,
+            expected.valid_from,
+            expected.valid_until,
+        ), (
+            f"{item.key!r}: the code at t={now} differs from the engine's code for the seeded "
+            f"secret (algorithm {secret.algorithm}, {secret.digits} digits, period "
+            f"{secret.period}{', steam' if secret.encoder else ''})"
+        )
+
+    def _resolve_timed(self, vaults: Vaults, ref: str) -> tuple[Credential, float, float]:
+        started = time.time()
+        cred = vaults.resolve(ref)
+        return cred, started, time.time()
+
+    def _batch_plan(self, seeded: SeededVault) -> list[tuple[str, Expectation]]:
+        keys = {item.key for item in self.seed_items()}
+        by = {item.key: item for item in self.seed_items()}
+        plan: list[tuple[str, Expectation]] = []
+        by_id, by_name = self.supports_lookup_by_id, self.supports_lookup_by_name
+        if by_id:
+            plan.append((self.ref_by_id(seeded.ids["github"]), "github"))
+        if by_name:
+            plan.append((self.ref_by_name(MISSING_NAME), ItemNotFound))
+            plan.append((self.ref_by_name(by["acme"].name), "acme"))
+        if by_name and "shared_2" in keys:
+            plan.append((self.ref_by_name(SHARED_NAME), AmbiguousItem))
+        if by_id:
+            plan.append((self.ref_by_id(self.missing_id()), ItemNotFound))
+        plan.append(("not a reference", InvalidReference))
+        if by_id:
+            plan.append((self.ref_by_id(seeded.ids["unicode"]), "unicode"))
+        if by_name:
+            plan.append((self.ref_by_name(by["github"].name), "github"))
+            plan.append((self.ref_by_name(by["unicode"].name), "unicode"))
+        if by_id:
+            plan.append((self.ref_by_id(seeded.ids["github"]), "github"))
+        return plan
+
+    def _assert_batch(
+        self,
+        results: Sequence[Credential | VaultsError],
+        plan: Sequence[tuple[str, Expectation]],
+        seeded: SeededVault,
+        how: str,
+    ) -> None:
+        assert len(results) == len(plan), (
+            f"{how}: {len(plan)} references gave {len(results)} results"
+        )
+        for index, ((ref, expected), result) in enumerate(zip(plan, results, strict=True)):
+            where = f"{how}[{index}] ({ref})"
+            if isinstance(expected, str):
+                assert not isinstance(result, VaultsError), f"{where}: unexpected {result!r}"
+                self._assert_credential(result, self._item(expected), seeded, where)
+            else:
+                assert isinstance(result, expected), (
+                    f"{where}: expected {expected.__name__}, got {_describe_result(result)}"
+                )
+
+    # -- the contract: scheme and registration ------------------------------------------
+    def test_scheme_is_a_valid_reference_scheme(self, seeded_vault: SeededVault) -> None:
+        assert self.scheme, f"{type(self).__name__}.scheme is not set"
+        assert type(seeded_vault.backend).scheme == self.scheme, (
+            f"the backend's scheme {type(seeded_vault.backend).scheme!r} is not {self.scheme!r}"
+        )
+        assert parse_reference(f"{self.scheme}://x").scheme == self.scheme, (
+            "the scheme must be lower case letters, digits, '+', '-' or '.'"
+        )
+        samples = [self.ref_by_name("Item"), self.ref_by_id(self.missing_id())]
+        for ref in samples:
+            assert parse_reference(ref).scheme == self.scheme, f"{ref!r} is not a {self.scheme} ref"
+
+    def test_entry_point_registers_the_backend(self, seeded_vault: SeededVault) -> None:
+        name = self._need_entry_point()
+        found = [
+            ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name
+        ]
+        assert found, (
+            f"no entry point {name!r} in group {ENTRY_POINT_GROUP!r}: declare "
+            f"[project.entry-points.{ENTRY_POINT_GROUP}] {name} = 'your_package.plugin' "
+            f"and install the distribution (pip install -e .)"
+        )
+        host = make_host(env={"VAULTS_LOAD_PLUGINS": name})
+        host.pm.check_pending()
+        backends = host.backends()
+        info = next((i for i in host.plugins if i.name == name), None)
+        assert info is not None, f"entry point {name!r} was not loaded"
+        assert info.error is None, f"plugin {name!r} failed: {info.error}"
+        entry = backends.get(self.scheme)
+        assert entry is not None, (
+            f"plugin {name!r} registered schemes {info.schemes}, not {self.scheme!r}"
+        )
+        assert entry.plugin == name
+        assert isinstance(seeded_vault.backend, entry.backend), (
+            f"the backend under test is a {type(seeded_vault.backend).__name__}, but the "
+            f"entry point registers {entry.backend.__name__}"
+        )
+
+    def test_scheme_is_unique_among_installed_plugins(self) -> None:
+        name = self._need_entry_point()
+        host = make_host(env={})
+        backends = host.backends()
+        clashes = [
+            f"{info.name}: {info.error}"
+            for info in host.plugins
+            if info.error and f"scheme {self.scheme!r} is already registered" in info.error
+        ]
+        assert not clashes, f"several installed plugins claim {self.scheme!r}: {clashes}"
+        entry = backends.get(self.scheme)
+        assert entry is not None and entry.plugin == name, (
+            f"scheme {self.scheme!r} is registered by "
+            f"{entry.plugin if entry else 'no plugin'!r}, expected {name!r}"
+        )
+
+    # -- the contract: lookups ------------------------------------------------------------
+    @pytest.mark.parametrize("key", _ALL_KEYS)
+    def test_resolve_by_id(
+        self, key: str, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        self._need("supports_lookup_by_id")
+        item = self._item(key)
+        ref = self.ref_by_id(seeded_vault.ids[key])
+        cred = contract_vaults.resolve(ref)
+        self._assert_credential(cred, item, seeded_vault, f"resolve({ref!r})")
+        assert cred.ref == parse_reference(ref).raw
+
+    @pytest.mark.parametrize("key", _UNIQUE_NAME_KEYS)
+    def test_resolve_by_exact_name(
+        self, key: str, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        self._need("supports_lookup_by_name")
+        item = self._item(key)
+        ref = self.ref_by_name(item.name)
+        self._assert_credential(
+            contract_vaults.resolve(ref), item, seeded_vault, f"resolve({ref!r})"
+        )
+
+    def test_exact_name_wins_over_prefix_match(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        self._need("supports_lookup_by_name")
+        short, longer = self._item("github"), self._item("github_enterprise")
+        assert longer.name.startswith(short.name)
+        for item in (short, longer):
+            ref = self.ref_by_name(item.name)
+            self._assert_credential(
+                contract_vaults.resolve(ref), item, seeded_vault, f"resolve({ref!r})"
+            )
+
+    def test_shared_name_is_ambiguous(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        self._need("supports_lookup_by_name")
+        self._need("supports_duplicate_names")
+        first, second = self._item("shared_1"), self._item("shared_2")
+        ref = self.ref_by_name(SHARED_NAME)
+        with pytest.raises(AmbiguousItem) as caught:
+            contract_vaults.resolve(ref)
+        expected = {seeded_vault.ids[first.key], seeded_vault.ids[second.key]}
+        assert set(caught.value.candidates) == expected, (
+            f"AmbiguousItem.candidates should hold both item ids {sorted(expected)}"
+        )
+
+    def test_missing_name_raises_item_not_found(self, contract_vaults: Vaults) -> None:
+        self._need("supports_lookup_by_name")
+        with pytest.raises(ItemNotFound) as caught:
+            contract_vaults.resolve(self.ref_by_name(MISSING_NAME))
+        assert MISSING_NAME in str(caught.value), (
+            f"the ItemNotFound message should name the missing item: {caught.value}"
+        )
+
+    def test_missing_id_raises_item_not_found(self, contract_vaults: Vaults) -> None:
+        self._need("supports_lookup_by_id")
+        with pytest.raises(ItemNotFound):
+            contract_vaults.resolve(self.ref_by_id(self.missing_id()))
+
+    # -- the contract: one-time codes -----------------------------------------------------
+    @pytest.mark.parametrize("key", _TOTP_KEYS)
+    def test_totp_code_matches_the_engine(
+        self,
+        key: str,
+        seeded_vault: SeededVault,
+        contract_vaults: Vaults,
+        contract_clock: FrozenClock,
+    ) -> None:
+        self._need("supports_totp")
+        item = self._item(key)
+        if key == "acme":
+            self._need("supports_otpauth_params")
+        ref = self._any_ref(seeded_vault, item)
+        period = (item.totp_secret() or pytest.fail("no secret")).period
+        # two different windows: at the start of one, then late in another (skip rule)
+        for now in (contract_clock.now, contract_clock.now + 3 * period + 15):
+            contract_clock.set(now)
+            cred, started, ended = self._resolve_timed(contract_vaults, ref)
+            self._assert_totp(cred, item, now, started, ended)
+            self._assert_credential(cred, item, seeded_vault, f"resolve({ref!r})")
+
+    @pytest.mark.parametrize("key", _NO_TOTP_KEYS)
+    def test_no_totp_gives_none(
+        self, key: str, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        item = self._item(key)
+        cred = contract_vaults.resolve(self._any_ref(seeded_vault, item))
+        assert cred.totp is None, f"{key!r} has no TOTP secret but got a code"
+        assert cred.totp_secret is None, f"{key!r} has no TOTP secret but got one"
+
+    # -- the contract: async and batches --------------------------------------------------
+    def test_async_resolve_matches_sync(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        self._need("supports_async")
+        refs = [ref for ref, _ in self._batch_plan(seeded_vault)]
+
+        def sync_one(ref: str) -> Credential | VaultsError:
+            try:
+                return contract_vaults.resolve(ref)
+            except VaultsError as exc:
+                return exc
+
+        async def async_all() -> list[Credential | VaultsError]:
+            results: list[Credential | VaultsError] = []
+            for ref in refs:
+                try:
+                    results.append(await contract_vaults.aresolve(ref))
+                except VaultsError as exc:
+                    results.append(exc)
+            return results
+
+        sync = [sync_one(ref) for ref in refs]
+        asynchronous = _run(async_all)
+        for ref, one, other in zip(refs, sync, asynchronous, strict=True):
+            assert _comparable(one) == _comparable(other), (
+                f"{ref}: resolve gave {_describe_result(one)}, aresolve gave "
+                f"{_describe_result(other)}"
+            )
+
+    def test_resolve_many_keeps_order_and_failures(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        plan = self._batch_plan(seeded_vault)
+        results = contract_vaults.resolve_many([ref for ref, _ in plan])
+        self._assert_batch(results, plan, seeded_vault, "resolve_many")
+
+    def test_async_resolve_many_matches_sync(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        self._need("supports_async")
+        plan = self._batch_plan(seeded_vault)
+        refs = [ref for ref, _ in plan]
+
+        async def run() -> list[Credential | VaultsError]:
+            return await contract_vaults.aresolve_many(refs)
+
+        results = _run(run)
+        self._assert_batch(results, plan, seeded_vault, "aresolve_many")
+        sync = contract_vaults.resolve_many(refs)
+        assert [_comparable(r) for r in results] == [_comparable(r) for r in sync]
+
+    def test_backend_batch_methods(self, seeded_vault: SeededVault) -> None:
+        self._need("supports_batch")
+        backend = seeded_vault.backend
+        assert type(backend).fetch_many is not VaultBackend.fetch_many, (
+            "supports_batch = True but the backend does not override fetch_many"
+        )
+        plan = [(ref, exp) for ref, exp in self._batch_plan(seeded_vault) if "://" in ref]
+        parsed: list[Reference] = [parse_reference(ref) for ref, _ in plan]
+        self._assert_batch(backend.fetch_many(parsed), plan, seeded_vault, "fetch_many")
+        if self.supports_async:
+
+            async def run() -> list[Credential | VaultsError]:
+                return await backend.afetch_many(parsed)
+
+            self._assert_batch(_run(run), plan, seeded_vault, "afetch_many")
+
+    # -- the contract: secrets stay secret ------------------------------------------------
+    def test_no_secret_leaks(
+        self,
+        seeded_vault: SeededVault,
+        contract_vaults: Vaults,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        exposures: list[Exposure] = []
+
+        def credential(where: str, cred: Credential) -> None:
+            exposures.extend(
+                [
+                    Exposure(f"repr() of {where}", repr(cred)),
+                    Exposure(f"str() of {where}", str(cred)),
+                    Exposure(f"model_dump_json() of {where}", cred.model_dump_json()),
+                    Exposure(f"public_dict() of {where}", json.dumps(cred.public_dict())),
+                    Exposure(f"repr() of {where}.totp", repr(cred.totp)),
+                    Exposure(f"repr() of {where}.totp_secret", repr(cred.totp_secret)),
+                ]
+            )
+
+        def result(where: str, outcome: Credential | VaultsError) -> None:
+            if isinstance(outcome, VaultsError):
+                exposures.extend(error_texts(where, outcome))
+            else:
+                credential(where, outcome)
+
+        plan = self._batch_plan(seeded_vault)
+        refs = [ref for ref, _ in plan]
+        refs += [self._any_ref(seeded_vault, item) for item in self.seed_items()]
+        for ref in refs:
+            try:
+                credential(f"resolve({ref!r})", contract_vaults.resolve(ref))
+            except VaultsError as exc:
+                exposures.extend(error_texts(f"the error of resolve({ref!r})", exc))
+        for index, outcome in enumerate(contract_vaults.resolve_many(refs)):
+            result(f"resolve_many(...)[{index}]", outcome)
+        if self.supports_async:
+
+            async def run() -> list[Credential | VaultsError]:
+                return await contract_vaults.aresolve_many(refs)
+
+            for index, outcome in enumerate(_run(run)):
+                result(f"aresolve_many(...)[{index}]", outcome)
+        backend = seeded_vault.backend
+        exposures += [
+            Exposure("repr() of the backend", repr(backend)),
+            Exposure("str() of the backend", str(backend)),
+        ]
+        exposures += record_texts(caplog.records)
+        assert_no_leak(exposures, [*secrets_of(self.seed_items()), *seeded_vault.secrets])
