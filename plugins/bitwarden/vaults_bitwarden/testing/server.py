@@ -196,6 +196,10 @@ class BitwardenTestServer:
         """PEM of the CA that signed the server certificate (``NODE_EXTRA_CA_CERTS``)."""
         return self.tls.ca_cert
 
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A client-side TLS context that trusts only this server's CA (e.g. for httpx)."""
+        return ssl.create_default_context(cafile=str(self.tls.ca_cert))
+
     # -- vault contents ----------------------------------------------------------------
 
     @property
