@@ -1,1 +1,54 @@
-"""2FA codes inbox: pull one-time codes and magic links out of SMS, e-mail and push messages."""
+"""2FA codes inbox: pull one-time codes and magic links out of SMS, e-mail and push messages.
+
+The ways a host gets a one-time code that no TOTP secret produces:
+
+* :class:`Inbox` — codes pushed in (``push``; the HTTP API of ``vaults serve``), waited
+  for with ``wait`` / ``await_wait``; stored in SQLite or PostgreSQL (``VAULTS_STORE``);
+* :func:`pull` / :func:`apull` — asking the user's own endpoint, signed with
+  :func:`sign_body`; endpoint authors check requests with :func:`verify_signature`;
+* :mod:`vaults.codes.extract` — reading a code or magic link out of a message.
+
+Names load lazily: ``import vaults.codes`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vaults.codes.extract import ExtractedCode
+    from vaults.codes.inbox import Inbox
+    from vaults.codes.pull_endpoint import apull, pull
+    from vaults.codes.records import PushedCode
+    from vaults.codes.signature import SIGNATURE_HEADER, sign_body, verify_signature
+
+_LAZY = {
+    "ExtractedCode": "vaults.codes.extract",
+    "Inbox": "vaults.codes.inbox",
+    "PushedCode": "vaults.codes.records",
+    "pull": "vaults.codes.pull_endpoint",
+    "apull": "vaults.codes.pull_endpoint",
+    "SIGNATURE_HEADER": "vaults.codes.signature",
+    "sign_body": "vaults.codes.signature",
+    "verify_signature": "vaults.codes.signature",
+}
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "ExtractedCode",
+    "Inbox",
+    "PushedCode",
+    "apull",
+    "pull",
+    "sign_body",
+    "verify_signature",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vaults.codes' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

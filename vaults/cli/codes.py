@@ -1,0 +1,387 @@
+"""``vaults codes push|list|wait|extract|pull`` and ``vaults serve``.
+
+The store is ``--store URL`` or ``VAULTS_STORE`` (``sqlite:///relative.db``,
+``sqlite:////absolute/path.db``, ``postgresql://…``); default: SQLite in the user data
+directory. Errors print one line and exit with the documented code (timeout 1, bad input 2,
+store unreachable 4).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+from vaults.cli.errors import fail
+
+if TYPE_CHECKING:
+    from vaults.codes.inbox import Inbox
+    from vaults.codes.records import OtpType, PushedCode
+
+__all__ = ["codes", "serve"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SOURCES = ("email", "phone")
+_OTP_TYPES = ("totp", "magic_link")
+
+
+def _store_option(func: F) -> F:
+    return click.option(
+        "--store",
+        "store_url",
+        metavar="URL",
+        default=None,
+        help="Code store (default: $VAULTS_STORE, else SQLite in the user data directory).",
+    )(func)
+
+
+def _open_inbox(store_url: str | None) -> Inbox:
+    from vaults.codes.inbox import Inbox
+
+    return Inbox(store_url)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _ago(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def _status_text(code: PushedCode, now: float) -> str:
+    status = code.status(now)
+    if status == "active":
+        return f"active, {_ago(code.seconds_left(now))} left"
+    return status
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def codes() -> None:
+    """Codes that no TOTP secret produces: pushed e-mails/SMS, magic links, pull endpoints.
+
+    \b
+    A forwarding recipe pushes messages (or `vaults serve` receives them over HTTP); a host
+    waits for "the code for user@example.com":
+      echo "Your code is 123456" | vaults codes push --identifier user@example.com
+      vaults codes wait --identifier user@example.com
+    """
+
+
+@codes.command()
+@click.option("--identifier", "-i", required=True, help="Who the code is for (e-mail, phone…).")
+@click.option("--source", type=click.Choice(_SOURCES), default=None, help="Message kind.")
+@click.option("--content", default=None, help="The message text (default: read stdin).")
+@click.option("--task-id", default=None, help="Tag the code with a task id.")
+@click.option("--workflow-run-id", default=None, help="Tag the code with a workflow run id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored code as JSON.")
+@_store_option
+def push(
+    identifier: str,
+    source: str | None,
+    content: str | None,
+    task_id: str | None,
+    workflow_run_id: str | None,
+    as_json: bool,
+    store_url: str | None,
+) -> None:
+    """Read the code or magic link out of a message and store it for waiters."""
+    try:
+        if content is None:
+            if sys.stdin.isatty():
+                click.echo("reading the message from stdin (end with Ctrl-D)…", err=True)
+            content = sys.stdin.read()
+        with _open_inbox(store_url) as inbox:
+            code = inbox.push(
+                identifier,
+                content,
+                source=source,
+                task_id=task_id,
+                workflow_run_id=workflow_run_id,
+            )
+    except Exception as exc:
+        fail(exc)
+    if as_json:
+        _print_json(code.public_dict())
+    else:
+        kind = "magic link" if code.otp_type == "magic_link" else "code"
+        click.echo(
+            f"stored {kind} for {code.identifier} ({code.id}, expires in "
+            f"{_ago(code.seconds_left())})"
+        )
+
+
+@codes.command("list")
+@click.option("--identifier", "-i", default=None, help="Only codes for this identifier.")
+@click.option("--workflow-run-id", default=None, help="Only codes tagged with this run id.")
+@click.option("--otp-type", type=click.Choice(_OTP_TYPES), default=None, help="Only this kind.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 200),
+    default=50,
+    show_default=True,
+    help="At most this many (1-200).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_store_option
+def list_codes(
+    identifier: str | None,
+    workflow_run_id: str | None,
+    otp_type: str | None,
+    limit: int,
+    as_json: bool,
+    store_url: str | None,
+) -> None:
+    """Pushed codes, newest first, expired and consumed ones included."""
+    try:
+        with _open_inbox(store_url) as inbox:
+            found = inbox.list(
+                identifier,
+                workflow_run_id=workflow_run_id,
+                otp_type=cast("OtpType | None", otp_type),
+                limit=limit,
+            )
+    except Exception as exc:
+        fail(exc)
+    if as_json:
+        _print_json([code.public_dict() for code in found])
+        return
+    if not found:
+        click.echo("no codes", err=True)
+        return
+    now = time.time()
+    for code in found:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(code.created_at))
+        tags = " ".join(
+            f"{name}={value}"
+            for name, value in (
+                ("source", code.source),
+                ("task", code.task_id),
+                ("run", code.workflow_run_id),
+            )
+            if value
+        )
+        click.echo(
+            f"{when}  {code.identifier}  {code.otp_type:<10}  {code.value}  "
+            f"[{_status_text(code, now)}]{'  ' + tags if tags else ''}"
+        )
+
+
+class _Countdown:
+    """A one-line countdown on a terminal, erased when done."""
+
+    def __init__(self, stream: IO[str], identifier: str, timeout: float) -> None:
+        self._stream = stream
+        self._label = identifier
+        self._deadline = time.monotonic() + timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vaults-countdown", daemon=True)
+
+    def __enter__(self) -> _Countdown:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._stream.write("\r\033[K")
+        self._stream.flush()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            left = max(0, int(self._deadline - time.monotonic() + 0.999))
+            minutes, seconds = divmod(left, 60)
+            self._stream.write(
+                f"\r\033[Kwaiting for a code for {self._label} … {minutes}:{seconds:02d} left"
+            )
+            self._stream.flush()
+            self._stop.wait(1.0)
+
+
+@codes.command()
+@click.option("--identifier", "-i", required=True, help="Whose code to wait for.")
+@click.option(
+    "--since",
+    type=float,
+    default=None,
+    metavar="EPOCH",
+    help="Only codes pushed after this time (epoch seconds; default: any unexpired code).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=900.0,
+    show_default=True,
+    help="Give up after this many seconds (exit 1).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Fallback re-check period; pushes wake the waiter at once.",
+)
+@click.option("--consume", is_flag=True, help="Take the code: no other waiter gets it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+@_store_option
+def wait(
+    identifier: str,
+    since: float | None,
+    timeout: float,
+    interval: float,
+    consume: bool,
+    as_json: bool,
+    store_url: str | None,
+) -> None:
+    """Wait for the newest unexpired code for an identifier; print it (or its link)."""
+    show_countdown = sys.stdout.isatty() and sys.stderr.isatty()
+    try:
+        with _open_inbox(store_url) as inbox:
+            if show_countdown:
+                with _Countdown(sys.stderr, identifier.strip(), timeout):
+                    code = inbox.wait(
+                        identifier, since=since, timeout=timeout, interval=interval, consume=consume
+                    )
+            else:
+                code = inbox.wait(
+                    identifier, since=since, timeout=timeout, interval=interval, consume=consume
+                )
+    except Exception as exc:
+        fail(exc)
+    if as_json:
+        _print_json(code.public_dict())
+    else:
+        click.echo(code.value)
+
+
+@codes.command()
+@click.option("--source", type=click.Choice(_SOURCES), default=None, help="Message kind.")
+def extract(source: str | None) -> None:
+    """Read a message on stdin; print {"otp_type", "value"} as JSON, or exit 1 if none."""
+    try:
+        from vaults.errors import NoCode
+        from vaults.host import make_host
+
+        found = make_host().extract_code(sys.stdin.read(), source)
+        if found is None:
+            raise NoCode("no one-time code or magic link found in the message")
+    except Exception as exc:
+        fail(exc)
+    data: dict[str, Any] = {"otp_type": found.otp_type, "value": found.value}
+    if found.origin is not None:
+        data["origin"] = found.origin
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@codes.command()
+@click.option("--url", required=True, help="Your endpoint (POSTed a signed JSON body).")
+@click.option(
+    "--api-key",
+    envvar="VAULTS_PULL_API_KEY",
+    required=True,
+    help="Key of the x-vaults-signature HMAC (or $VAULTS_PULL_API_KEY, kept out of `ps`).",
+)
+@click.option("--task-id", default=None, help="Sent as task_id.")
+@click.option("--workflow-run-id", default=None, help="Sent as workflow_run_id.")
+@click.option("--identifier", "-i", default=None, help="Sent as totp_identifier.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds between requests.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=900.0,
+    show_default=True,
+    help="Give up after this many seconds (exit 1).",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"otp_type", "value"} as JSON.')
+def pull(
+    url: str,
+    api_key: str,
+    task_id: str | None,
+    workflow_run_id: str | None,
+    identifier: str | None,
+    interval: float,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Ask your endpoint for the code until it has one; print it."""
+    try:
+        from pydantic import SecretStr
+
+        from vaults.codes.pull_endpoint import pull as pull_code
+
+        found = pull_code(
+            url,
+            SecretStr(api_key),
+            task_id=task_id,
+            workflow_run_id=workflow_run_id,
+            totp_identifier=identifier,
+            interval=interval,
+            timeout=timeout,
+        )
+    except Exception as exc:
+        fail(exc)
+    if as_json:
+        click.echo(json.dumps({"otp_type": found.otp_type, "value": found.value}))
+    else:
+        click.echo(found.value)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@_store_option
+def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
+    """Run the HTTP API receiving pushed codes (needs: pip install 'vaults[server]').
+
+    \b
+    POST /v1/credentials/totp  {"totp_identifier", "content", "source", "task_id"?,
+                                "workflow_run_id"?}
+    GET  /v1/credentials/totp?totp_identifier=&workflow_run_id=&otp_type=&limit=
+    Header x-api-key must equal $VAULTS_API_KEY. Docs at /docs.
+    """
+    try:
+        try:
+            import uvicorn
+
+            from vaults.codes.server import create_app
+        except ImportError:
+            from vaults.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "'vaults serve' needs the server extra: pip install 'vaults[server]'"
+            ) from None
+        app = create_app(store_url=store_url)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            click.echo(
+                f"warning: serving on {host}: other machines can reach the API; put TLS in "
+                "front of it",
+                err=True,
+            )
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    except Exception as exc:
+        fail(exc)

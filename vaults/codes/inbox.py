@@ -1,0 +1,329 @@
+"""The codes inbox: push messages in, wait for "the code for user@example.com" out.
+
+>>> inbox = Inbox()                      # doctest: +SKIP  (VAULTS_STORE or the default file)
+>>> inbox.push("user@example.com", "Your code is 123456", source="email")   # doctest: +SKIP
+>>> inbox.wait("USER@example.com", timeout=60).value                         # doctest: +SKIP
+'123456'
+
+Waiting is event-driven: a waiter sleeps until a push for its identifier wakes it (FIFOs
+beside a SQLite file, LISTEN/NOTIFY on PostgreSQL); ``interval`` is only the fallback
+re-check period.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import anyio
+
+from vaults.codes.records import (
+    OTP_TYPES,
+    OtpType,
+    PushedCode,
+    check_tag,
+    extraction_source,
+    identifier_key,
+    normalise_source,
+)
+from vaults.codes.store import CodeStore
+from vaults.codes.store_url import open_store
+from vaults.errors import CodeTimeout, InvalidInput, NoCode
+
+if TYPE_CHECKING:
+    from vaults.host import PluginHost
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "DEFAULT_LIFESPAN_MINUTES",
+    "DEFAULT_LIMIT",
+    "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_TIMEOUT",
+    "MAX_CONTENT_LENGTH",
+    "MAX_LIMIT",
+    "Inbox",
+]
+
+DEFAULT_LIFESPAN_MINUTES = 10.0
+DEFAULT_TIMEOUT = 900.0
+DEFAULT_INTERVAL = 10.0
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+DEFAULT_RETENTION_DAYS = 30.0
+MAX_CONTENT_LENGTH = 1024 * 1024
+_PRUNE_EVERY_S = 3600.0
+
+
+def _check_duration(name: str, value: float, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise InvalidInput(f"{name} must be a number of seconds")
+    if value < 0 or (positive and value == 0) or math.isinf(value):
+        raise InvalidInput(f"{name} must be {'positive' if positive else 'zero or more'}")
+    return float(value)
+
+
+def _check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _check_otp_type(otp_type: str | None) -> OtpType | None:
+    if otp_type is None:
+        return None
+    for known in OTP_TYPES:
+        if otp_type == known:
+            return known
+    raise InvalidInput(f"otp_type must be one of {', '.join(OTP_TYPES)}")
+
+
+class Inbox:
+    """Pushed one-time codes and magic links, shared through a store (see ``store_url``).
+
+    ``store_url``: ``sqlite:///relative.db``, ``sqlite:////absolute.db``,
+    ``postgresql://…``; default ``VAULTS_STORE``, else SQLite in the user data directory.
+    ``store``: an already opened :class:`~vaults.codes.store.CodeStore` instead.
+    ``host``: the plugin host whose ``vaults_extract_code`` hook reads messages (default:
+    :func:`vaults.host.make_host`, built on first push). ``lifespan_minutes``: how long a
+    pushed code is handed to waiters. History older than ``retention_days`` is deleted.
+    """
+
+    def __init__(
+        self,
+        store_url: str | None = None,
+        *,
+        store: CodeStore | None = None,
+        host: PluginHost | None = None,
+        env: Mapping[str, str] | None = None,
+        lifespan_minutes: float = DEFAULT_LIFESPAN_MINUTES,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lifespan = _check_duration("lifespan_minutes", lifespan_minutes, positive=True) * 60
+        self.retention = _check_duration("retention_days", retention_days, positive=True) * 86400
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.store: CodeStore = store if store is not None else open_store(store_url, self.env)
+        self._host = host
+        self._host_lock = threading.Lock()
+        self.clock = clock
+        self._last_prune = -math.inf
+
+    # -- plumbing -------------------------------------------------------------------
+    @property
+    def host(self) -> PluginHost:
+        if self._host is None:
+            with self._host_lock:
+                if self._host is None:
+                    from vaults.host import make_host
+
+                    self._host = make_host(env=self.env)
+        return self._host
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Inbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Inbox({self.store.description!r})"
+
+    # -- push -----------------------------------------------------------------------
+    def push(
+        self,
+        identifier: str,
+        content: str,
+        *,
+        source: str | None = None,
+        task_id: str | None = None,
+        workflow_run_id: str | None = None,
+    ) -> PushedCode:
+        """Extract the code or magic link from ``content`` (an e-mail or SMS) and store it.
+
+        ``source`` is ``"email"`` or ``"phone"`` (``"sms"`` is read as ``"phone"``); other
+        labels are stored as given. Raises :class:`~vaults.errors.NoCode` when the message
+        holds no code or link, :class:`~vaults.errors.InvalidInput` for bad arguments.
+        """
+        key = identifier_key(identifier)
+        if not isinstance(content, str):
+            raise InvalidInput("the content must be text")
+        if len(content) > MAX_CONTENT_LENGTH:
+            raise InvalidInput(f"the content is longer than {MAX_CONTENT_LENGTH} characters")
+        if not content.strip():
+            raise InvalidInput("the content is empty")
+        source = normalise_source(source)
+        task_id = check_tag("task_id", task_id)
+        workflow_run_id = check_tag("workflow_run_id", workflow_run_id)
+        found = self.host.extract_code(content, extraction_source(source))
+        if found is None:
+            raise NoCode(f"no one-time code or magic link found in the message for {identifier!r}")
+        now = self.clock()
+        code = PushedCode(
+            id=f"otp_{secrets.token_hex(12)}",
+            identifier=identifier.strip(),
+            otp_type=found.otp_type,
+            value=found.value,
+            origin=found.origin,
+            source=source,
+            task_id=task_id,
+            workflow_run_id=workflow_run_id,
+            created_at=now,
+            expires_at=now + self.lifespan,
+        )
+        self.store.insert(code, key)
+        self._maybe_prune(now)
+        return code
+
+    def _maybe_prune(self, now: float) -> None:
+        if now - self._last_prune < _PRUNE_EVERY_S:
+            return
+        self._last_prune = now
+        self.store.prune(now - self.retention)
+
+    # -- list -----------------------------------------------------------------------
+    def list(
+        self,
+        identifier: str | None = None,
+        *,
+        workflow_run_id: str | None = None,
+        otp_type: OtpType | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> builtins.list[PushedCode]:
+        """Codes matching every given filter, newest first, expired and consumed included.
+        ``limit`` is 1 to 200."""
+        return self.store.history(
+            key=identifier_key(identifier) if identifier is not None else None,
+            workflow_run_id=check_tag("workflow_run_id", workflow_run_id),
+            otp_type=_check_otp_type(otp_type),
+            limit=_check_limit(limit),
+        )
+
+    # -- wait -----------------------------------------------------------------------
+    def wait(
+        self,
+        identifier: str,
+        *,
+        since: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        interval: float = DEFAULT_INTERVAL,
+        consume: bool = False,
+    ) -> PushedCode:
+        """The newest unexpired code for ``identifier`` created after ``since`` (epoch
+        seconds; ``None``: any unexpired code), waiting up to ``timeout`` seconds for one.
+
+        Wakes within milliseconds of a matching push; ``interval`` is the fallback re-check
+        period. With ``consume`` the code is taken: no other ``wait`` returns it again
+        (codes taken by a consuming waiter are never returned to anyone). Raises
+        :class:`~vaults.errors.CodeTimeout` when no code came in time.
+        """
+        key, since, timeout, interval = self._wait_args(identifier, since, timeout, interval)
+        deadline = time.monotonic() + timeout
+        with self.store.listen(key) as listener:  # registered before the first look
+            while True:
+                code = self.store.newest(key=key, since=since, now=self.clock(), consume=consume)
+                if code is not None:
+                    return code
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._timeout(identifier, timeout)
+                listener.wait(min(interval, left))
+
+    async def await_wait(
+        self,
+        identifier: str,
+        *,
+        since: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        interval: float = DEFAULT_INTERVAL,
+        consume: bool = False,
+    ) -> PushedCode:
+        """Async :meth:`wait` (asyncio or trio through anyio; cancellable)."""
+        key, since, timeout, interval = self._wait_args(identifier, since, timeout, interval)
+        deadline = anyio.current_time() + timeout
+        look = partial(self.store.newest, key=key, since=since, consume=consume)
+        async with await self.store.alisten(key) as listener:
+            while True:
+                code = await anyio.to_thread.run_sync(partial(look, now=self.clock()))
+                if code is not None:
+                    return code
+                left = deadline - anyio.current_time()
+                if left <= 0:
+                    raise self._timeout(identifier, timeout)
+                await listener.wait(min(interval, left))
+
+    @staticmethod
+    def _wait_args(
+        identifier: str, since: float | None, timeout: float, interval: float
+    ) -> tuple[str, float | None, float, float]:
+        key = identifier_key(identifier)
+        if since is not None:
+            if isinstance(since, bool) or not isinstance(since, int | float) or math.isnan(since):
+                raise InvalidInput("since must be epoch seconds")
+            since = float(since)
+        return (
+            key,
+            since,
+            _check_duration("timeout", timeout, positive=False),
+            _check_duration("interval", interval, positive=True),
+        )
+
+    @staticmethod
+    def _timeout(identifier: str, timeout: float) -> CodeTimeout:
+        return CodeTimeout(f"no code for {identifier.strip()!r} arrived within {timeout:g} s")
+
+    # -- async conveniences -----------------------------------------------------------
+    async def apush(
+        self,
+        identifier: str,
+        content: str,
+        *,
+        source: str | None = None,
+        task_id: str | None = None,
+        workflow_run_id: str | None = None,
+    ) -> PushedCode:
+        """Async :meth:`push` (runs in a worker thread)."""
+        return await anyio.to_thread.run_sync(
+            partial(
+                self.push,
+                identifier,
+                content,
+                source=source,
+                task_id=task_id,
+                workflow_run_id=workflow_run_id,
+            )
+        )
+
+    async def alist(
+        self,
+        identifier: str | None = None,
+        *,
+        workflow_run_id: str | None = None,
+        otp_type: OtpType | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> builtins.list[PushedCode]:
+        """Async :meth:`list` (runs in a worker thread)."""
+        return await anyio.to_thread.run_sync(
+            partial(
+                self.list,
+                identifier,
+                workflow_run_id=workflow_run_id,
+                otp_type=otp_type,
+                limit=limit,
+            )
+        )

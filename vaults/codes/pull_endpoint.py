@@ -1,0 +1,283 @@
+"""Pulling a code from the user's own endpoint (their server holds the code).
+
+Every ``interval`` seconds vaults POSTs a signed JSON body to the endpoint::
+
+    {"task_id": ..., "workflow_run_id": ..., "totp_identifier": ..., "timestamp": 1767225600}
+
+with header ``x-vaults-signature`` (see :mod:`vaults.codes.signature`), until the endpoint
+answers ``{"verification_code": "<non-empty>"}`` or ``timeout`` runs out. An answer longer
+than 10 characters is a message, not a code: it goes through extraction (the
+``vaults_extract_code`` hook), so an endpoint may simply hand back the e-mail it received.
+Connection errors and 5xx answers are retried with backoff, within the timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+from pydantic import SecretStr
+
+from vaults.codes.signature import SIGNATURE_HEADER, sign_body
+from vaults.errors import AuthenticationFailed, CodeTimeout, InvalidInput, VaultUnavailable
+
+if TYPE_CHECKING:
+    from vaults.codes.extract import ExtractedCode
+    from vaults.host import PluginHost
+
+__all__ = [
+    "DEFAULT_PULL_INTERVAL",
+    "DEFAULT_PULL_TIMEOUT",
+    "MAX_PLAIN_CODE_LENGTH",
+    "apull",
+    "pull",
+]
+
+DEFAULT_PULL_INTERVAL = 10.0
+DEFAULT_PULL_TIMEOUT = 900.0
+DEFAULT_REQUEST_TIMEOUT = 10.0
+MAX_PLAIN_CODE_LENGTH = 10
+_FIRST_BACKOFF = 0.5
+_USER_AGENT = "vaults-pull/1"
+
+
+def _safe_url(url: str) -> str:
+    """``scheme://host[:port]/path``: no credentials, query or fragment (they may hold tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _number(name: str, value: float, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a number of seconds")
+    if value < 0 or (positive and value == 0):
+        raise InvalidInput(f"{name} must be {'positive' if positive else 'zero or more'}")
+    return float(value)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+class _Pull:
+    """The protocol, shared by the blocking and async loops."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | SecretStr,
+        *,
+        task_id: str | None,
+        workflow_run_id: str | None,
+        totp_identifier: str | None,
+        extra: Mapping[str, Any] | None,
+        interval: float,
+        timeout: float,
+        request_timeout: float,
+        host: PluginHost | None,
+    ) -> None:
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise InvalidInput("the pull URL must be an http:// or https:// URL")
+        if not urlsplit(url).hostname:
+            raise InvalidInput("the pull URL has no host")
+        self.api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        if not self.api_key.get_secret_value():
+            raise InvalidInput("the pull endpoint's API key is empty")
+        self.url = url
+        self.shown = _safe_url(url)
+        self.fields: dict[str, Any] = dict(extra or {})
+        self.fields.update(
+            {
+                "task_id": task_id,
+                "workflow_run_id": workflow_run_id,
+                "totp_identifier": totp_identifier,
+            }
+        )
+        self.interval = _number("interval", interval, positive=True)
+        self.timeout = _number("timeout", timeout, positive=False)
+        self.request_timeout = _number("request_timeout", request_timeout, positive=True)
+        self._host = host
+        self.failures = 0
+        self.reached = False
+        self.last_error: str | None = None
+
+    def request(self) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(
+            {**self.fields, "timestamp": int(time.time())}, separators=(",", ":")
+        ).encode("utf-8")
+        headers = {
+            "content-type": "application/json",
+            "user-agent": _USER_AGENT,
+            SIGNATURE_HEADER: sign_body(body, self.api_key),
+        }
+        return body, headers
+
+    def answer(self, response: httpx.Response) -> tuple[ExtractedCode | None, float]:
+        """The code in ``response`` (or ``None``) and the delay before the next request."""
+        status = response.status_code
+        if status >= 500:
+            return None, self.error(f"HTTP {status}")
+        if status in (401, 403):
+            raise AuthenticationFailed(
+                f"the pull endpoint {self.shown} refused the request (HTTP {status}): "
+                "check the API key"
+            )
+        if status >= 300:
+            raise VaultUnavailable(f"the pull endpoint {self.shown} answered HTTP {status}")
+        self.reached = True
+        self.failures = 0
+        self.last_error = None
+        return self.read_code(response), self.interval
+
+    def error(self, reason: str) -> float:
+        self.failures += 1
+        self.last_error = reason
+        backoff: float = _FIRST_BACKOFF * 2.0 ** (self.failures - 1)
+        return min(self.interval, backoff)
+
+    def read_code(self, response: httpx.Response) -> ExtractedCode | None:
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        raw = data.get("verification_code") if isinstance(data, dict) else None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        if not isinstance(raw, str) or not raw.strip():
+            return None
+        text = raw.strip()
+        if len(text) <= MAX_PLAIN_CODE_LENGTH:
+            from vaults.codes.extract import ExtractedCode
+
+            return ExtractedCode(otp_type="totp", value=text, origin=None)
+        if self._host is None:
+            from vaults.host import make_host
+
+            self._host = make_host()
+        return self._host.extract_code(text, None)
+
+    def give_up(self) -> VaultUnavailable | CodeTimeout:
+        if not self.reached and self.last_error is not None:
+            return VaultUnavailable(
+                f"the pull endpoint {self.shown} could not be reached within "
+                f"{self.timeout:g} s (last error: {self.last_error})"
+            )
+        return CodeTimeout(f"the pull endpoint {self.shown} gave no code within {self.timeout:g} s")
+
+
+def pull(
+    url: str,
+    api_key: str | SecretStr,
+    *,
+    task_id: str | None = None,
+    workflow_run_id: str | None = None,
+    totp_identifier: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    interval: float = DEFAULT_PULL_INTERVAL,
+    timeout: float = DEFAULT_PULL_TIMEOUT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    host: PluginHost | None = None,
+) -> ExtractedCode:
+    """Ask the user's endpoint for the code until it has one (see the module doc).
+
+    ``extra`` adds fields to the request body. Raises :class:`~vaults.errors.CodeTimeout`
+    when the endpoint answered but had no code in time, :class:`~vaults.errors.VaultUnavailable`
+    when it could never be reached (or answered 3xx/4xx), and
+    :class:`~vaults.errors.AuthenticationFailed` on 401/403.
+    """
+    state = _Pull(
+        url,
+        api_key,
+        task_id=task_id,
+        workflow_run_id=workflow_run_id,
+        totp_identifier=totp_identifier,
+        extra=extra,
+        interval=interval,
+        timeout=timeout,
+        request_timeout=request_timeout,
+        host=host,
+    )
+    deadline = time.monotonic() + state.timeout
+    with httpx.Client(follow_redirects=False) as client:
+        while True:
+            left = deadline - time.monotonic()
+            body, headers = state.request()
+            try:
+                response = client.post(
+                    state.url,
+                    content=body,
+                    headers=headers,
+                    timeout=max(0.05, min(state.request_timeout, left)),
+                )
+            except httpx.HTTPError as exc:
+                delay = state.error(_describe(exc))
+            else:
+                code, delay = state.answer(response)
+                if code is not None:
+                    return code
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise state.give_up()
+            time.sleep(min(delay, left))
+
+
+async def apull(
+    url: str,
+    api_key: str | SecretStr,
+    *,
+    task_id: str | None = None,
+    workflow_run_id: str | None = None,
+    totp_identifier: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    interval: float = DEFAULT_PULL_INTERVAL,
+    timeout: float = DEFAULT_PULL_TIMEOUT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    host: PluginHost | None = None,
+) -> ExtractedCode:
+    """Async :func:`pull` (asyncio or trio; cancellable)."""
+    state = _Pull(
+        url,
+        api_key,
+        task_id=task_id,
+        workflow_run_id=workflow_run_id,
+        totp_identifier=totp_identifier,
+        extra=extra,
+        interval=interval,
+        timeout=timeout,
+        request_timeout=request_timeout,
+        host=host,
+    )
+    deadline = anyio.current_time() + state.timeout
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        while True:
+            left = deadline - anyio.current_time()
+            body, headers = state.request()
+            try:
+                response = await client.post(
+                    state.url,
+                    content=body,
+                    headers=headers,
+                    timeout=max(0.05, min(state.request_timeout, left)),
+                )
+            except httpx.HTTPError as exc:
+                delay = state.error(_describe(exc))
+            else:
+                code, delay = state.answer(response)
+                if code is not None:
+                    return code
+            left = deadline - anyio.current_time()
+            if left <= 0:
+                raise state.give_up()
+            await anyio.sleep(min(delay, left))

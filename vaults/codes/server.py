@@ -1,0 +1,258 @@
+"""The HTTP API that receives pushed codes (``vaults serve``; needs ``vaults[server]``).
+
+``POST /v1/credentials/totp`` takes the JSON body e-mail/SMS forwarding recipes (Zapier
+webhooks, Twilio functions) already send — ``totp_identifier``, ``content``, ``source``,
+optional ``task_id`` / ``workflow_run_id`` — so such a recipe works by changing only its
+base URL. ``GET /v1/credentials/totp`` lists the history. Both need header ``x-api-key``
+(``VAULTS_API_KEY``, compared in constant time). Bodies over 64 KiB get 413. OpenAPI docs
+are at ``/docs`` and ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+import vaults
+from vaults.codes.inbox import DEFAULT_LIMIT, MAX_LIMIT, Inbox
+from vaults.codes.records import MAX_IDENTIFIER_LENGTH, MAX_TAG_LENGTH, PushedCode
+from vaults.errors import ConfigurationError, InvalidInput, NoCode, VaultsError, VaultUnavailable
+
+__all__ = [
+    "API_KEY_ENV",
+    "API_KEY_HEADER",
+    "MAX_BODY_BYTES",
+    "PushRequest",
+    "TotpCodeOut",
+    "create_app",
+]
+
+API_KEY_ENV = "VAULTS_API_KEY"
+API_KEY_HEADER = "x-api-key"
+MAX_BODY_BYTES = 64 * 1024
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class PushRequest(BaseModel):
+    """A forwarded message. Unknown fields (``workflow_id``, ``type``…) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    totp_identifier: str = Field(
+        min_length=1,
+        max_length=MAX_IDENTIFIER_LENGTH,
+        description="Who the code is for: the e-mail address, phone number or any user id.",
+        examples=["user@example.com"],
+    )
+    content: str = Field(
+        min_length=1,
+        description="The e-mail or SMS text holding the code or magic link.",
+        examples=["Your verification code is 123456"],
+    )
+    source: str | None = Field(
+        default=None, max_length=MAX_TAG_LENGTH, description="email or phone (sms)."
+    )
+    task_id: str | None = Field(default=None, max_length=MAX_TAG_LENGTH)
+    workflow_run_id: str | None = Field(default=None, max_length=MAX_TAG_LENGTH)
+
+
+class TotpCodeOut(BaseModel):
+    """A stored code."""
+
+    totp_code_id: str
+    totp_identifier: str
+    code: str = Field(description="The code, or the magic link's URL.")
+    otp_type: Literal["totp", "magic_link"]
+    origin: str | None = None
+    source: str | None = None
+    task_id: str | None = None
+    workflow_run_id: str | None = None
+    created_at: datetime
+    expired_at: datetime
+
+    @classmethod
+    def of(cls, code: PushedCode) -> TotpCodeOut:
+        return cls(
+            totp_code_id=code.id,
+            totp_identifier=code.identifier,
+            code=code.value,
+            otp_type=code.otp_type,
+            origin=code.origin,
+            source=code.source,
+            task_id=code.task_id,
+            workflow_run_id=code.workflow_run_id,
+            created_at=datetime.fromtimestamp(code.created_at, UTC),
+            expired_at=datetime.fromtimestamp(code.expires_at, UTC),
+        )
+
+
+class _BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.limit:
+                    await self._refuse(scope, receive, send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body larger than {self.limit} bytes"}, status_code=413
+        )
+        await response(scope, receive, send)
+
+
+def _api_key(explicit: str | SecretStr | None, env: Mapping[str, str]) -> SecretStr:
+    if isinstance(explicit, SecretStr):
+        key = explicit
+    else:
+        key = SecretStr(explicit if explicit is not None else env.get(API_KEY_ENV, ""))
+    if not key.get_secret_value().strip():
+        raise ConfigurationError(
+            f"{API_KEY_ENV} is not set: the HTTP API refuses to run without an API key"
+        )
+    return key
+
+
+def _status_for(exc: VaultsError) -> int:
+    if isinstance(exc, NoCode | InvalidInput):
+        return 422
+    if isinstance(exc, VaultUnavailable):
+        return 503
+    return 400
+
+
+def create_app(
+    *,
+    inbox: Inbox | None = None,
+    store_url: str | None = None,
+    api_key: str | SecretStr | None = None,
+    env: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The FastAPI application. ``api_key`` defaults to ``VAULTS_API_KEY`` (required);
+    ``inbox`` defaults to ``Inbox(store_url)`` (``VAULTS_STORE``, else the default file)."""
+    env = os.environ if env is None else env
+    key = _api_key(api_key, env)
+    # Compare digests: constant time, and the key's length does not leak either.
+    expected = hashlib.sha256(key.get_secret_value().encode("utf-8")).digest()
+    box = inbox if inbox is not None else Inbox(store_url, env=env)
+
+    app = FastAPI(
+        title="vaults codes inbox",
+        version=vaults.__version__,
+        description=(
+            "Push one-time codes and magic links (forwarded e-mails and SMS) for hosts "
+            "waiting on them. Authenticate with header `x-api-key`."
+        ),
+    )
+    app.state.inbox = box
+    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="VAULTS_API_KEY")
+
+    def authenticate(given: Annotated[str | None, Security(header)]) -> None:
+        supplied = hashlib.sha256((given or "").encode("utf-8", "replace")).digest()
+        if not hmac.compare_digest(supplied, expected):
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong x-api-key",
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
+
+    @app.exception_handler(VaultsError)
+    async def _vaults_error(request: Request, exc: VaultsError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=_status_for(exc))
+
+    @app.post(
+        "/v1/credentials/totp",
+        response_model=TotpCodeOut,
+        dependencies=[Depends(authenticate)],
+        summary="Push a forwarded e-mail or SMS holding a code",
+        responses={
+            401: {"description": "Missing or wrong x-api-key"},
+            413: {"description": "Body over 64 KiB"},
+            422: {"description": "Invalid body, or no code or magic link in the content"},
+        },
+    )
+    def push_code(request: PushRequest) -> TotpCodeOut:
+        code = box.push(
+            request.totp_identifier,
+            request.content,
+            source=request.source,
+            task_id=request.task_id,
+            workflow_run_id=request.workflow_run_id,
+        )
+        return TotpCodeOut.of(code)
+
+    @app.get(
+        "/v1/credentials/totp",
+        response_model=list[TotpCodeOut],
+        dependencies=[Depends(authenticate)],
+        summary="List pushed codes, newest first (expired ones included)",
+        responses={401: {"description": "Missing or wrong x-api-key"}},
+    )
+    def list_codes(
+        totp_identifier: Annotated[str | None, Query(max_length=MAX_IDENTIFIER_LENGTH)] = None,
+        workflow_run_id: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None,
+        otp_type: Literal["totp", "magic_link"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    ) -> list[TotpCodeOut]:
+        codes = box.list(
+            totp_identifier, workflow_run_id=workflow_run_id, otp_type=otp_type, limit=limit
+        )
+        return [TotpCodeOut.of(code) for code in codes]
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    return app

@@ -1,0 +1,223 @@
+"""The embedded code store: one SQLite file (WAL mode), safe for several processes on a machine.
+
+Every operation opens its own short-lived connection, so one store object is safe to share
+between threads and survives ``fork``. Wake-ups go through FIFOs in ``<database>.wake/``
+(:mod:`vaults.codes.fifo_wakeup`); without FIFO support, waiters poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from vaults.codes import fifo_wakeup
+from vaults.codes.records import OtpType, PushedCode
+from vaults.codes.store import AsyncListener, CodeStore, Listener, SleepListener
+from vaults.errors import VaultUnavailable
+
+__all__ = ["SqliteStore"]
+
+_BUSY_TIMEOUT_S = 10.0
+_COLUMNS = (
+    "code_id, identifier, otp_type, value, origin, source, task_id, workflow_run_id, "
+    "created_at, expires_at, consumed_at"
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    code_id TEXT NOT NULL UNIQUE,
+    identifier TEXT NOT NULL,
+    identifier_key TEXT NOT NULL,
+    otp_type TEXT NOT NULL,
+    value TEXT NOT NULL,
+    origin TEXT,
+    source TEXT,
+    task_id TEXT,
+    workflow_run_id TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    consumed_at REAL
+);
+CREATE INDEX IF NOT EXISTS codes_by_key ON codes (identifier_key, created_at);
+CREATE INDEX IF NOT EXISTS codes_by_run ON codes (workflow_run_id, created_at);
+CREATE INDEX IF NOT EXISTS codes_by_time ON codes (created_at);
+"""
+
+
+def _row_to_code(row: tuple[Any, ...]) -> PushedCode:
+    return PushedCode(
+        id=row[0],
+        identifier=row[1],
+        otp_type=row[2],
+        value=row[3],
+        origin=row[4],
+        source=row[5],
+        task_id=row[6],
+        workflow_run_id=row[7],
+        created_at=row[8],
+        expires_at=row[9],
+        consumed_at=row[10],
+    )
+
+
+def _unavailable(path: Path, exc: sqlite3.Error) -> VaultUnavailable:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return VaultUnavailable(f"the code store {path} cannot be used: {reason}")
+
+
+class SqliteStore(CodeStore):
+    def __init__(self, path: Path, *, wakeups: bool = True) -> None:
+        self.path = Path(path)
+        self.description = f"sqlite:///{self.path}"
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._wakeups = (
+            fifo_wakeup.FifoWakeups(self.path.with_name(self.path.name + ".wake"))
+            if wakeups and fifo_wakeup.supported()
+            else None
+        )
+
+    # -- connections ----------------------------------------------------------------
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not self.path.exists():
+                    # Create it private: pushed codes are short-lived secrets.
+                    fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+                    os.close(fd)
+            except OSError as exc:
+                raise VaultUnavailable(
+                    f"the code store {self.path} cannot be created: {exc.strerror or exc}"
+                ) from None
+            try:
+                conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.executescript(_SCHEMA)
+                finally:
+                    conn.close()
+            except sqlite3.Error as exc:
+                raise _unavailable(self.path, exc) from None
+            self._ready = True
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self._ensure_ready()
+        try:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _unavailable(self.path, exc) from None
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            yield conn
+        except sqlite3.Error as exc:
+            raise _unavailable(self.path, exc) from None
+        finally:
+            conn.close()
+
+    # -- contract -------------------------------------------------------------------
+    def insert(self, code: PushedCode, key: str) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                f"INSERT INTO codes (identifier_key, {_COLUMNS}) "  # noqa: S608 - constant
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    code.id,
+                    code.identifier,
+                    code.otp_type,
+                    code.value,
+                    code.origin,
+                    code.source,
+                    code.task_id,
+                    code.workflow_run_id,
+                    code.created_at,
+                    code.expires_at,
+                    code.consumed_at,
+                ),
+            )
+        if self._wakeups is not None:
+            self._wakeups.notify(key)
+
+    def history(
+        self,
+        *,
+        key: str | None,
+        workflow_run_id: str | None,
+        otp_type: OtpType | None,
+        limit: int,
+    ) -> list[PushedCode]:
+        where: list[str] = []
+        params: list[Any] = []
+        if key is not None:
+            where.append("identifier_key = ?")
+            params.append(key)
+        if workflow_run_id is not None:
+            where.append("workflow_run_id = ?")
+            params.append(workflow_run_id)
+        if otp_type is not None:
+            where.append("otp_type = ?")
+            params.append(otp_type)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        params.append(limit)
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM codes {clause} "  # noqa: S608 - constant pieces
+                "ORDER BY created_at DESC, id DESC LIMIT ?",
+                params,
+            ).fetchall()
+        return [_row_to_code(row) for row in rows]
+
+    def newest(
+        self, *, key: str, since: float | None, now: float, consume: bool
+    ) -> PushedCode | None:
+        pick = (
+            "SELECT id FROM codes WHERE identifier_key = ? AND consumed_at IS NULL "
+            "AND expires_at > ? AND created_at > ? ORDER BY created_at DESC, id DESC LIMIT 1"
+        )
+        floor = since if since is not None else float("-inf")
+        with self._connect() as conn:
+            if consume:
+                # One statement under SQLite's write lock: two consumers never share a code.
+                rows = conn.execute(
+                    f"UPDATE codes SET consumed_at = ? WHERE id = ({pick}) "  # noqa: S608
+                    f"AND consumed_at IS NULL RETURNING {_COLUMNS}",
+                    (now, key, now, floor),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM codes WHERE id = ({pick})",  # noqa: S608
+                    (key, now, floor),
+                ).fetchall()
+        return _row_to_code(rows[0]) if rows else None
+
+    def prune(self, before: float) -> int:
+        with self._connect() as conn:
+            cursor = conn.execute("DELETE FROM codes WHERE created_at < ?", (before,))
+            return cursor.rowcount
+
+    def listen(self, key: str) -> Listener:
+        if self._wakeups is None:
+            return SleepListener()
+        try:
+            return self._wakeups.listener(key)
+        except OSError:
+            return SleepListener()  # e.g. a read-only directory: fall back to polling
+
+    async def alisten(self, key: str) -> AsyncListener:
+        if self._wakeups is not None:
+            try:
+                return self._wakeups.async_listener(key)
+            except OSError:
+                pass
+        return await super().alisten(key)

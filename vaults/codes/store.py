@@ -1,0 +1,124 @@
+"""The storage contract every code store (SQLite, PostgreSQL) fulfils.
+
+A store keeps :class:`~vaults.codes.records.PushedCode` rows and wakes waiters: a listener
+is registered *before* the waiter's first look at the table and the pusher notifies *after*
+its commit, so a push can never slip between a waiter's check and its sleep.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from types import TracebackType
+
+import anyio
+
+from vaults.codes.records import OtpType, PushedCode
+
+__all__ = ["AsyncListener", "AsyncSleepListener", "CodeStore", "Listener", "SleepListener"]
+
+
+class Listener(abc.ABC):
+    """Wake-ups for one identifier, blocking flavour."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Block until a push for the identifier may have happened (``True``) or ``timeout``
+        seconds pass (``False``). Spurious ``True`` answers are allowed."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop listening."""
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncListener(abc.ABC):
+    """Wake-ups for one identifier, ``async`` flavour (cancellable)."""
+
+    @abc.abstractmethod
+    async def wait(self, timeout: float) -> bool:
+        """Like :meth:`Listener.wait`, without blocking the event loop."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Stop listening."""
+
+    async def __aenter__(self) -> AsyncListener:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class SleepListener(Listener):
+    """No wake-ups: waiting just sleeps (the poll interval is then the only trigger)."""
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(max(0.0, timeout))
+        return False
+
+
+class AsyncSleepListener(AsyncListener):
+    """Async :class:`SleepListener`."""
+
+    async def wait(self, timeout: float) -> bool:
+        await anyio.sleep(max(0.0, timeout))
+        return False
+
+
+class CodeStore(abc.ABC):
+    """Persistent codes plus cross-process wake-ups."""
+
+    description: str
+    """Where the store lives, safe to show (no password)."""
+
+    @abc.abstractmethod
+    def insert(self, code: PushedCode, key: str) -> None:
+        """Store ``code`` under the identifier key ``key``, commit, then wake its waiters."""
+
+    @abc.abstractmethod
+    def history(
+        self,
+        *,
+        key: str | None,
+        workflow_run_id: str | None,
+        otp_type: OtpType | None,
+        limit: int,
+    ) -> list[PushedCode]:
+        """Codes matching every given filter, newest first, expired and consumed included."""
+
+    @abc.abstractmethod
+    def newest(
+        self, *, key: str, since: float | None, now: float, consume: bool
+    ) -> PushedCode | None:
+        """The newest code for ``key`` created after ``since`` that is neither expired at
+        ``now`` nor consumed; with ``consume`` it is atomically marked consumed, so that
+        concurrent callers never get the same code."""
+
+    @abc.abstractmethod
+    def prune(self, before: float) -> int:
+        """Delete codes created before ``before``; return how many went."""
+
+    def listen(self, key: str) -> Listener:
+        """Start listening for pushes to ``key`` (registered when this returns)."""
+        return SleepListener()
+
+    async def alisten(self, key: str) -> AsyncListener:
+        """Async :meth:`listen`."""
+        return AsyncSleepListener()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
