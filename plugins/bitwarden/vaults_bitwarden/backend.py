@@ -1,0 +1,207 @@
+"""The ``bitwarden://`` backend: lookups in as few round trips as Bitwarden allows.
+
+=====================  =========================================  ================
+reference              ``bw serve`` requests / ``bw`` runs         matching
+=====================  =========================================  ================
+``bitwarden://<id>``   1 (``GET /object/item/<id>``)               by id
+``bitwarden://<name>`` 1 (``GET /list/object/items?search=…``)     exact name, local
+``?url=…``             1 (``GET /list/object/items``)              registered domain, local
+``resolve_many`` (N)   1 (``GET /list/object/items``)              all local
+=====================  =========================================  ================
+
+``organization=``/``collection=`` given by name add one listing each. The TOTP code is
+computed locally from ``login.totp`` by the host, never fetched with a second call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from vaults.backend import VaultBackend
+from vaults.errors import ItemNotFound, VaultsError
+from vaults.models import Credential
+from vaults.refs import Reference
+from vaults_bitwarden.cli_transport import CliTransport
+from vaults_bitwarden.decode import decode_item
+from vaults_bitwarden.lookup import (
+    Query,
+    Scope,
+    parse_query,
+    resolve_scope,
+    scope_listings,
+    search_term,
+    select,
+)
+from vaults_bitwarden.serve_api import ServeTransport
+from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
+from vaults_bitwarden.transport import Item, Transport
+
+__all__ = ["BitwardenBackend"]
+
+_ALL_ITEMS = "all items"
+
+
+def _outside_scope(query: Query) -> ItemNotFound:
+    return ItemNotFound(f"Bitwarden has no {query.describe()}")
+
+
+class BitwardenBackend(VaultBackend):
+    """Bitwarden through ``bw serve`` (``VAULTS_BITWARDEN_URL``) or the ``bw`` CLI."""
+
+    scheme: ClassVar[str] = "bitwarden"
+    display_name: ClassVar[str] = "Bitwarden"
+    env_vars: ClassVar[tuple[str, ...]] = ENV_VARS
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BitwardenBackend:
+        """``VAULTS_BITWARDEN_URL`` set: ``bw serve``; otherwise the ``bw`` CLI."""
+        settings = BitwardenSettings.from_env(env)
+        transport: Transport = (
+            ServeTransport(settings) if settings.url is not None else CliTransport(settings)
+        )
+        return cls(transport)
+
+    def __repr__(self) -> str:
+        return f"BitwardenBackend(transport={self.transport!r})"
+
+    # -- one reference -------------------------------------------------------------
+    def _scope(self, query: Query) -> Scope:
+        if not query.scoped:
+            return Scope()
+        need_orgs, need_cols = scope_listings(query)
+        orgs = self.transport.list_organizations() if need_orgs else None
+        cols = self.transport.list_collections() if need_cols else None
+        return resolve_scope(query, orgs, cols)
+
+    async def _ascope(self, query: Query) -> Scope:
+        if not query.scoped:
+            return Scope()
+        need_orgs, need_cols = scope_listings(query)
+        orgs = await self.transport.alist_organizations() if need_orgs else None
+        cols = await self.transport.alist_collections() if need_cols else None
+        return resolve_scope(query, orgs, cols)
+
+    def fetch(self, ref: Reference) -> Credential:
+        query = parse_query(ref)
+        scope = self._scope(query)
+        if query.item_id is not None:
+            item = self.transport.get_item(query.item_id, query.describe())
+            if not scope.admits(item):
+                raise _outside_scope(query)
+            return decode_item(item)
+        items = self.transport.list_items(search_term(query), query.describe())
+        return decode_item(self._selected(items, query, scope))
+
+    async def afetch(self, ref: Reference) -> Credential:
+        query = parse_query(ref)
+        scope = await self._ascope(query)
+        if query.item_id is not None:
+            item = await self.transport.aget_item(query.item_id, query.describe())
+            if not scope.admits(item):
+                raise _outside_scope(query)
+            return decode_item(item)
+        items = await self.transport.alist_items(search_term(query), query.describe())
+        return decode_item(self._selected(items, query, scope))
+
+    @staticmethod
+    def _selected(items: Sequence[Item], query: Query, scope: Scope) -> Item:
+        item = select(items, query, scope)
+        if item is None:  # an id absent from a listing
+            raise _outside_scope(query)
+        return item
+
+    # -- many references: one listing, matched locally ---------------------------------
+    @staticmethod
+    def _parse_all(refs: Sequence[Reference]) -> list[Query | VaultsError]:
+        parsed: list[Query | VaultsError] = []
+        for ref in refs:
+            try:
+                parsed.append(parse_query(ref))
+            except VaultsError as exc:
+                parsed.append(exc)
+        return parsed
+
+    @staticmethod
+    def _listings_needed(queries: Sequence[Query | VaultsError]) -> tuple[bool, bool]:
+        flags = [scope_listings(q) for q in queries if isinstance(q, Query)]
+        return any(f[0] for f in flags), any(f[1] for f in flags)
+
+    def fetch_many(self, refs: Sequence[Reference]) -> list[Credential | VaultsError]:
+        """One ``list items`` for all references (plus one organisation/collection listing
+        if a filter names one), matched locally. An id absent from the listing (an item in
+        the trash or archive) is fetched on its own."""
+        parsed = self._parse_all(refs)
+        if sum(isinstance(q, Query) for q in parsed) <= 1:
+            return super().fetch_many(refs)
+        need_orgs, need_cols = self._listings_needed(parsed)
+        try:
+            items = self.transport.list_items(None, _ALL_ITEMS)
+            orgs = self.transport.list_organizations() if need_orgs else None
+            cols = self.transport.list_collections() if need_cols else None
+        except VaultsError as exc:
+            return [exc for _ in parsed]
+        results: list[Credential | VaultsError] = []
+        for query in parsed:
+            if isinstance(query, VaultsError):
+                results.append(query)
+                continue
+            try:
+                scope = resolve_scope(query, orgs, cols)
+                item = select(items, query, scope)
+                if item is None:  # not listed: in the trash or archive, or absent
+                    item = self.transport.get_item(query.item_id or "", query.describe())
+                    if not scope.admits(item):
+                        raise _outside_scope(query)
+                results.append(decode_item(item))
+            except VaultsError as exc:
+                results.append(exc)
+        return results
+
+    async def afetch_many(
+        self, refs: Sequence[Reference], concurrency: int = 8
+    ) -> list[Credential | VaultsError]:
+        """Async :meth:`fetch_many` (``concurrency`` is moot: one request does it all)."""
+        parsed = self._parse_all(refs)
+        if sum(isinstance(q, Query) for q in parsed) <= 1:
+            return await super().afetch_many(refs, concurrency)
+        need_orgs, need_cols = self._listings_needed(parsed)
+        try:
+            items = await self.transport.alist_items(None, _ALL_ITEMS)
+            orgs = await self.transport.alist_organizations() if need_orgs else None
+            cols = await self.transport.alist_collections() if need_cols else None
+        except VaultsError as exc:
+            return [exc for _ in parsed]
+        results: list[Credential | VaultsError] = []
+        for query in parsed:
+            if isinstance(query, VaultsError):
+                results.append(query)
+                continue
+            try:
+                scope = resolve_scope(query, orgs, cols)
+                item = select(items, query, scope)
+                if item is None:  # not listed: in the trash or archive, or absent
+                    item = await self.transport.aget_item(query.item_id or "", query.describe())
+                    if not scope.admits(item):
+                        raise _outside_scope(query)
+                results.append(decode_item(item))
+            except VaultsError as exc:
+                results.append(exc)
+        return results
+
+    # -- diagnostics and lifecycle ----------------------------------------------------------
+    def status(self) -> str:
+        """Bitwarden's vault state: ``unlocked``, ``locked`` or ``unauthenticated``."""
+        return self.transport.status()
+
+    async def astatus(self) -> str:
+        return await self.transport.astatus()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

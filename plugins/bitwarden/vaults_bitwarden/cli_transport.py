@@ -1,0 +1,284 @@
+"""The ``bw`` CLI subprocess transport: the fallback when no ``bw serve`` URL is set.
+
+- The session goes to ``bw`` in its environment (``BW_SESSION``), never on the command line
+  where ``ps`` shows it; ``BW_PASSWORD`` likewise (``bw unlock --passwordenv``).
+- Every run has ``--nointeraction``: without it a stale session makes ``bw`` print a
+  password prompt and exit 0 with empty output.
+- Output-changing variables a user may have set (``BW_RESPONSE``, ``BW_RAW``, ``BW_QUIET``,
+  ``BW_CLEANEXIT``, ``BW_PRETTY``) are removed from the child's environment.
+- Every run has a timeout; on expiry the whole process group is killed and reaped.
+- Failures are mapped from ``bw``'s stderr messages by substring (:mod:`.messages`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any, Final
+
+import anyio.to_thread
+from pydantic import SecretStr
+
+from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
+from vaults_bitwarden.messages import error_for_message
+from vaults_bitwarden.settings import ENV_APPDATA, ENV_SESSION, BitwardenSettings
+from vaults_bitwarden.transport import Item
+
+__all__ = ["DROPPED_ENV", "CliTransport"]
+
+log = logging.getLogger("vaults_bitwarden.cli")
+
+DROPPED_ENV: Final = (
+    "BW_SESSION",
+    "BW_PASSWORD",
+    "BW_CLIENTID",
+    "BW_CLIENTSECRET",
+    "BW_RESPONSE",
+    "BW_RAW",
+    "BW_QUIET",
+    "BW_CLEANEXIT",
+    "BW_PRETTY",
+)
+"""Never inherited by the child: secrets it gets explicitly or not at all, and switches
+that change what ``bw`` prints."""
+_UNLOCK_PASSWORD_ENV: Final = "VAULTS_BW_UNLOCK_PASSWORD"  # noqa: S105 - a variable name
+_UNLOCK_TIMEOUT: Final = 120.0
+
+
+class CliTransport:
+    """Runs the official ``bw`` for each lookup (``bw get item``, ``bw list items``)."""
+
+    name = "cli"
+
+    def __init__(self, settings: BitwardenSettings) -> None:
+        self.bw = settings.bw
+        self.source = "bw"
+        self._timeout = settings.timeout
+        self._password: SecretStr | None = settings.password
+        self._session: SecretStr | None = settings.session
+        self._appdata = settings.appdata_dir
+        self._overlay = dict(settings.child_env)
+        self._configured_secrets = settings.secret_values()
+        self._lock = threading.Lock()
+        self._unlock_lock = threading.Lock()
+        self._generation = 0
+        self._unlock_failure: str | None = None
+        self.requests = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"CliTransport(bw={self.bw!r}, session={'set' if self._session else 'unset'}, "
+            f"unlock={'on' if self._password else 'off'})"
+        )
+
+    # -- plumbing ------------------------------------------------------------------
+    def _secrets(self) -> tuple[str, ...]:
+        session = self._session.get_secret_value() if self._session else ""
+        return (*self._configured_secrets, session) if session else self._configured_secrets
+
+    def child_env(
+        self, extra: Mapping[str, str] | None = None, *, session: bool = True
+    ) -> dict[str, str]:
+        """The environment ``bw`` runs with (public for tests)."""
+        env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+        env.update(self._overlay)
+        if self._appdata:
+            env[ENV_APPDATA] = self._appdata
+        if session and self._session is not None:
+            env[ENV_SESSION] = self._session.get_secret_value()
+        env["BW_NOINTERACTION"] = "true"
+        env["NO_COLOR"] = "1"
+        env.pop("FORCE_COLOR", None)
+        if extra:
+            env.update(extra)
+        return env
+
+    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+        try:
+            if os.name == "posix":
+                os.killpg(process.pid, signal.SIGKILL)
+            else:  # pragma: no cover - Windows
+                process.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - unkillable child
+            process.kill()
+            process.wait(timeout=5)
+
+    def _exec(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        timeout: float,
+    ) -> tuple[int, str, str]:
+        command = [self.bw, *args, "--nointeraction"]
+        label = f"`bw {' '.join(a for a in args if not a.startswith('--search'))}`"
+        with self._lock:
+            self.requests += 1
+        started = time.perf_counter()
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(env),
+                start_new_session=os.name == "posix",
+            )
+        except FileNotFoundError:
+            raise VaultUnavailable(
+                f"the Bitwarden CLI was not found ({self.bw!r}); install @bitwarden/cli or "
+                "set VAULTS_BITWARDEN_BW to its path"
+            ) from None
+        except OSError as exc:
+            raise VaultUnavailable(
+                f"the Bitwarden CLI ({self.bw!r}) could not be started: {exc.strerror or exc}"
+            ) from None
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(process)
+            log.debug("%s timed out after %.1f s (killed)", label, timeout)
+            raise VaultUnavailable(
+                f"{label} did not finish within {timeout:g} s and was killed "
+                "(set VAULTS_BITWARDEN_TIMEOUT to allow longer)"
+            ) from None
+        except BaseException:
+            self._kill(process)
+            raise
+        log.debug(
+            "%s -> exit %s in %.0f ms",
+            label,
+            process.returncode,
+            (time.perf_counter() - started) * 1e3,
+        )
+        return (
+            process.returncode,
+            out.decode("utf-8", errors="replace"),
+            err.decode("utf-8", errors="replace"),
+        )
+
+    def _failure(self, code: int, err: str, what: str) -> VaultsError:
+        text = err.strip()
+        if not text:
+            if code == 0:
+                return VaultLocked(
+                    "bw printed nothing (a stale BW_SESSION?); unlock the vault (`bw unlock`) "
+                    "and set BW_SESSION"
+                )
+            return VaultUnavailable(f"bw exited with status {code} for {what} and said nothing")
+        return error_for_message(text, source=self.source, what=what, secrets=self._secrets())
+
+    def _run_json(self, args: Sequence[str], what: str) -> Any:
+        generation = self._generation
+        for attempt in range(2):
+            code, out, err = self._exec(args, env=self.child_env(), timeout=self._timeout)
+            if code == 0 and out.strip():
+                try:
+                    return json.loads(out)
+                except ValueError:
+                    raise VaultUnavailable(
+                        f"bw printed something that is not JSON for {what}"
+                    ) from None
+            error = self._failure(code, err, what)
+            if attempt == 0 and isinstance(error, VaultLocked) and self._password is not None:
+                self._unlock(generation)
+                continue
+            raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unlock(self, generation: int) -> None:
+        password = self._password
+        if password is None:
+            return
+        with self._unlock_lock:
+            if self._generation != generation:
+                return
+            if self._unlock_failure is not None:
+                raise AuthenticationFailed(self._unlock_failure)
+            log.debug("vault locked: unlocking with BW_PASSWORD")
+            code, out, err = self._exec(
+                ["unlock", "--passwordenv", _UNLOCK_PASSWORD_ENV, "--raw"],
+                env=self.child_env(
+                    {_UNLOCK_PASSWORD_ENV: password.get_secret_value()}, session=False
+                ),
+                timeout=max(self._timeout, _UNLOCK_TIMEOUT),
+            )
+            session = out.strip()
+            if code != 0 or not session or "\n" in session:
+                error = self._failure(code, err, "unlock")
+                if not isinstance(error, AuthenticationFailed):
+                    error = AuthenticationFailed(
+                        f"bw could not unlock the vault with BW_PASSWORD ({error.message})"
+                    )
+                self._unlock_failure = error.message
+                raise error
+            self._session = SecretStr(session)
+            self._generation += 1
+
+    # -- operations ----------------------------------------------------------------
+    def get_item(self, item_id: str, what: str) -> Item:
+        data = self._run_json(["get", "item", item_id], what)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise VaultUnavailable(f"bw printed no item for {what}")
+        return data
+
+    def _list(self, args: Sequence[str], what: str) -> list[Item]:
+        data = self._run_json(args, what)
+        if not isinstance(data, list):
+            raise VaultUnavailable(f"bw printed no list for {what}")
+        return [entry for entry in data if isinstance(entry, dict)]
+
+    def list_items(self, search: str | None, what: str) -> list[Item]:
+        # ``--search=TERM`` keeps a name starting with '-' from being read as an option
+        return self._list(["list", "items", *([f"--search={search}"] if search else [])], what)
+
+    def list_organizations(self) -> list[Item]:
+        return self._list(["list", "organizations"], "organizations")
+
+    def list_collections(self) -> list[Item]:
+        return self._list(["list", "collections"], "collections")
+
+    def status(self) -> str:
+        """``unlocked``, ``locked`` or ``unauthenticated`` (``bw status``)."""
+        code, out, err = self._exec(["status"], env=self.child_env(), timeout=self._timeout)
+        try:
+            data = json.loads(out) if code == 0 else None
+        except ValueError:
+            data = None
+        status = data.get("status") if isinstance(data, dict) else None
+        if not isinstance(status, str):
+            raise self._failure(code, err, "status")
+        return status
+
+    def close(self) -> None:
+        """Nothing stays open between runs."""
+
+    # -- async: each run in a worker thread (the run itself enforces the timeout) ---------
+    async def aget_item(self, item_id: str, what: str) -> Item:
+        return await anyio.to_thread.run_sync(partial(self.get_item, item_id, what))
+
+    async def alist_items(self, search: str | None, what: str) -> list[Item]:
+        return await anyio.to_thread.run_sync(partial(self.list_items, search, what))
+
+    async def alist_organizations(self) -> list[Item]:
+        return await anyio.to_thread.run_sync(self.list_organizations)
+
+    async def alist_collections(self) -> list[Item]:
+        return await anyio.to_thread.run_sync(self.list_collections)
+
+    async def astatus(self) -> str:
+        return await anyio.to_thread.run_sync(self.status)
+
+    async def aclose(self) -> None:
+        self.close()

@@ -1,0 +1,100 @@
+"""Bitwarden item JSON (what ``bw get item`` / ``bw serve`` return) → :class:`Credential`.
+
+Empty strings and ``null`` both mean "absent" (``"totp": ""`` → no code). The TOTP secret is
+parsed locally (raw base32, ``otpauth://`` or ``steam://``); the host computes the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from pydantic import SecretStr
+
+from vaults.errors import InvalidTotpSecret, ItemNotFound, VaultUnavailable
+from vaults.models import Credential, CustomField
+from vaults.totp import parse_secret
+
+__all__ = ["FIELD_TYPES", "ITEM_TYPES", "LINKED_TARGETS", "decode_item", "item_id", "item_name"]
+
+SCHEME: Final = "bitwarden"
+ITEM_TYPES: Final = {1: "login", 2: "secure note", 3: "card", 4: "identity", 5: "ssh key"}
+FIELD_TYPES: Final = {0: "text", 1: "hidden", 2: "boolean", 3: "linked"}
+LINKED_TARGETS: Final = {100: "username", 101: "password"}
+"""``linkedId`` of a login's linked custom field → the login property it shows."""
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string, else ``None`` (``""`` and ``null`` both mean absent)."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if text != "" else None
+
+
+def item_id(item: Mapping[str, Any]) -> str:
+    value = item.get("id")
+    if not isinstance(value, str) or not value:
+        raise VaultUnavailable("Bitwarden returned an item without an id")
+    return value.lower()
+
+
+def item_name(item: Mapping[str, Any]) -> str:
+    value = item.get("name")
+    return value if isinstance(value, str) else ""
+
+
+def _field(raw: Any) -> CustomField | None:
+    if not isinstance(raw, Mapping):
+        return None
+    kind = raw.get("type")
+    type_name = FIELD_TYPES.get(kind, f"type {kind}") if isinstance(kind, int) else "text"
+    value = _text(raw.get("value"))
+    if type_name == "linked":
+        # the value of a linked field is the login property it points at, never its content
+        linked = raw.get("linkedId")
+        value = LINKED_TARGETS.get(linked, f"linked:{linked}") if isinstance(linked, int) else None
+    return CustomField(
+        name=_text(raw.get("name")) or "",
+        value=SecretStr(value) if value is not None else None,
+        type=type_name,
+    )
+
+
+def decode_item(item: Mapping[str, Any]) -> Credential:
+    """The credential in ``item``; raises :class:`ItemNotFound` for an item in the trash and
+    :class:`InvalidTotpSecret` (naming the item, never the secret) for an unusable TOTP."""
+    ident = item_id(item)
+    name = item_name(item)
+    if _text(item.get("deletedDate")) is not None:
+        raise ItemNotFound(f"Bitwarden item {name!r} ({ident}) is in the trash")
+    login = item.get("login") if item.get("type", 1) == 1 else None
+    if not isinstance(login, Mapping):
+        login = {}
+    username = _text(login.get("username"))
+    password = _text(login.get("password"))
+    uris: list[str] = []
+    for entry in login.get("uris") or ():
+        uri = _text(entry.get("uri")) if isinstance(entry, Mapping) else None
+        if uri is not None:
+            uris.append(uri)
+    fields = [f for f in (_field(raw) for raw in item.get("fields") or ()) if f is not None]
+    totp_raw = _text(login.get("totp"))
+    totp_secret = None
+    if totp_raw is not None and totp_raw.strip():
+        try:
+            totp_secret = parse_secret(totp_raw)
+        except InvalidTotpSecret as exc:
+            raise InvalidTotpSecret(
+                f"Bitwarden item {name!r} ({ident}) has an unusable TOTP secret: {exc.message}"
+            ) from None
+    return Credential(
+        vault=SCHEME,
+        id=ident,
+        name=name,
+        username=username,
+        password=SecretStr(password) if password is not None else None,
+        uris=uris,
+        fields=fields,
+        totp_secret=totp_secret,
+    )

@@ -1,0 +1,397 @@
+"""The ``bw serve`` transport (Bitwarden Vault Management API) over httpx: the fast path.
+
+Facts of that API this module relies on:
+
+- every reply is an envelope ``{"success": bool, "data" | "message": …}``;
+- every failure is HTTP 400 (not found, locked, ambiguous: the ambiguous reply carries
+  the candidate ids in ``data``);
+- ``GET /status`` nests its state under ``data.template.status``;
+- newer versions answer 403 with an empty body when an ``Origin`` header is sent or the
+  ``Host`` header is not ``loopback:port``.
+
+A locked vault is unlocked once with ``POST /unlock`` when ``BW_PASSWORD`` is set;
+otherwise :class:`~vaults.errors.VaultLocked` is raised. The unlock reply holds the new
+session key: it is dropped unread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+import anyio.lowlevel
+import httpx
+from pydantic import SecretStr
+
+from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
+from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
+from vaults_bitwarden.messages import error_for_message
+from vaults_bitwarden.settings import BitwardenSettings
+from vaults_bitwarden.transport import Item
+
+__all__ = ["ServeTransport", "parse_envelope"]
+
+log = logging.getLogger("vaults_bitwarden.serve")
+
+UNLOCK_TIMEOUT: Final = 60.0
+"""Unlocking derives the master key (PBKDF2/Argon2): allow at least this long."""
+_RETRIED: Final = (httpx.RemoteProtocolError, httpx.ReadError)
+"""A kept-alive socket closed under us: an idempotent GET is retried once."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    success: bool
+    data: Any
+    message: str
+
+
+def _unavailable_for_status(source: str, status: int, method: str, path: str) -> VaultUnavailable:
+    if status == 403:
+        return VaultUnavailable(
+            f"{source} refused the request (HTTP 403): bw serve only accepts requests whose "
+            "Host is its loopback address and port and that carry no Origin header; set "
+            "VAULTS_BITWARDEN_URL to exactly the address bw serve listens on "
+            "(e.g. http://127.0.0.1:8087)"
+        )
+    if status >= 500:
+        return VaultUnavailable(f"{source} failed with HTTP {status} on {method} {path}")
+    return VaultUnavailable(
+        f"{source} answered HTTP {status} to {method} {path}; is VAULTS_BITWARDEN_URL the "
+        "address of `bw serve`?"
+    )
+
+
+def parse_envelope(response: httpx.Response, source: str, method: str, path: str) -> Envelope:
+    """The envelope of a ``bw serve`` reply; raises :class:`VaultUnavailable` for anything
+    that is not one (403, 5xx, unknown routes, non-JSON bodies)."""
+    status = response.status_code
+    if status not in (200, 400):
+        raise _unavailable_for_status(source, status, method, path)
+    try:
+        body = response.json()
+    except ValueError:
+        raise VaultUnavailable(
+            f"{source} sent a reply that is not JSON (HTTP {status} on {method} {path})"
+        ) from None
+    if not isinstance(body, Mapping) or not isinstance(body.get("success"), bool):
+        raise VaultUnavailable(f"{source} sent a reply that is not a bw serve envelope")
+    message = body.get("message")
+    return Envelope(
+        success=bool(body["success"]) and status == 200,
+        data=body.get("data"),
+        message=message if isinstance(message, str) else "",
+    )
+
+
+def _list_data(data: Any, source: str) -> list[Item]:
+    inner = data.get("data") if isinstance(data, Mapping) else None
+    if not isinstance(inner, list):
+        raise VaultUnavailable(f"{source} sent a list reply without a list")
+    return [entry for entry in inner if isinstance(entry, dict)]
+
+
+def _item_data(data: Any, source: str) -> Item:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise VaultUnavailable(f"{source} sent an item reply without an item")
+    return data
+
+
+def _status_data(data: Any, source: str) -> str:
+    template = data.get("template") if isinstance(data, Mapping) else None
+    status = template.get("status") if isinstance(template, Mapping) else None
+    if not isinstance(status, str):
+        raise VaultUnavailable(f"{source} sent a status reply without data.template.status")
+    return status
+
+
+class ServeTransport:
+    """Talks to a running ``bw serve``. Thread-safe; one sync pool per process."""
+
+    name = "serve"
+
+    def __init__(self, settings: BitwardenSettings) -> None:
+        if settings.url is None:
+            raise ValueError("ServeTransport needs settings.url")
+        self.url = settings.url
+        self.source = f"bw serve at {self.url}"
+        self._timeout = settings.timeout
+        self._password: SecretStr | None = settings.password
+        self._secrets = settings.secret_values()
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._aclient: httpx.AsyncClient | None = None
+        self._aclient_token: object = None
+        self._alock: anyio.Lock | None = None
+        self._count_lock = threading.Lock()
+        self.requests = 0
+        # unlock bookkeeping: the generation moves on with every successful unlock
+        self._unlock_lock = threading.Lock()
+        self._generation = 0
+        self._unlock_failure: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ServeTransport(url={self.url!r}, unlock={'on' if self._password else 'off'})"
+
+    # -- plumbing ------------------------------------------------------------------
+    def _count(self) -> None:
+        with self._count_lock:
+            self.requests += 1
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = SHARED_CLIENTS.acquire(self.url, self._timeout)
+            return self._client
+
+    def _async_client(self) -> tuple[httpx.AsyncClient, anyio.Lock]:
+        token = anyio.lowlevel.current_token()
+        if self._aclient is None or self._alock is None or self._aclient_token != token:
+            # a client (and its sockets) belongs to the event loop that made it
+            self._aclient = make_async_client(self.url, self._timeout)
+            self._aclient_token = token
+            self._alock = anyio.Lock()
+        return self._aclient, self._alock
+
+    def _transport_error(self, exc: httpx.HTTPError, method: str, path: str) -> VaultUnavailable:
+        if isinstance(exc, httpx.ConnectTimeout):
+            cause = "it did not accept a connection in time"
+        elif isinstance(exc, httpx.TimeoutException):
+            cause = f"no answer within {self._timeout:g} s"
+        elif isinstance(exc, httpx.ConnectError):
+            cause = "cannot connect (is `bw serve --hostname 127.0.0.1 --port PORT` running?)"
+        elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            cause = "the connection was closed or reset"
+        else:
+            cause = type(exc).__name__
+        return VaultUnavailable(f"{self.source}: {method} {path} failed: {cause}")
+
+    def _error(self, envelope: Envelope, what: str) -> VaultsError:
+        candidates = envelope.data if isinstance(envelope.data, list) else ()
+        return error_for_message(
+            envelope.message or "no message",
+            source=self.source,
+            what=what,
+            candidates=[str(c).lower() for c in candidates],
+            secrets=self._secrets,
+        )
+
+    def _unlock_error(self, envelope: Envelope) -> VaultsError:
+        error = self._error(envelope, "unlock")
+        if isinstance(error, AuthenticationFailed):
+            return error
+        return AuthenticationFailed(
+            f"{self.source} could not unlock the vault with BW_PASSWORD ({error.message})"
+        )
+
+    def _log(self, method: str, path: str, status: int | str, started: float) -> None:
+        log.debug(
+            "%s %s -> %s in %.1f ms", method, path, status, (time.perf_counter() - started) * 1e3
+        )
+
+    # -- sync ----------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Envelope:
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            self._count()
+            started = time.perf_counter()
+            try:
+                response = self.client.request(
+                    method,
+                    path,
+                    params=params,
+                    json=body,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
+            except _RETRIED as exc:
+                self._log(method, path, type(exc).__name__, started)
+                if attempt + 1 < attempts:
+                    continue
+                raise self._transport_error(exc, method, path) from None
+            except httpx.HTTPError as exc:
+                self._log(method, path, type(exc).__name__, started)
+                raise self._transport_error(exc, method, path) from None
+            self._log(method, path, response.status_code, started)
+            return parse_envelope(response, self.source, method, path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unlock(self, generation: int) -> None:
+        password = self._password
+        if password is None:
+            return
+        with self._unlock_lock:
+            if self._generation != generation:
+                return  # another thread unlocked meanwhile
+            if self._unlock_failure is not None:
+                raise AuthenticationFailed(self._unlock_failure)
+            log.debug("vault locked: unlocking with BW_PASSWORD")
+            envelope = self._send(
+                "POST",
+                "/unlock",
+                body={"password": password.get_secret_value()},
+                timeout=max(self._timeout, UNLOCK_TIMEOUT),
+            )
+            if not envelope.success:
+                error = self._unlock_error(envelope)
+                self._unlock_failure = error.message
+                raise error
+            self._generation += 1
+
+    def _call(
+        self, method: str, path: str, what: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        generation = self._generation
+        envelope = self._send(method, path, params)
+        if envelope.success:
+            return envelope.data
+        error = self._error(envelope, what)
+        if isinstance(error, VaultLocked) and self._password is not None:
+            self._unlock(generation)
+            envelope = self._send(method, path, params)
+            if envelope.success:
+                return envelope.data
+            error = self._error(envelope, what)
+        raise error
+
+    def get_item(self, item_id: str, what: str) -> Item:
+        return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
+
+    def list_items(self, search: str | None, what: str) -> list[Item]:
+        params = {"search": search} if search else None
+        return _list_data(self._call("GET", "/list/object/items", what, params), self.source)
+
+    def list_organizations(self) -> list[Item]:
+        return _list_data(
+            self._call("GET", "/list/object/organizations", "organizations"), self.source
+        )
+
+    def list_collections(self) -> list[Item]:
+        return _list_data(self._call("GET", "/list/object/collections", "collections"), self.source)
+
+    def status(self) -> str:
+        """``unlocked``, ``locked`` or ``unauthenticated`` (``GET /status``)."""
+        envelope = self._send("GET", "/status")
+        if not envelope.success:
+            raise self._error(envelope, "status")
+        return _status_data(envelope.data, self.source)
+
+    def close(self) -> None:
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            SHARED_CLIENTS.release(client)
+
+    # -- async ---------------------------------------------------------------------
+    async def _asend(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Envelope:
+        client, _ = self._async_client()
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            self._count()
+            started = time.perf_counter()
+            try:
+                response = await client.request(
+                    method,
+                    path,
+                    params=params,
+                    json=body,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
+            except _RETRIED as exc:
+                self._log(method, path, type(exc).__name__, started)
+                if attempt + 1 < attempts:
+                    continue
+                raise self._transport_error(exc, method, path) from None
+            except httpx.HTTPError as exc:
+                self._log(method, path, type(exc).__name__, started)
+                raise self._transport_error(exc, method, path) from None
+            self._log(method, path, response.status_code, started)
+            return parse_envelope(response, self.source, method, path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _aunlock(self, generation: int) -> None:
+        password = self._password
+        if password is None:
+            return
+        _, lock = self._async_client()
+        async with lock:
+            if self._generation != generation:
+                return
+            if self._unlock_failure is not None:
+                raise AuthenticationFailed(self._unlock_failure)
+            log.debug("vault locked: unlocking with BW_PASSWORD")
+            envelope = await self._asend(
+                "POST",
+                "/unlock",
+                body={"password": password.get_secret_value()},
+                timeout=max(self._timeout, UNLOCK_TIMEOUT),
+            )
+            if not envelope.success:
+                error = self._unlock_error(envelope)
+                self._unlock_failure = error.message
+                raise error
+            self._generation += 1
+
+    async def _acall(
+        self, method: str, path: str, what: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        generation = self._generation
+        envelope = await self._asend(method, path, params)
+        if envelope.success:
+            return envelope.data
+        error = self._error(envelope, what)
+        if isinstance(error, VaultLocked) and self._password is not None:
+            await self._aunlock(generation)
+            envelope = await self._asend(method, path, params)
+            if envelope.success:
+                return envelope.data
+            error = self._error(envelope, what)
+        raise error
+
+    async def aget_item(self, item_id: str, what: str) -> Item:
+        data = await self._acall("GET", f"/object/item/{item_id}", what)
+        return _item_data(data, self.source)
+
+    async def alist_items(self, search: str | None, what: str) -> list[Item]:
+        params = {"search": search} if search else None
+        return _list_data(await self._acall("GET", "/list/object/items", what, params), self.source)
+
+    async def alist_organizations(self) -> list[Item]:
+        data = await self._acall("GET", "/list/object/organizations", "organizations")
+        return _list_data(data, self.source)
+
+    async def alist_collections(self) -> list[Item]:
+        data = await self._acall("GET", "/list/object/collections", "collections")
+        return _list_data(data, self.source)
+
+    async def astatus(self) -> str:
+        envelope = await self._asend("GET", "/status")
+        if not envelope.success:
+            raise self._error(envelope, "status")
+        return _status_data(envelope.data, self.source)
+
+    async def aclose(self) -> None:
+        client, token = self._aclient, self._aclient_token
+        self._aclient, self._alock, self._aclient_token = None, None, None
+        if client is not None and token == anyio.lowlevel.current_token():
+            await client.aclose()
+        self.close()
