@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from vaults.errors import InvalidTotpSecret, TotpExpired
 from vaults.models import TotpCode, TotpSecret
-from vaults.totp_core import OtpParams, code_for_counter, parse_params
+from vaults.totp_core import Generator, OtpParams, generator, parse_params
 
 __all__ = [
     "DEFAULT_MIN_REMAINING",
@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 DEFAULT_MIN_REMAINING: Final = 20
+MAX_TIME: Final = 1e15
+"""Latest accepted epoch (keeps the window counter inside RFC 4226's 8 bytes)."""
 
 
 def parse_secret(raw: str | SecretStr) -> TotpSecret:
@@ -58,10 +60,32 @@ def _params(secret: TotpSecret) -> OtpParams:
     )
 
 
+_Key = tuple[str, str, int, int, str | None]
+_GENERATORS: dict[_Key, Generator] = {}
+
+
+def _generator(secret: TotpSecret) -> Generator:
+    """The cached generator of ``secret`` (the hot path: no dataclass built per code)."""
+    key: _Key = (
+        secret.secret.get_secret_value(),
+        secret.algorithm,
+        secret.digits,
+        secret.period,
+        secret.encoder,
+    )
+    found = _GENERATORS.get(key)
+    if found is None:
+        found = generator(_params(secret))
+        if len(_GENERATORS) > 1024:
+            _GENERATORS.clear()
+        _GENERATORS[key] = found
+    return found
+
+
 def _code_for_window(secret: TotpSecret, counter: int) -> TotpCode:
     period = secret.period
     code = TotpCode(
-        code=code_for_counter(_params(secret), counter),
+        code=_generator(secret)(counter),
         valid_from=counter * period,
         valid_until=(counter + 1) * period,
         period=period,
@@ -77,8 +101,8 @@ def _secret(secret: TotpSecret | str | SecretStr) -> TotpSecret:
 
 def _now(at: float | None) -> float:
     now = time.time() if at is None else float(at)
-    if not math.isfinite(now) or now < 0:
-        raise InvalidTotpSecret("invalid time: it must be a finite, non-negative epoch")
+    if not math.isfinite(now) or not 0 <= now < MAX_TIME:
+        raise InvalidTotpSecret("invalid time: it must be an epoch from 0 to 1e15 seconds")
     return now
 
 

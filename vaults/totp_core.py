@@ -2,24 +2,22 @@
 
 :mod:`vaults.totp` wraps this in the public models. Formats: raw base32 (lenient),
 ``otpauth://totp/…`` URIs (Key-Uri-Format), Steam Guard (``steam://SECRET`` and
-``encoder=steam``) and the KeeOtp ``key=…&size=…&step=…`` form. Codes are computed with
-pyotp; secrets shorter than pyotp's 112-bit floor are accepted because real sites still
-issue 80-bit secrets.
+``encoder=steam``) and the KeeOtp ``key=…&size=…&step=…`` form. Codes are RFC 4226
+HMAC truncations of the RFC 6238 window counter, computed here from a keyed HMAC
+built once per secret: no 112-bit floor (real sites still issue 80-bit
+secrets) and no cap on the period (pyotp refuses periods over 120 s).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import pyotp
 
 from vaults.errors import InvalidTotpSecret
 
@@ -41,35 +39,7 @@ class OtpParams:
 
 STEAM_ALPHABET: Final = "23456789BCDFGHJKMNPQRTVWXY"
 _B32_ALPHABET = re.compile(r"[A-Z2-7]+")
-_DIGESTS: Final[dict[str, Callable[..., Any]]] = {
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
-    "SHA512": hashlib.sha512,
-}
-
-
-class _Totp(pyotp.TOTP):
-    """pyotp's TOTP without the 112-bit minimum (80-bit secrets are common in the wild)."""
-
-    min_secret_length_bits = 0
-
-
-class _SteamTotp(_Totp):
-    """Steam Guard: the RFC 4226 truncation, then 5 characters from Steam's alphabet."""
-
-    def __init__(self, s: str, *, digest: Callable[..., Any], interval: int) -> None:
-        super().__init__(s, digits=6, digest=digest, interval=interval)
-        self.digits = 5
-
-    def generate_otp(self, input: int) -> str:
-        mac = hmac.new(self.byte_secret(), self.int_to_bytestring(input), self.digest).digest()
-        offset = mac[-1] & 0x0F
-        value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-        chars = []
-        for _ in range(5):
-            value, index = divmod(value, len(STEAM_ALPHABET))
-            chars.append(STEAM_ALPHABET[index])
-        return "".join(chars)
+_DIGESTS: Final[dict[str, str]] = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
 
 
 def _fail(problem: str) -> InvalidTotpSecret:
@@ -132,12 +102,15 @@ def _digits(value: str, steam: bool) -> int:
 
 
 def _parse_otpauth(raw: str) -> OtpParams:
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unbalanced "[" where the type belongs
+        raise _fail("the otpauth URI is malformed") from None
     kind = parts.netloc.lower()
     if kind == "hotp":
         raise _fail("HOTP (counter-based) codes are not supported, only TOTP")
-    if kind != "totp":
-        raise _fail(f"otpauth type must be 'totp', got {kind[:10]!r}")
+    if kind != "totp":  # not echoed: a malformed URI may hold the secret in that place
+        raise _fail("otpauth type must be 'totp' (otpauth://totp/LABEL?secret=...)")
     query = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
     if not query.get("secret", "").strip():
         raise _fail("the otpauth URI has no secret parameter")
@@ -200,20 +173,51 @@ def parse_params(raw: str) -> OtpParams:
     return OtpParams(secret=_normalise_base32(text))
 
 
-_GENERATORS: dict[OtpParams, pyotp.TOTP] = {}
+Generator = Callable[[int], str]
+"""Window counter -> code."""
+
+_GENERATORS: dict[OtpParams, Generator] = {}
 
 
-def generator(params: OtpParams) -> pyotp.TOTP:
-    """A (cached) pyotp generator for these parameters."""
+def _make_generator(params: OtpParams) -> Generator:
+    key = base64.b32decode(params.secret + "=" * (-len(params.secret) % 8))
+    keyed = hmac.new(key, digestmod=_DIGESTS[params.algorithm])  # copied per code
+
+    def truncated(counter: int) -> int:
+        """RFC 4226 dynamic truncation of HMAC(key, counter as 8 big-endian bytes)."""
+        mac = keyed.copy()
+        mac.update(counter.to_bytes(8, "big"))
+        value = mac.digest()
+        offset = value[-1] & 0x0F
+        return int.from_bytes(value[offset : offset + 4], "big") & 0x7FFFFFFF
+
+    if params.encoder == "steam":
+        alphabet, base = STEAM_ALPHABET, len(STEAM_ALPHABET)
+
+        def steam(counter: int) -> str:
+            value = truncated(counter)
+            chars = []
+            for _ in range(5):
+                value, index = divmod(value, base)
+                chars.append(alphabet[index])
+            return "".join(chars)
+
+        return steam
+
+    digits = params.digits
+    modulus = 10**digits
+
+    def numeric(counter: int) -> str:
+        return str(truncated(counter) % modulus).zfill(digits)
+
+    return numeric
+
+
+def generator(params: OtpParams) -> Generator:
+    """A (cached) code generator for these parameters: window counter -> code."""
     cached = _GENERATORS.get(params)
     if cached is None:
-        digest = _DIGESTS[params.algorithm]
-        if params.encoder == "steam":
-            cached = _SteamTotp(params.secret, digest=digest, interval=params.period)
-        else:
-            cached = _Totp(
-                params.secret, digits=params.digits, digest=digest, interval=params.period
-            )
+        cached = _make_generator(params)
         if len(_GENERATORS) > 1024:
             _GENERATORS.clear()
         _GENERATORS[params] = cached
@@ -221,5 +225,5 @@ def generator(params: OtpParams) -> pyotp.TOTP:
 
 
 def code_for_counter(params: OtpParams, counter: int) -> str:
-    """The code of window number ``counter`` (``floor(epoch / period)``)."""
-    return generator(params).generate_otp(counter)
+    """The code of window number ``counter`` (``floor(epoch / period)``, 0 to 2**64 - 1)."""
+    return generator(params)(counter)
