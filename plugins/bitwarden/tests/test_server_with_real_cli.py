@@ -226,16 +226,6 @@ def test_item_reprs_hide_secrets() -> None:
 # -- the real CLI --------------------------------------------------------------------------
 
 
-def test_password_login_went_through_prelogin_token_and_sync(
-    bw_cli: BwCli, bitwarden_server: BitwardenTestServer
-) -> None:
-    assert bw_cli.session
-    seen = _requests(bitwarden_server)
-    assert ("POST", "/identity/accounts/prelogin/password", 200, None) in seen
-    assert ("POST", "/identity/connect/token", 200, "password") in seen
-    assert ("GET", "/api/sync", 200, None) in seen
-
-
 def test_list_items_decrypts_every_seeded_shape(
     bw_cli: BwCli, bitwarden_server: BitwardenTestServer
 ) -> None:
@@ -302,10 +292,11 @@ def test_apikey_login_then_unlock(
     )
 
 
-def test_wrong_master_password_login_fails(
+def test_password_login_wrong_then_right(
     bw_cli_logged_out: BwCli, bitwarden_server: BitwardenTestServer
 ) -> None:
-    result = bw_cli_logged_out.run(
+    bitwarden_server.clear_requests()
+    wrong = bw_cli_logged_out.run(
         "login",
         bitwarden_server.email,
         "--passwordenv",
@@ -313,10 +304,22 @@ def test_wrong_master_password_login_fails(
         extra_env={"BW_MASTER_PASSWORD": "not the master password"},
         check=False,
     )
-    assert result.returncode == 1
+    assert wrong.returncode == 1
     # bw 2026.6.0 turns the server's invalid_username_or_password into its own message.
-    assert result.stderr.startswith("Invalid master password. Confirm your email is correct")
+    assert wrong.stderr.startswith("Invalid master password. Confirm your email is correct")
+    assert "not the master password" not in wrong.stderr + wrong.stdout
     assert ("POST", "/identity/connect/token", 400, "password") in _requests(bitwarden_server)
+
+    bitwarden_server.clear_requests()
+    logged_in = bw_cli_logged_out.login_password(
+        bitwarden_server.email, bitwarden_server.master_password
+    )
+    assert logged_in.session
+    assert [r for r in _requests(bitwarden_server) if r[1] != "/api/config"] == [
+        ("POST", "/identity/accounts/prelogin/password", 200, None),
+        ("POST", "/identity/connect/token", 200, "password"),
+        ("GET", "/api/sync", 200, None),
+    ]
 
 
 def test_wrong_master_password_unlock_fails(bw_cli_copy: BwCli) -> None:
@@ -394,6 +397,35 @@ def test_bw_serve_totp_for_every_totp_item(bw_serve: str) -> None:
         # bw serve 2026.6.0 answers "Not found." (not "Not a login.") for a secure note.
         note = client.get(f"/object/totp/{SECURE_NOTE.id}")
         assert (note.status_code, note.json()) == (400, {"success": False, "message": "Not found."})
+
+
+def test_bw_serve_sync_lock_and_unlock(
+    bw_serve_copy: str, bitwarden_server: BitwardenTestServer
+) -> None:
+    added = VaultItem(name="Added For Serve", username="serve@example.com", password="serve-pass")
+    with bitwarden_server.temporary_item(added), httpx.Client(base_url=bw_serve_copy) as client:
+        assert client.get(f"/object/item/{added.id}").status_code == 400
+        synced = client.post("/sync", timeout=30).json()
+        assert synced["success"] is True
+        assert synced["data"]["title"] == "Syncing complete."
+        item = client.get(f"/object/item/{added.id}").json()["data"]
+        assert_cli_item_matches(item, added, bitwarden_server.account)
+
+        assert client.post("/lock").json()["data"]["title"] == "Your vault is locked."
+        locked = client.get(f"/object/item/{added.id}")
+        assert (locked.status_code, locked.json()) == (
+            400,
+            {"success": False, "message": "Vault is locked."},
+        )
+        wrong = client.post("/unlock", json={"password": "not the master password"}, timeout=30)
+        assert wrong.status_code == 400
+        assert wrong.json()["success"] is False
+        unlocked = client.post(
+            "/unlock", json={"password": bitwarden_server.master_password}, timeout=30
+        ).json()
+        assert unlocked["success"] is True
+        assert unlocked["data"]["raw"]
+        assert client.get(f"/object/item/{added.id}").json()["data"]["id"] == added.id
 
 
 def test_request_log_never_holds_secrets(bitwarden_server: BitwardenTestServer) -> None:

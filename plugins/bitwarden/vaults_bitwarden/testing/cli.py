@@ -49,12 +49,14 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def find_bw_binary() -> Path | None:
-    """``$VAULTS_BW_BIN``, else ``node_modules/.bin/bw`` in this checkout, else ``bw`` on PATH."""
+    """``$VAULTS_BW_BIN``, else ``node_modules/.bin/bw`` above this package or the working
+    directory (the repository root's ``npm ci``), else ``bw`` on PATH."""
     override = os.environ.get(BW_BIN_ENV)
     if override:
         path = Path(override)
         return path if path.is_file() else None
-    for parent in Path(__file__).resolve().parents:
+    here = Path(__file__).resolve()
+    for parent in [*here.parents, Path.cwd(), *Path.cwd().parents]:
         candidate = parent / "node_modules" / ".bin" / "bw"
         if candidate.is_file():
             return candidate
