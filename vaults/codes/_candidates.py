@@ -20,9 +20,13 @@ from typing import Final, Literal
 
 from vaults.codes._patterns import (
     AFTER_UNIT,
+    BOOKING_LABEL,
+    POINTER_AFTER,
+    POINTER_BEFORE,
     STREET_AFTER,
     TERM,
     TERMINATOR,
+    TRAVEL,
     TermKind,
     term_kind,
 )
@@ -56,6 +60,9 @@ _NEAR: Final = 120
 _AFTER: Final = 40
 _WEAK: Final = 60
 _DISTRACTOR_GAP: Final = 25
+_LABEL_INDENT: Final = 15
+_POINTER_REACH: Final = 200
+_POINTER_STOPS: Final = 3
 _WINDOW: Final = 160
 _MAX_CANDIDATES: Final = 400
 
@@ -75,6 +82,8 @@ class _Term:
     start: int
     end: int
     kind: TermKind
+    pointer: bool = False
+    """A strong keyword that points further down ("the code below", "following code")."""
 
 
 @dataclass(frozen=True)
@@ -181,10 +190,28 @@ def _terms(text: str, candidates: list[Candidate]) -> list[_Term]:
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
+    travel = TRAVEL.search(text) is not None
     terms: list[_Term] = []
     for lo, hi in windows:
-        terms.extend(_Term(m.start(), m.end(), term_kind(m)) for m in TERM.finditer(text, lo, hi))
+        for match in TERM.finditer(text, lo, hi):
+            start, end = match.span()
+            kind = term_kind(match)
+            pointer = False
+            if kind == "strong":
+                if travel and BOOKING_LABEL.search(text, max(0, start - 16), end + 20):
+                    kind = "distractor"
+                pointer = (
+                    POINTER_AFTER.match(text, end) is not None
+                    or POINTER_BEFORE.search(text, max(0, start - 40), start) is not None
+                )
+            terms.append(_Term(start, end, kind, pointer))
     return terms
+
+
+def _strong_alnum(value: str) -> bool:
+    """Looks generated: 6+ characters with at least two letters and two digits."""
+    digits = sum(c.isdigit() for c in value)
+    return len(value) >= 6 and digits >= 2 and len(value) - digits >= 2
 
 
 def _collapsed(gap: str) -> int:
@@ -206,11 +233,14 @@ def _after_distractor(text: str, cand: Candidate, terms: list[_Term], ends: list
     if term.kind != "distractor":
         return False
     gap = text[term.end : cand.start]
-    return (
-        len(gap) <= _DISTRACTOR_GAP
-        and not any(c.isalpha() for c in gap)
-        and TERMINATOR.search(gap) is None
-    )
+    if len(gap) > _DISTRACTOR_GAP or any(c.isalpha() for c in gap) or TERMINATOR.search(gap):
+        return False
+    if "\n" in gap:
+        # A label on the line above ("Order number:" / value) starts its line; a word at the
+        # end of a sentence ("... to your account:") does not.
+        line_start = text.rfind("\n", 0, term.start) + 1
+        return term.start - line_start <= _LABEL_INDENT
+    return True
 
 
 class _Scorer:
@@ -242,7 +272,8 @@ class _Scorer:
         stops = len(TERMINATOR.findall(gap_text))
         if stops == 0 and gap <= _TIGHT:
             return 10, gap
-        if stops <= 1 and gap <= _NEAR and not self._between(term.end, cand.start):
+        reach, max_stops = (_POINTER_REACH, _POINTER_STOPS) if term.pointer else (_NEAR, 1)
+        if stops <= max_stops and gap <= reach and not self._between(term.end, cand.start):
             return 6, gap
         return 0, gap
 
@@ -276,9 +307,14 @@ class _Scorer:
         after, after_gap = self.after(cand)
         weak = self.weak_points(cand)
         tight_before = before == 10
-        if cand.shape == "alnum" and not (tight_before or (after and after_gap <= 25)):
+        strong_alnum = cand.shape == "alnum" and _strong_alnum(cand.value)
+        if (
+            cand.shape == "alnum"
+            and not (tight_before or (after and after_gap <= 25))
+            and not (strong_alnum and before)
+        ):
             return None
-        if cand.shape == "spaced" and not (tight_before and before_gap <= 20):
+        if cand.shape == "spaced" and not tight_before:
             return None
         if (
             cand.shape == "digits"
@@ -290,7 +326,7 @@ class _Scorer:
         points = max(before, after, weak)
         if cand.shape == "digits":
             points += 2 if len(cand.value) == 6 else 1
-        elif cand.shape == "grouped":
+        elif cand.shape == "grouped" or strong_alnum:
             points += 1
         gap = (
             min(g for p, g in ((before, before_gap), (after, after_gap)) if p)

@@ -86,6 +86,7 @@ _BLOCK = frozenset(
     ]
 )
 _CELL = frozenset(("td", "th"))
+_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,13 @@ class _Collector(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skipping:
             return
+        if not self._pre:
+            data = _WHITESPACE.sub(" ", data)
         self._emit(data)
+
+    @property
+    def _pre(self) -> bool:
+        return any(name in ("pre", "textarea") for name, _ in self._stack)
 
     def close(self) -> None:
         super().close()

@@ -30,6 +30,7 @@ _NEGATIVE_URL: Final = re.compile(
     r"|support|legal|policy|cookie|contact|about|careers|blog|reset|forgot|recover"
     r"|password(?!less)|not[-_]?me|notme|wasnt|was[-_]not|secure[-_]?(?:your[-_]?)?account"
     r"|lock|revoke|deny|decline|cancel|report|abuse|disavow|activity|devices|webversion"
+    r"|order|track|receipt|invoice|billing|shipping|delivery|cart|checkout"
     r"|view[-_]?(?:in[-_]?)?(?:browser|online)|facebook\.com|twitter\.com|instagram\.com"
     r"|linkedin\.com|youtube\.com|apps\.apple\.com|play\.google\.com|\.(?:png|jpe?g|gif|svg|css)\b",
     re.IGNORECASE,
@@ -45,11 +46,12 @@ _POSITIVE_WORDS: Final = re.compile(
 _NEGATIVE_WORDS: Final = re.compile(
     r"unsubscribe|privacy|terms|help|support|not\s+you|wasn'?t\s+(?:me|you)|secure\s+your"
     r"|report|cancel|deny|reset|forgot|manage|preferences|view\s+(?:in|online)|darse\s+de\s+baja"
+    r"|order|track|receipt|invoice|shipment|delivery"
     r"|abbestellen|désabonner|désinscri|отписаться|退订|配信停止|수신\s?거부",
     re.IGNORECASE,
 )
 _SEGMENT_SPLIT: Final = re.compile(r"[/?&=#;]")
-_TOKEN: Final = re.compile(r"[A-Za-z0-9_\-~%.+=]{16,}")
+_TOKEN: Final = re.compile(r"[A-Za-z0-9_\-~%.+]{16,}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def _score(url: str, words: str, context: str, order: int) -> _Scored | None:
     if _POSITIVE_WORDS.search(words):
         points += 2
     if _POSITIVE_WORDS.search(context):
-        points += 1
+        points += 2
     return _Scored(url, points, order) if points >= 2 else None
 
 

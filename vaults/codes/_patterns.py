@@ -20,10 +20,14 @@ from typing import Final, Literal
 
 __all__ = [
     "AFTER_UNIT",
+    "BOOKING_LABEL",
     "LEFT_LETTER",
+    "POINTER_AFTER",
+    "POINTER_BEFORE",
     "STREET_AFTER",
     "TERM",
     "TERMINATOR",
+    "TRAVEL",
     "TermKind",
     "term_kind",
 ]
@@ -348,6 +352,7 @@ _STRONG_LATIN: Final = _words(
     r"otp",
     r"pin",
     r"passwor[dt]",
+    r"token",
     r"einmalpasswort",
     r"kennwort",
     r"contraseña",
@@ -565,4 +570,57 @@ AFTER_UNIT: Final = re.compile(
 STREET_AFTER: Final = re.compile(
     r"[ \t]+(?:[A-Z][\w.'-]{0,20}[ \t]+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr"
     r"|Drive|Ln|Lane|Way|Pkwy|Parkway|Ct|Court|Pl|Place|Hwy|Highway|Sq|Square)\b"
+)
+
+# Travel messages: their "confirmation code" is a booking reference (PNR), not a login code.
+TRAVEL: Final = re.compile(
+    _words(
+        r"flights?",
+        r"boarding",
+        r"itinerary",
+        r"reservations?",
+        r"booking",
+        r"hotel",
+        r"check[\s-]?in",
+        r"airlines?",
+        r"depart(?:s|ure)?",
+        r"vuelo",
+        r"flug",
+        r"vol",
+        r"voo",
+        r"r[ée]servation",
+        r"buchung",
+        r"рейс\w*",
+        r"брониров\w*",
+    )
+    + r"|航班|酒店|予約|搭乗|항공|예약",
+    re.IGNORECASE,
+)
+BOOKING_LABEL: Final = re.compile(
+    r"confirm|bestätig|подтвержд|booking|reserv|确认|確認|확인", re.IGNORECASE
+)
+
+# "the code below", "code is as follows", "the following code": the code comes further down.
+POINTER_AFTER: Final = re.compile(
+    r"[ \t]{0,3}(?:is[ \t]+|est[ \t]+|es[ \t]+|ist[ \t]+|é[ \t]+)?"
+    + _words(
+        r"below",
+        r"as\s+follows",
+        r"ci-dessous",
+        r"suivant",
+        r"a\s+continuaci[oó]n",
+        r"abajo",
+        r"abaixo",
+        r"seguinte",
+        r"unten",
+        r"nachfolgend\w*",
+        r"ниже",
+    )
+    + r"|[ \t]{0,3}(?:如下|以下|下記|아래)",
+    re.IGNORECASE,
+)
+POINTER_BEFORE: Final = re.compile(
+    _words(r"following", r"folgenden?", r"siguiente", r"suivant", r"seguinte", r"следующий")
+    + r"[ \t]+(?:[^\W\d_]+[ \t]+)?$",
+    re.IGNORECASE,
 )
