@@ -1,6 +1,2 @@
-from vaults_onepassword.testing.fixtures import (  # noqa: F401 - pytest fixtures
-    onepassword_connect,
-    onepassword_seed,
-    op_cli,
-    op_double_bin_dir,
-)
+"""Fixtures come from vaults_onepassword.testing.fixtures, loaded by the vaults pytest plugin
+(entry-point group ``vaults.testing``)."""

@@ -25,6 +25,7 @@ from vaults_onepassword.testing.seed import JsonDict, default_seed, token_for, w
 __all__ = [
     "ConnectFixture",
     "OpCliFixture",
+    "make_op_cli",
     "onepassword_connect",
     "onepassword_seed",
     "op_cli",
@@ -127,17 +128,15 @@ def onepassword_connect(onepassword_seed: JsonDict) -> Iterator[ConnectFixture]:
         )
 
 
-@pytest.fixture(scope="session")
-def op_double_bin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The directory holding the executable ``op`` double.
+def packaged_bin_dir() -> Path | None:
+    """``testing/bin`` when its ``op`` is executable (source checkouts, editable installs)."""
+    return BIN_DIR if os.access(BIN_DIR / "op", os.X_OK) else None
 
-    The packaged ``bin/op`` when it is executable (source checkouts, editable installs),
-    else an equivalent wrapper written to a temp dir (wheels drop the executable bit).
-    """
-    packaged = BIN_DIR / "op"
-    if os.access(packaged, os.X_OK):
-        return BIN_DIR
-    target = tmp_path_factory.mktemp("op-bin") / "op"
+
+def write_op_wrapper(directory: Path) -> Path:
+    """Write an executable ``op`` wrapper into ``directory`` (wheels drop the executable bit
+    of the packaged script); returns ``directory``."""
+    target = directory / "op"
     pkg_root = Path(__file__).resolve().parents[2]
     target.write_text(
         "#!/bin/sh\n"
@@ -145,18 +144,21 @@ def op_double_bin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f'"${{{PYTHON_ENV}:-python3}}" -m vaults_onepassword.testing.op_double "$@"\n'
     )
     target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return target.parent
+    return directory
 
 
-@pytest.fixture
-def op_cli(onepassword_seed: JsonDict, tmp_path: Path, op_double_bin_dir: Path) -> OpCliFixture:
-    seed_path = write_seed(onepassword_seed, tmp_path / "op-seed.json")
-    log_path = tmp_path / "op-calls.jsonl"
-    token = token_for(onepassword_seed, "service_account")
+def make_op_cli(seed: JsonDict, directory: Path, bin_dir: Path | None = None) -> OpCliFixture:
+    """An ``op`` double serving ``seed`` (files under ``directory``), signed in with the seed's
+    service-account token. For class- or session-scoped setups; tests use ``op_cli``."""
+    if bin_dir is None:
+        bin_dir = packaged_bin_dir() or write_op_wrapper(directory)
+    seed_path = write_seed(seed, directory / "op-seed.json")
+    log_path = directory / "op-calls.jsonl"
+    token = token_for(seed, "service_account")
     env = clean_environ()
     env.update(
         {
-            "PATH": f"{op_double_bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
             SEED_ENV: str(seed_path),
             LOG_ENV: str(log_path),
             PYTHON_ENV: sys.executable,
@@ -164,10 +166,17 @@ def op_cli(onepassword_seed: JsonDict, tmp_path: Path, op_double_bin_dir: Path) 
         }
     )
     return OpCliFixture(
-        bin_dir=op_double_bin_dir,
-        seed_path=seed_path,
-        log_path=log_path,
-        seed=onepassword_seed,
-        token=token,
-        env=env,
+        bin_dir=bin_dir, seed_path=seed_path, log_path=log_path, seed=seed, token=token, env=env
     )
+
+
+@pytest.fixture(scope="session")
+def op_double_bin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory holding the executable ``op`` double."""
+    return packaged_bin_dir() or write_op_wrapper(tmp_path_factory.mktemp("op-bin"))
+
+
+@pytest.fixture
+def op_cli(onepassword_seed: JsonDict, tmp_path: Path, op_double_bin_dir: Path) -> OpCliFixture:
+    """The ``op`` double on PATH (``op_cli.env``) serving ``onepassword_seed``."""
+    return make_op_cli(onepassword_seed, tmp_path, op_double_bin_dir)

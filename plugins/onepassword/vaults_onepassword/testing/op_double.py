@@ -82,6 +82,9 @@ def parse_args(argv: Sequence[str]) -> Invocation:
     args = list(argv)
     while args:
         arg = args.pop(0)
+        if arg == "--":  # end of flags (cobra/pflag)
+            inv.command.extend(args)
+            break
         name, eq, inline = arg.partition("=")
         if name in _VALUE_FLAGS:
             if eq:
