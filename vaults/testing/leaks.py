@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Exposure", "assert_no_leak", "error_texts", "find_leaks", "record_texts"]
+__all__ = ["Exposure", "Secrets", "assert_no_leak", "error_texts", "find_leaks", "record_texts"]
 
 
 @dataclass(frozen=True)
@@ -18,31 +18,44 @@ class Exposure:
     text: str
 
 
-def _redact(text: str, secret: str, width: int = 40) -> str:
-    """The context around the leak, with the secret itself replaced (the report must not
-    leak either)."""
-    index = text.find(secret)
+def _redact(text: str, labels: Mapping[str, str], found: str, width: int = 40) -> str:
+    """The context around the leak of ``found``, every secret replaced by ``<its label>``
+    (the report must not leak either)."""
+    for secret, label in labels.items():  # longest first
+        text = text.replace(secret, f"<{label}>")
+    index = max(0, text.find(f"<{labels[found]}>"))
     start = max(0, index - width)
-    end = min(len(text), index + len(secret) + width)
-    return (text[start:index] + "<SECRET>" + text[index + len(secret) : end]).replace("\n", "\\n")
+    end = min(len(text), index + len(labels[found]) + 2 + width)
+    return text[start:end].replace("\n", "\\n")
 
 
-def find_leaks(exposures: Iterable[Exposure], secrets: Sequence[str]) -> list[str]:
-    """One readable line per (exposure, secret) leak found; secrets are shown redacted."""
-    wanted = [s for s in secrets if s]
+Secrets = Sequence[str] | Mapping[str, str]
+"""Secret strings, or ``{secret: label}`` so a report can say *which* secret leaked."""
+
+
+def _labels(secrets: Secrets) -> dict[str, str]:
+    if isinstance(secrets, Mapping):
+        labelled = {secret: str(label) for secret, label in secrets.items() if secret}
+    else:
+        labelled = {s: f"secret #{n} ({len(s)} chars)" for n, s in enumerate(secrets) if s}
+    # longest first: a password that contains the canary is reported as the password
+    return dict(sorted(labelled.items(), key=lambda pair: -len(pair[0])))
+
+
+def find_leaks(exposures: Iterable[Exposure], secrets: Secrets) -> list[str]:
+    """One readable line per leaking exposure, naming the secret; secrets are redacted."""
+    labels = _labels(secrets)
     problems: list[str] = []
     for exposure in exposures:
-        for number, secret in enumerate(wanted):
+        for secret, label in labels.items():
             if secret in exposure.text:
-                problems.append(
-                    f"{exposure.where}: secret #{number} ({len(secret)} chars, "
-                    f"starts {secret[:3]!r}…) appears in …{_redact(exposure.text, secret)}…"
-                )
+                context = _redact(exposure.text, labels, secret)
+                problems.append(f"{exposure.where}: the {label} appears in …{context}…")
                 break
     return problems
 
 
-def assert_no_leak(exposures: Iterable[Exposure], secrets: Sequence[str]) -> None:
+def assert_no_leak(exposures: Iterable[Exposure], secrets: Secrets) -> None:
     """Fail with one line per leak when any secret appears in any exposure."""
     problems = find_leaks(exposures, secrets)
     assert not problems, "secrets leaked:\n" + "\n".join(problems)

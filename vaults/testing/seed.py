@@ -7,7 +7,7 @@ in reprs, logs and error messages is meaningful. Names avoid ``/ ? # %`` so that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -68,13 +68,17 @@ class SeedItem:
         label = secret.model_copy(update={"account": secret.account or self.username})
         return label.to_uri()
 
-    def secret_strings(self) -> list[str]:
-        """Every string of this item that must never appear outside a revealed credential."""
-        values = [v for v in (self.password, self.totp) if v]
+    def secret_labels(self) -> dict[str, str]:
+        """``{secret: label}`` for every string of this item that must never appear outside
+        a revealed credential (password, stored TOTP form, normalised TOTP secret)."""
+        found: dict[str, str] = {}
+        if self.password:
+            found[self.password] = f"password of {self.key!r}"
         parsed = self.totp_secret()
-        if parsed is not None:
-            values.append(parsed.secret.get_secret_value())
-        return values
+        if self.totp and parsed is not None:
+            found[self.totp] = f"stored TOTP secret of {self.key!r}"
+            found.setdefault(parsed.secret.get_secret_value(), f"TOTP secret of {self.key!r}")
+        return found
 
 
 STANDARD_SEED: Final[tuple[SeedItem, ...]] = (
@@ -143,9 +147,9 @@ def seed_by_key(seed: Iterable[SeedItem] = STANDARD_SEED) -> dict[str, SeedItem]
     return {item.key: item for item in seed}
 
 
-def secrets_of(seed: Sequence[SeedItem] = STANDARD_SEED) -> list[str]:
-    """Every secret string of a seed, plus :data:`CANARY`, longest first."""
-    found = {CANARY}
+def secrets_of(seed: Iterable[SeedItem] = STANDARD_SEED) -> dict[str, str]:
+    """``{secret: label}`` for every secret of a seed, plus :data:`CANARY`."""
+    found = {CANARY: "canary " + repr(CANARY)}
     for item in seed:
-        found.update(item.secret_strings())
-    return sorted(found, key=lambda s: (-len(s), s))
+        found.update(item.secret_labels())
+    return found
