@@ -1,0 +1,198 @@
+"""Fixtures for the codes inbox: real SQLite files and a real, throwaway PostgreSQL server.
+
+The PostgreSQL server (initdb + pg_ctl on a free 127.0.0.1 port) starts once per session
+and is removed at the end. Without the server binaries the PostgreSQL cases are skipped,
+unless VAULTS_REQUIRE_POSTGRES=1 (CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from vaults.codes.inbox import Inbox
+from vaults.host import PluginHost
+from vaults.testing.hosts import make_test_host
+
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    from vaults.codes.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
+
+    try:
+        server = ThrowawayPostgres().start()
+    except PostgresMissing as exc:
+        if os.environ.get("VAULTS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"VAULTS_REQUIRE_POSTGRES=1 but {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    try:
+        wait_ready(server.url)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: object) -> str:
+    from vaults.codes.pg_cluster import ThrowawayPostgres
+
+    assert isinstance(pg_server, ThrowawayPostgres)
+    return pg_server.url
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg
+
+    from vaults.codes.postgres_store import TABLE
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'codes.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'codes.db'}"
+
+
+@pytest.fixture(scope="session")
+def codes_host() -> PluginHost:
+    """The built-in extractor only (no installed plugin can change what tests see)."""
+    return make_test_host()
+
+
+@pytest.fixture
+def make_inbox(store_url: str, codes_host: PluginHost) -> Iterator[Callable[..., Inbox]]:
+    """``make_inbox(**kwargs)``: inboxes on the test's store, closed at teardown."""
+    opened: list[Inbox] = []
+
+    def factory(**kwargs: object) -> Inbox:
+        kwargs.setdefault("host", codes_host)
+        inbox = Inbox(store_url, **kwargs)  # type: ignore[arg-type]
+        opened.append(inbox)
+        return inbox
+
+    yield factory
+    for inbox in opened:
+        inbox.close()
+
+
+@pytest.fixture
+def inbox(make_inbox: Callable[..., Inbox]) -> Inbox:
+    return make_inbox()
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class FakeClock:
+    """A settable wall clock for expiry tests."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@dataclass
+class PullRequestSeen:
+    body: bytes
+    headers: dict[str, str]
+    at: float
+    signature_ok: bool
+
+
+@dataclass
+class PullEndpoint:
+    """A user's code endpoint on 127.0.0.1, written the way the docs tell endpoint authors:
+    it checks x-vaults-signature with ``verify_signature`` and answers 401 when it fails.
+
+    ``answers`` is consumed one per request (the last one repeats): ``(status, json_body)``,
+    or ``"drop"`` to close the connection without an answer.
+    """
+
+    url: str
+    api_key: str
+    answers: list[tuple[int, object] | str] = field(default_factory=list)
+    seen: list[PullRequestSeen] = field(default_factory=list)
+
+    def next_answer(self) -> tuple[int, object] | str:
+        if len(self.answers) > 1:
+            return self.answers.pop(0)
+        return self.answers[0] if self.answers else (200, {})
+
+
+@pytest.fixture
+def pull_endpoint() -> Iterator[PullEndpoint]:
+    from vaults.codes import verify_signature
+
+    endpoint = PullEndpoint(url="", api_key="pull-key-canary-93ad")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            ok = verify_signature(body, self.headers.get("x-vaults-signature"), endpoint.api_key)
+            endpoint.seen.append(
+                PullRequestSeen(body, dict(self.headers.items()), time.monotonic(), ok)
+            )
+            answer = endpoint.next_answer() if ok else (401, {"detail": "bad signature"})
+            if answer == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            assert isinstance(answer, tuple)
+            status, data = answer
+            payload = data if isinstance(data, bytes) else json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/totp"
+    try:
+        yield endpoint
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -1,0 +1,304 @@
+"""One contract, run against both stores: a SQLite file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from vaults.codes.inbox import Inbox
+from vaults.errors import CodeTimeout, InvalidInput, NoCode
+
+EMAIL = "Your verification code is 123456. It expires in 10 minutes."
+
+
+def test_push_then_wait_returns_the_code(inbox: Inbox) -> None:
+    pushed = inbox.push("user@example.com", EMAIL, source="email", task_id="t1")
+    assert (pushed.otp_type, pushed.value, pushed.source, pushed.task_id) == (
+        "totp",
+        "123456",
+        "email",
+        "t1",
+    )
+    assert pushed.expires_at - pushed.created_at == pytest.approx(600)
+    got = inbox.wait("user@example.com", timeout=0, interval=0.05)
+    assert got == pushed
+
+
+def test_magic_links_are_stored_as_links(inbox: Inbox) -> None:
+    link = "https://app.example.com/login/magic?token=Zx81kQ2mN4pL7vR9"
+    inbox.push("user@example.com", f"Click to sign in: {link}\nIgnore if it wasn't you.")
+    got = inbox.wait("user@example.com", timeout=0)
+    assert (got.otp_type, got.value) == ("magic_link", link)
+
+
+def test_email_identifiers_match_case_insensitively(inbox: Inbox) -> None:
+    inbox.push("User.Name@Example.COM", EMAIL)
+    assert inbox.wait("user.name@example.com", timeout=0).value == "123456"
+    assert inbox.wait("  USER.NAME@EXAMPLE.COM ", timeout=0).value == "123456"
+    assert inbox.list("user.name@EXAMPLE.com")[0].identifier == "User.Name@Example.COM"
+
+
+def test_other_identifiers_match_exactly(inbox: Inbox) -> None:
+    inbox.push("AcmeUser", EMAIL)
+    with pytest.raises(CodeTimeout):
+        inbox.wait("acmeuser", timeout=0)
+    assert inbox.wait("AcmeUser", timeout=0).value == "123456"
+
+
+def test_phone_numbers_match_without_punctuation(inbox: Inbox) -> None:
+    inbox.push("+1 (555) 010-0199", "Your Acme code: 845 201", source="sms")
+    got = inbox.wait("+15550100199", timeout=0)
+    assert (got.value, got.source) == ("845201", "phone")
+
+
+def test_wait_returns_the_newest_unexpired_code(
+    make_inbox: Callable[..., Inbox], clock: Any
+) -> None:
+    inbox = make_inbox(clock=clock)
+    inbox.push("user@example.com", "Your code is 111111")
+    clock.now += 5
+    inbox.push("user@example.com", "Your code is 222222")
+    clock.now += 5
+    inbox.push("someone@example.com", "Your code is 333333")
+    assert inbox.wait("user@example.com", timeout=0).value == "222222"
+
+
+def test_codes_expire_after_their_lifespan(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock)
+    inbox.push("user@example.com", "Your code is 111111")
+    clock.now += 599
+    assert inbox.wait("user@example.com", timeout=0).value == "111111"
+    clock.now += 1
+    with pytest.raises(CodeTimeout, match=r"user@example\.com"):
+        inbox.wait("user@example.com", timeout=0)
+    # ... but the history keeps it
+    assert [c.value for c in inbox.list("user@example.com")] == ["111111"]
+    assert inbox.list()[0].is_expired(clock.now)
+
+
+def test_lifespan_is_configurable(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock, lifespan_minutes=1)
+    inbox.push("user@example.com", "Your code is 111111")
+    clock.now += 61
+    with pytest.raises(CodeTimeout):
+        inbox.wait("user@example.com", timeout=0)
+
+
+def test_since_skips_older_codes(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock)
+    inbox.push("user@example.com", "Your code is 111111")
+    mark = clock.now
+    with pytest.raises(CodeTimeout):
+        inbox.wait("user@example.com", since=mark, timeout=0)
+    clock.now += 1
+    inbox.push("user@example.com", "Your code is 222222")
+    assert inbox.wait("user@example.com", since=mark, timeout=0).value == "222222"
+
+
+def test_list_is_newest_first_with_filters(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock)
+    for n, (ident, run) in enumerate(
+        [("a@example.com", "wr_1"), ("b@example.com", "wr_1"), ("a@example.com", "wr_2")]
+    ):
+        clock.now += 1
+        inbox.push(ident, f"Your code is {n + 1}00000", workflow_run_id=run)
+    clock.now += 1
+    inbox.push("a@example.com", "Sign in here: https://example.com/magic/abcdefgh12345678")
+    assert [c.value for c in inbox.list()][:3] == [
+        "https://example.com/magic/abcdefgh12345678",
+        "300000",
+        "200000",
+    ]
+    assert [c.value for c in inbox.list("A@example.com", otp_type="totp")] == ["300000", "100000"]
+    assert [c.value for c in inbox.list(workflow_run_id="wr_1")] == ["200000", "100000"]
+    assert [c.value for c in inbox.list("a@example.com", workflow_run_id="wr_1")] == ["100000"]
+    assert [c.otp_type for c in inbox.list(otp_type="magic_link")] == ["magic_link"]
+    assert len(inbox.list(limit=2)) == 2
+    assert inbox.list("nobody@example.com") == []
+
+
+@pytest.mark.parametrize("limit", [0, 201, -1])
+def test_list_limit_is_1_to_200(inbox: Inbox, limit: int) -> None:
+    with pytest.raises(InvalidInput, match="limit"):
+        inbox.list(limit=limit)
+
+
+def test_list_limit_200_is_allowed(inbox: Inbox) -> None:
+    assert inbox.list(limit=200) == []
+
+
+def test_consumed_codes_go_to_one_waiter_only(inbox: Inbox) -> None:
+    inbox.push("user@example.com", EMAIL)
+    first = inbox.wait("user@example.com", timeout=0, consume=True)
+    assert first.value == "123456"
+    with pytest.raises(CodeTimeout):
+        inbox.wait("user@example.com", timeout=0, consume=True)
+    with pytest.raises(CodeTimeout):  # nor to a non-consuming waiter
+        inbox.wait("user@example.com", timeout=0)
+    [stored] = inbox.list()
+    assert stored.consumed_at is not None
+    assert stored.status() == "consumed"
+
+
+def test_peeking_does_not_consume(inbox: Inbox) -> None:
+    inbox.push("user@example.com", EMAIL)
+    assert inbox.wait("user@example.com", timeout=0).value == "123456"
+    assert inbox.wait("user@example.com", timeout=0, consume=True).value == "123456"
+
+
+def test_concurrent_consumers_never_share_a_code(make_inbox: Callable[..., Inbox]) -> None:
+    waiters = 6
+    results: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        inbox = make_inbox()  # each waiter its own inbox, as separate processes would have
+        try:
+            got = inbox.wait("user@example.com", timeout=5, interval=0.2, consume=True)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+            return
+        with lock:
+            results.append(got.value)
+
+    threads = [threading.Thread(target=consume) for _ in range(waiters)]
+    for thread in threads:
+        thread.start()
+    pusher = make_inbox()
+    time.sleep(0.2)
+    for n in range(waiters):
+        pusher.push("user@example.com", f"Your code is {n + 1}{n + 1}{n + 1}999")
+    for thread in threads:
+        thread.join(10)
+    assert not errors
+    assert sorted(results) == sorted(f"{n + 1}{n + 1}{n + 1}999" for n in range(waiters))
+
+
+def test_waiter_wakes_on_push_not_at_the_next_poll(make_inbox: Callable[..., Inbox]) -> None:
+    waiter, pusher = make_inbox(), make_inbox()
+    woke: list[float] = []
+
+    def wait() -> None:
+        waiter.wait("user@example.com", timeout=10, interval=30)
+        woke.append(time.monotonic())
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.3)
+    pushed = time.monotonic()
+    pusher.push("user@example.com", EMAIL)
+    thread.join(5)
+    assert woke, "the waiter did not wake up"
+    assert woke[0] - pushed < 0.5
+
+
+def test_pushes_for_someone_else_do_not_end_the_wait(make_inbox: Callable[..., Inbox]) -> None:
+    waiter, pusher = make_inbox(), make_inbox()
+    outcome: list[object] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(waiter.wait("user@example.com", timeout=0.6, interval=30))
+        except CodeTimeout as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.2)
+    pusher.push("other@example.com", EMAIL)
+    thread.join(5)
+    assert isinstance(outcome[0], CodeTimeout)
+    assert time.monotonic() - started >= 0.6
+
+
+def test_wait_times_out_with_code_timeout(inbox: Inbox) -> None:
+    started = time.monotonic()
+    with pytest.raises(CodeTimeout) as caught:
+        inbox.wait("user@example.com", timeout=0.3, interval=0.1)
+    assert 0.3 <= time.monotonic() - started < 2
+    assert caught.value.exit_code == 1
+
+
+def test_async_wait_wakes_on_push(make_inbox: Callable[..., Inbox]) -> None:
+    waiter, pusher = make_inbox(), make_inbox()
+
+    async def main() -> tuple[str, float]:
+        result: dict[str, Any] = {}
+
+        async def wait() -> None:
+            got = await waiter.await_wait("user@example.com", timeout=10, interval=30)
+            result["value"] = got.value
+            result["at"] = time.monotonic()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            await anyio.sleep(0.3)
+            pushed = time.monotonic()
+            await pusher.apush("user@example.com", EMAIL)
+        return result["value"], result["at"] - pushed
+
+    value, latency = anyio.run(main)
+    assert value == "123456"
+    assert latency < 0.5
+
+
+def test_async_wait_times_out_and_can_be_cancelled(inbox: Inbox) -> None:
+    async def main() -> None:
+        with pytest.raises(CodeTimeout):
+            await inbox.await_wait("user@example.com", timeout=0.2, interval=0.05)
+        with anyio.move_on_after(0.2) as scope:
+            await inbox.await_wait("user@example.com", timeout=30, interval=30)
+        assert scope.cancelled_caught
+        await inbox.apush("user@example.com", EMAIL)
+        got = await inbox.await_wait("user@example.com", timeout=0, consume=True)
+        assert got.value == "123456"
+        assert [c.consumed_at is not None for c in await inbox.alist()] == [True]
+
+    anyio.run(main)
+
+
+def test_a_message_without_a_code_is_refused(inbox: Inbox) -> None:
+    with pytest.raises(NoCode, match="no one-time code"):
+        inbox.push("user@example.com", "Thanks for your order! It ships tomorrow.")
+    assert inbox.list() == []
+
+
+@pytest.mark.parametrize(
+    ("identifier", "content", "match"),
+    [
+        ("", EMAIL, "identifier is empty"),
+        ("   ", EMAIL, "identifier is empty"),
+        ("x" * 321, EMAIL, "longer than"),
+        ("user@example.com", "", "content is empty"),
+        ("user@example.com", "   \n", "content is empty"),
+    ],
+)
+def test_bad_push_input(inbox: Inbox, identifier: str, content: str, match: str) -> None:
+    with pytest.raises(InvalidInput, match=match) as caught:
+        inbox.push(identifier, content)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"timeout": -1}, {"interval": 0}, {"interval": float("nan")}, {"since": "yesterday"}],
+)
+def test_bad_wait_input(inbox: Inbox, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        inbox.wait("user@example.com", **kwargs)
+
+
+def test_old_history_is_pruned(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock, retention_days=1)
+    inbox.push("user@example.com", "Your code is 111111")
+    clock.now += 86400 + 3600
+    inbox.push("user@example.com", "Your code is 222222")
+    assert [c.value for c in inbox.list()] == ["222222"]
