@@ -85,8 +85,9 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
         try:
             totp_secret = parse_secret(totp_raw)
         except InvalidTotpSecret as exc:
+            problem = exc.message.removeprefix("invalid TOTP secret: ")
             raise InvalidTotpSecret(
-                f"Bitwarden item {name!r} ({ident}) has an unusable TOTP secret: {exc.message}"
+                f"Bitwarden item {name!r} ({ident}) has an unusable TOTP secret: {problem}"
             ) from None
     return Credential(
         vault=SCHEME,

@@ -75,7 +75,8 @@ def registered_domain(host: str) -> str:
 
 @dataclass(frozen=True)
 class Location:
-    """The parts of a web URL that lookups compare."""
+    """The parts of a web URL that lookups compare. ``port`` is ``None`` unless an explicit,
+    non-default port is given (so ``example.com`` and ``https://example.com`` share a host)."""
 
     scheme: str
     host: str
@@ -121,7 +122,7 @@ def locate(uri: str) -> Location | None:
     return Location(
         scheme=scheme,
         host=_ascii_host(parts.hostname),
-        port=parts.port if parts.port is not None else _DEFAULT_PORTS[scheme],
+        port=None if parts.port in (None, _DEFAULT_PORTS[scheme]) else parts.port,
         path=parts.path,
         query=parts.query,
     )
