@@ -12,7 +12,7 @@ from types import TracebackType
 import anyio
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
-from vaults.errors import InvalidTotpSecret, VaultsError
+from vaults.errors import InvalidTotpSecret, UnknownScheme, VaultsError
 from vaults.host import PluginHost, make_host
 from vaults.models import Credential
 from vaults.refs import Reference, parse_reference
@@ -67,7 +67,17 @@ class Vaults:
         with self._lock:
             instance = self._instances.get(key)
             if instance is None:
-                instance = self.host.backend_class(key).from_env(self.env)
+                try:
+                    backend_class = self.host.backend_class(key)
+                except UnknownScheme:
+                    if not self._instances:
+                        raise
+                    known = ", ".join(sorted({*self.host.backends(), *self._instances}))
+                    raise UnknownScheme(  # also name the backends given to Vaults(backends=)
+                        f"no vault plugin handles '{scheme}://' references (installed schemes: "
+                        f"{known}); see 'vaults plugins'"
+                    ) from None
+                instance = backend_class.from_env(self.env)
                 self._instances[key] = instance
             return instance
 
