@@ -24,11 +24,11 @@ from vaults.codes._patterns import (
     POINTER_AFTER,
     POINTER_BEFORE,
     STREET_AFTER,
-    TERM,
     TERMINATOR,
     TRAVEL,
     TermKind,
-    term_kind,
+    find_terms,
+    lower,
 )
 
 __all__ = ["Candidate", "find_code"]
@@ -128,14 +128,14 @@ def _bounded(text: str, start: int, end: int) -> bool:
 
 
 def _scan_candidates(text: str) -> list[Candidate]:
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))
     found: list[Candidate] = []
 
     def free(start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in taken)
+        return taken.find(1, start, end) < 0
 
     def add(value: str, start: int, end: int, shape: Shape) -> None:
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * (end - start)
         found.append(Candidate(value, start, end, shape))
 
     for match in _GROUPED.finditer(text):
@@ -190,16 +190,18 @@ def _terms(text: str, candidates: list[Candidate]) -> list[_Term]:
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
-    travel = TRAVEL.search(text) is not None
+    lowered = lower(text)
+    travel: bool | None = None
     terms: list[_Term] = []
     for lo, hi in windows:
-        for match in TERM.finditer(text, lo, hi):
-            start, end = match.span()
-            kind = term_kind(match)
+        for start, end, kind in find_terms(text, lowered, lo, hi):
             pointer = False
             if kind == "strong":
-                if travel and BOOKING_LABEL.search(text, max(0, start - 16), end + 20):
-                    kind = "distractor"
+                if BOOKING_LABEL.search(text, max(0, start - 16), end + 20):
+                    if travel is None:
+                        travel = TRAVEL.search(text) is not None
+                    if travel:
+                        kind = "distractor"
                 pointer = (
                     POINTER_AFTER.match(text, end) is not None
                     or POINTER_BEFORE.search(text, max(0, start - 40), start) is not None
@@ -272,7 +274,7 @@ class _Scorer:
         stops = len(TERMINATOR.findall(gap_text))
         if stops == 0 and gap <= _TIGHT:
             return 10, gap
-        reach, max_stops = (_POINTER_REACH, _POINTER_STOPS) if term.pointer else (_NEAR, 1)
+        reach, max_stops = (_POINTER_REACH, _POINTER_STOPS) if term.pointer else (_NEAR, 2)
         if stops <= max_stops and gap <= reach and not self._between(term.end, cand.start):
             return 6, gap
         return 0, gap
@@ -314,7 +316,7 @@ class _Scorer:
             and not (strong_alnum and before)
         ):
             return None
-        if cand.shape == "spaced" and not tight_before:
+        if cand.shape == "spaced" and not before:
             return None
         if (
             cand.shape == "digits"
@@ -326,7 +328,7 @@ class _Scorer:
         points = max(before, after, weak)
         if cand.shape == "digits":
             points += 2 if len(cand.value) == 6 else 1
-        elif cand.shape == "grouped" or strong_alnum:
+        elif cand.shape in ("grouped", "spaced") or strong_alnum:
             points += 1
         gap = (
             min(g for p, g in ((before, before_gap), (after, after_gap)) if p)

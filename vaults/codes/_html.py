@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 __all__ = ["HtmlText", "Link", "html_to_text", "looks_like_html"]
 
 _HTML_HINT = re.compile(
-    r"<(?:!doctype|html|head|body|div|p|br|table|tr|td|span|a\s|img|font|center|strong|b|i|em"
+    r"<(?=[!a-zA-Z])(?:!doctype|html|head|body|div|p|br|table|tr|td|span|a\s|img|font|center|strong|b|i|em"
     r"|h[1-6]|ul|ol|li|style|meta|title)\b[^>]{0,2000}>",
     re.IGNORECASE,
 )

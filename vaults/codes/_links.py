@@ -21,8 +21,9 @@ __all__ = ["find_magic_link", "only_url", "strip_url"]
 
 _TRAILING: Final = ".,;:!?)]}'\"»›>"
 _POSITIVE_URL: Final = re.compile(
-    r"log[-_]?in|sign[-_]?in|log[-_]?on|magic|verif|confirm|token|auth|otp|passwordless"
-    r"|one[-_]?time|activate|validate",
+    r"log[-_]?in|sign[-_]?in|log[-_]?on|magi[cq]|verif|confirm|token|auth|otp|passwordless"
+    r"|one[-_]?time|activate|validate|connexion|connect|anmeld|einlogg|iniciar|acceso|entrar"
+    r"|acesso|vhod|вход",
     re.IGNORECASE,
 )
 _NEGATIVE_URL: Final = re.compile(
@@ -38,7 +39,7 @@ _NEGATIVE_URL: Final = re.compile(
 _POSITIVE_WORDS: Final = re.compile(
     r"(?<![a-z])(?:sign(?:ing)?[\s-]?in|log(?:ging)?[\s-]?in|log[\s-]?on|verify|confirm"
     r"|magic\s+link|continue\s+to|access\s+your\s+account|activate|iniciar\s+sesi[oó]n"
-    r"|entrar|acceder|anmelden|einloggen|best[äa]tigen|se\s+connecter|connexion|v[ée]rifier"
+    r"|entrar|acceder|anmelden|einloggen|best[äa]tigen|connecter|connexion|v[ée]rifier"
     r"|confirmer|acessar|войти|вход|подтверд\w*)(?![a-z])"
     r"|登录|登錄|登入|验证|驗證|ログイン|認証|로그인|인증",
     re.IGNORECASE,
@@ -108,18 +109,21 @@ def _score(url: str, words: str, context: str, order: int) -> _Scored | None:
     if not url.lower().startswith(("http://", "https://")) or not _has_host(url):
         return None
     url_words = _words_of(url)
-    if _NEGATIVE_URL.search(url_words) or _NEGATIVE_WORDS.search(words):
-        return None
-    if not _tokenish(url):
-        return None
     points = 0
     if _POSITIVE_URL.search(url_words):
         points += 2
-    if _POSITIVE_WORDS.search(words):
+    if words and _POSITIVE_WORDS.search(words):
         points += 2
-    if _POSITIVE_WORDS.search(context):
+    if context and _POSITIVE_WORDS.search(context):
         points += 2
-    return _Scored(url, points, order) if points >= 2 else None
+    if points < 2:
+        return None
+    same_line = context.rpartition("\n")[2]
+    if _NEGATIVE_URL.search(url_words) or _NEGATIVE_WORDS.search(f"{words} {same_line}"):
+        return None
+    if not _tokenish(url):
+        return None
+    return _Scored(url, points, order)
 
 
 def find_magic_link(text: str, links: Iterable[Link] = ()) -> str | None:

@@ -25,11 +25,12 @@ __all__ = [
     "POINTER_AFTER",
     "POINTER_BEFORE",
     "STREET_AFTER",
-    "TERM",
     "TERMINATOR",
+    "TERM_KINDS",
     "TRAVEL",
     "TermKind",
-    "term_kind",
+    "find_terms",
+    "lower",
 ]
 
 TermKind = Literal["strong", "weak", "distractor"]
@@ -46,7 +47,7 @@ def _words(*alternatives: str) -> str:
     return _B + "(?:" + "|".join(alternatives) + ")" + _E
 
 
-_DISTRACTOR_LATIN: Final = _words(
+_DISTRACTOR_LATIN: Final = (
     # postal
     r"zip(?:\s*code)?",
     r"postal\s*code",
@@ -144,7 +145,9 @@ _DISTRACTOR_LATIN: Final = _words(
     r"points?",
     r"miles",
     # cards, phones, addresses
-    r"(?:credit\s*|debit\s*)?card(?:\s*(?:number|no\.?))?",
+    r"card(?:\s*(?:number|no\.?))?",
+    r"credit\s*card(?:\s*(?:number|no\.?))?",
+    r"debit\s*card(?:\s*(?:number|no\.?))?",
     r"ending\s*(?:in|with)",
     r"ends?\s*(?:in|with)",
     r"last\s*(?:4|four)(?:\s*digits)?",
@@ -157,7 +160,10 @@ _DISTRACTOR_LATIN: Final = _words(
     r"fax",
     r"call(?:\s*us)?(?:\s*(?:at|on))?",
     r"dial",
-    r"(?:text|reply|send|txt)\s+\w{1,12}\s+to",
+    r"text\s+\w{1,12}\s+to",
+    r"reply\s+\w{1,12}\s+to",
+    r"send\s+\w{1,12}\s+to",
+    r"txt\s+\w{1,12}\s+to",
     r"stop",
     r"help",
     r"suite",
@@ -254,96 +260,122 @@ _DISTRACTOR_LATIN: Final = _words(
     r"баланс\w*",
 )
 
-_DISTRACTOR_CJK: Final = "|".join(
-    (
-        # Chinese
-        r"订单号?",
-        r"訂單號?",
-        r"尾号",
-        r"尾號",
-        r"卡号",
-        r"卡號",
-        r"账号",
-        r"帳號",
-        r"账户",
-        r"帳戶",
-        r"电话",
-        r"電話",
-        r"客服",
-        r"金额",
-        r"金額",
-        r"余额",
-        r"餘額",
-        r"单号",
-        r"單號",
-        r"运单",
-        r"運單",
-        r"快递",
-        r"快遞",
-        r"邮编",
-        r"郵編",
-        r"优惠码",
-        r"優惠碼",
-        r"邀请码",
-        r"邀請碼",
-        r"推荐码",
-        r"推薦碼",
-        r"兑换码",
-        r"兌換碼",
-        r"取件码",
-        r"取件碼",
-        r"提货码",
-        r"取货码",
-        r"工号",
-        r"编号",
-        r"編號",
-        r"人民币",
-        r"积分",
-        # Japanese
-        r"注文番号",
-        r"ご注文",
-        r"注文",
-        r"カード末尾",
-        r"末尾",
-        r"予約番号",
-        r"お問い合わせ番号",
-        r"問い合わせ",
-        r"郵便番号",
-        r"〒",
-        r"クーポンコード",
-        r"クーポン",
-        r"プロモーションコード",
-        r"QRコード",
-        r"伝票番号",
-        r"会員番号",
-        r"お客様番号",
-        r"追跡番号",
-        r"金額",
-        r"ポイント",
-        # Korean
-        r"주문\s?번호",
-        r"주문",
-        r"전화",
-        r"카드",
-        r"승인\s?번호",
-        r"고객\s?센터",
-        r"우편\s?번호",
-        r"쿠폰",
-        r"프로모션\s?코드",
-        r"송장\s?번호",
-        r"예약\s?번호",
-        r"계좌",
-        r"금액",
-        r"포인트",
-    )
+_DISTRACTOR_CJK: Final = (
+    # Chinese
+    r"订单号?",
+    r"訂單號?",
+    r"尾号",
+    r"尾號",
+    r"卡号",
+    r"卡號",
+    r"账号",
+    r"帳號",
+    r"账户",
+    r"帳戶",
+    r"电话",
+    r"電話",
+    r"客服",
+    r"金额",
+    r"金額",
+    r"余额",
+    r"餘額",
+    r"单号",
+    r"單號",
+    r"运单",
+    r"運單",
+    r"快递",
+    r"快遞",
+    r"邮编",
+    r"郵編",
+    r"优惠码",
+    r"優惠碼",
+    r"邀请码",
+    r"邀請碼",
+    r"推荐码",
+    r"推薦碼",
+    r"兑换码",
+    r"兌換碼",
+    r"取件码",
+    r"取件碼",
+    r"提货码",
+    r"取货码",
+    r"工号",
+    r"编号",
+    r"編號",
+    r"人民币",
+    r"积分",
+    # Japanese
+    r"注文番号",
+    r"ご注文",
+    r"注文",
+    r"カード末尾",
+    r"末尾",
+    r"予約番号",
+    r"お問い合わせ番号",
+    r"問い合わせ",
+    r"郵便番号",
+    r"〒",
+    r"クーポンコード",
+    r"クーポン",
+    r"プロモーションコード",
+    r"qrコード",
+    r"伝票番号",
+    r"会員番号",
+    r"お客様番号",
+    r"追跡番号",
+    r"金額",
+    r"ポイント",
+    # Korean
+    r"주문\s?번호",
+    r"주문",
+    r"전화",
+    r"카드",
+    r"승인\s?번호",
+    r"고객\s?센터",
+    r"우편\s?번호",
+    r"쿠폰",
+    r"프로모션\s?코드",
+    r"송장\s?번호",
+    r"예약\s?번호",
+    r"계좌",
+    r"금액",
+    r"포인트",
 )
 
-_STRONG_LATIN: Final = _words(
-    r"(?:pass)?codes?",
-    r"(?:bestätigungs|sicherheits|anmelde|verifizierungs|verifikations|einmal|zugangs|login"
-    r"|authentifizierungs|freigabe|bevestigings|verificatie|beveiligings|inlog|toegangs"
-    r"|verifierings|bekräftelse|säkerhets|engangs|bekræftelses|sikkerheds|verifiserings"
-    r"|aktivierungs|sms|otp|auth)(?:code|kode|kod)",
+_STRONG_LATIN: Final = (
+    r"codes?",
+    r"passcodes?",
+    *(
+        prefix + r"(?:code|kode|kod)"
+        for prefix in (
+            "bestätigungs",
+            "sicherheits",
+            "anmelde",
+            "verifizierungs",
+            "verifikations",
+            "einmal",
+            "zugangs",
+            "login",
+            "authentifizierungs",
+            "freigabe",
+            "bevestigings",
+            "verificatie",
+            "beveiligings",
+            "inlog",
+            "toegangs",
+            "verifierings",
+            "bekräftelse",
+            "säkerhets",
+            "engangs",
+            "bekræftelses",
+            "sikkerheds",
+            "verifiserings",
+            "aktivierungs",
+            "sms",
+            "otp",
+            "auth",
+        )
+    ),
     r"kod(?:u|un|unuz|em)?",
     r"kode",
     r"c[oó]digos?",
@@ -363,66 +395,64 @@ _STRONG_LATIN: Final = _words(
     r"код(?:а|у|ом|е)?",
 )
 _STRONG_CASED: Final = r"(?<![A-Za-z])(?:m|sms|push|photo|chip|i|e)?TAN(?![A-Za-z])"
-_STRONG_CJK: Final = "|".join(
-    (
-        r"验证码",
-        r"驗證碼",
-        r"校验码",
-        r"校驗碼",
-        r"动态码",
-        r"動態碼",
-        r"动态密码",
-        r"動態密碼",
-        r"确认码",
-        r"確認碼",
-        r"安全码",
-        r"安全碼",
-        r"登录码",
-        r"登入碼",
-        r"认证码",
-        r"認證碼",
-        r"授权码",
-        r"授權碼",
-        r"短信码",
-        r"验证代码",
-        r"一次性密码",
-        r"一次性密碼",
-        r"密码",
-        r"密碼",
-        r"口令",
-        r"認証コード",
-        r"確認コード",
-        r"認証番号",
-        r"確認番号",
-        r"ワンタイムパスワード",
-        r"ワンタイムコード",
-        r"パスコード",
-        r"セキュリティコード",
-        r"認証キー",
-        r"承認コード",
-        r"検証コード",
-        r"ログインコード",
-        r"暗証番号",
-        r"パスワード",
-        r"コード",
-        r"인증\s?번호",
-        r"인증\s?코드",
-        r"확인\s?코드",
-        r"확인\s?번호",
-        r"보안\s?코드",
-        r"승인\s?코드",
-        r"로그인\s?코드",
-        r"일회용\s?비밀번호",
-        r"비밀번호",
-        r"코드",
-        r"رمز",
-        r"كود",
-        r"कोड",
-        r"ओटीपी",
-    )
+_STRONG_CJK: Final = (
+    r"验证码",
+    r"驗證碼",
+    r"校验码",
+    r"校驗碼",
+    r"动态码",
+    r"動態碼",
+    r"动态密码",
+    r"動態密碼",
+    r"确认码",
+    r"確認碼",
+    r"安全码",
+    r"安全碼",
+    r"登录码",
+    r"登入碼",
+    r"认证码",
+    r"認證碼",
+    r"授权码",
+    r"授權碼",
+    r"短信码",
+    r"验证代码",
+    r"一次性密码",
+    r"一次性密碼",
+    r"密码",
+    r"密碼",
+    r"口令",
+    r"認証コード",
+    r"確認コード",
+    r"認証番号",
+    r"確認番号",
+    r"ワンタイムパスワード",
+    r"ワンタイムコード",
+    r"パスコード",
+    r"セキュリティコード",
+    r"認証キー",
+    r"承認コード",
+    r"検証コード",
+    r"ログインコード",
+    r"暗証番号",
+    r"パスワード",
+    r"コード",
+    r"인증\s?번호",
+    r"인증\s?코드",
+    r"확인\s?코드",
+    r"확인\s?번호",
+    r"보안\s?코드",
+    r"승인\s?코드",
+    r"로그인\s?코드",
+    r"일회용\s?비밀번호",
+    r"비밀번호",
+    r"코드",
+    r"رمز",
+    r"كود",
+    r"कोड",
+    r"ओटीपी",
 )
 
-_WEAK_LATIN: Final = _words(
+_WEAK_LATIN: Final = (
     r"log[\s-]?in",
     r"log[\s-]?on",
     r"sign[\s-]?in",
@@ -437,7 +467,9 @@ _WEAK_LATIN: Final = _words(
     r"2[\s-]step",
     r"one[\s-]time",
     r"single[\s-]use",
-    r"(?:do\s+not|don't|never)\s+share",
+    r"do\s+not\s+share",
+    r"don't\s+share",
+    r"never\s+share",
     r"iniciar\s+sesi[oó]n",
     r"verificaci[oó]n",
     r"no\s+(?:lo\s+|la\s+)?compart\w+",
@@ -458,44 +490,91 @@ _WEAK_LATIN: Final = _words(
     r"подтвержд\w*",
     r"никому\s+не",
 )
-_WEAK_CJK: Final = "|".join(
-    (
-        r"登录",
-        r"登錄",
-        r"登入",
-        r"验证",
-        r"驗證",
-        r"切勿",
-        r"请勿",
-        r"請勿",
-        r"泄露",
-        r"ログイン",
-        r"認証",
-        r"他人に",
-        r"로그인",
-        r"인증",
-        r"타인에게",
-    )
+_WEAK_CJK: Final = (
+    r"登录",
+    r"登錄",
+    r"登入",
+    r"验证",
+    r"驗證",
+    r"切勿",
+    r"请勿",
+    r"請勿",
+    r"泄露",
+    r"ログイン",
+    r"認証",
+    r"他人に",
+    r"로그인",
+    r"인증",
+    r"타인에게",
 )
 
 # US-style "City, ST 94105" — the number after a two-letter state is a ZIP code.
 _STATE_ZIP: Final = r"(?<=,)\s*[A-Z]{2}(?=\s+[0-9]{5}(?:-[0-9]{4})?(?![0-9]))"
 
-TERM: Final = re.compile(
-    f"(?P<distractor>{_DISTRACTOR_LATIN}|{_DISTRACTOR_CJK}|(?-i:{_STATE_ZIP}))"
-    f"|(?P<strong>{_STRONG_LATIN}|(?-i:{_STRONG_CASED})|{_STRONG_CJK})"
-    f"|(?P<weak>{_WEAK_LATIN}|{_WEAK_CJK})",
-    re.IGNORECASE,
+
+def _dispatch(
+    vocabularies: tuple[tuple[TermKind, tuple[str, ...]], ...], kinds: list[TermKind]
+) -> str:
+    """One branch per first character, so a position tries only the words starting with it.
+
+    The text is matched lower-cased (see :func:`lower`), without ``re.IGNORECASE``: a branch
+    that starts with a plain literal is skipped by the regex engine in one comparison. Every
+    word must therefore be lower case and start with a literal character. Words of the same
+    first character keep the distractor > strong > weak order of ``vocabularies``. Each word
+    is a capturing group whose kind is appended to ``kinds`` (``match.lastindex`` finds it).
+    """
+    buckets: dict[str, list[tuple[TermKind, str]]] = {}
+    for kind, words in vocabularies:
+        for word in words:
+            if (
+                word[0] in "\\([.?*+|^$"
+                or word[1:2] in ("?", "*", "+", "{")
+                or re.sub(r"\\[A-Z]", "", word) != re.sub(r"\\[A-Z]", "", word).lower()
+            ):
+                raise ValueError(f"term must be lower case and start with a literal: {word!r}")
+            buckets.setdefault(word[0], []).append((kind, word))
+    branches: list[str] = []
+    for first, entries in buckets.items():
+        kinds.extend(kind for kind, _ in entries)
+        rest = "|".join(f"({word[1:]})" for _, word in entries)
+        branches.append(f"{re.escape(first)}(?:{rest})")
+    return "|".join(branches)
+
+
+_TERM_KINDS: list[TermKind] = []
+_LATIN_TERMS: Final = _dispatch(
+    (("distractor", _DISTRACTOR_LATIN), ("strong", _STRONG_LATIN), ("weak", _WEAK_LATIN)),
+    _TERM_KINDS,
 )
+_CJK_TERMS: Final = _dispatch(
+    (("distractor", _DISTRACTOR_CJK), ("strong", _STRONG_CJK), ("weak", _WEAK_CJK)),
+    _TERM_KINDS,
+)
+# Scripts without word spaces: their words are only tried where such a character starts.
+_CJK_START: Final = "(?=[\u0600-\u06ff\u0900-\u097f\u3000-\u30ff\u3400-\u9fff\uac00-\ud7af〒])"
+_TERM: Final = re.compile(f"{_B}(?=[{_L}])(?:{_LATIN_TERMS}){_E}|{_CJK_START}(?:{_CJK_TERMS})")
+_CASED_KINDS: Final[tuple[TermKind, ...]] = ("strong", "distractor")
+_CASED_TERM: Final = re.compile(f"({_STRONG_CASED})|({_STATE_ZIP})")
+TERM_KINDS: Final = tuple(_TERM_KINDS)
 
 
-def term_kind(match: re.Match[str]) -> TermKind:
-    """Which vocabulary a :data:`TERM` match came from."""
-    if match.group("distractor") is not None:
-        return "distractor"
-    if match.group("strong") is not None:
-        return "strong"
-    return "weak"
+def lower(text: str) -> str:
+    """Lower-case ``text`` without changing its length (so positions stay valid)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def find_terms(text: str, lowered: str, start: int, end: int) -> list[tuple[int, int, TermKind]]:
+    """Terms in ``text[start:end]`` as (start, end, kind), in order; ``lowered = lower(text)``."""
+    found: list[tuple[int, int, TermKind]] = []
+    for match in _TERM.finditer(lowered, start, end):
+        found.append((match.start(), match.end(), TERM_KINDS[(match.lastindex or 1) - 1]))
+    for match in _CASED_TERM.finditer(text, start, end):
+        found.append((match.start(), match.end(), _CASED_KINDS[(match.lastindex or 1) - 1]))
+    found.sort()
+    return found
 
 
 # End of a sentence inside a gap of text (layout line breaks are not sentence ends).

@@ -18,7 +18,7 @@ _TABLE.update({cp: "" for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)
 _TABLE[ord("\r")] = ""
 
 URL = re.compile(r"\bhttps?://[^\s<>\"'`\x00-\x1f]{1,4000}", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 
 
 def normalize(text: str) -> str:
@@ -32,4 +32,5 @@ def mask(text: str) -> str:
     def blank(match: re.Match[str]) -> str:
         return " " * len(match.group(0))
 
-    return _EMAIL.sub(blank, URL.sub(blank, text))
+    text = URL.sub(blank, text)
+    return _EMAIL.sub(blank, text) if "@" in text else text
