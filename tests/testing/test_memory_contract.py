@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
 
+from vaults.errors import VaultsError
+from vaults.models import Credential
+from vaults.refs import Reference
 from vaults.testing import SeededVault, SeedItem, VaultContract
 from vaults.testing.fakedist import write_dist_info
 from vaults.testing.memory import MemoryBackend
+from vaults.totp import code_at
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,3 +53,68 @@ class TestMemoryContractNamesOnly(VaultContract):
         assert [item.key for item in seed if item.key in ("shared_2", "steam")] == []
         backend, ids = MemoryBackend.from_seed(seed)
         return SeededVault(backend, ids)
+
+
+class BatchingMemoryBackend(MemoryBackend):
+    """Answers a batch from one snapshot of the vault (what a real vault does with one listing)."""
+
+    def fetch_many(self, refs: Sequence[Reference]) -> list[Credential | VaultsError]:
+        snapshot = MemoryBackend(self._items.values())
+        results: list[Credential | VaultsError] = []
+        for ref in refs:
+            try:
+                results.append(snapshot.fetch(ref))
+            except VaultsError as exc:
+                results.append(exc)
+        return results
+
+
+class TestBatchingMemoryContract(VaultContract):
+    scheme = "memory"
+    entry_point = "memory"
+    supports_batch = True
+
+    def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
+        backend = BatchingMemoryBackend()
+        ids = {
+            item.key: backend.add(
+                item.name,
+                username=item.username,
+                password=item.password,
+                totp=item.totp,
+                uris=item.uris,
+            )
+            for item in seed
+        }
+        return SeededVault(backend, ids)
+
+
+class ServerCodeMemoryBackend(MemoryBackend):
+    """Hands out codes computed "by the server" at real time instead of the secret."""
+
+    def fetch(self, ref: Reference) -> Credential:
+        cred = super().fetch(ref)
+        if cred.totp_secret is not None:
+            cred.totp = code_at(cred.totp_secret, time.time())
+            cred.totp_source = "server"
+            cred.totp_secret = None
+        return cred
+
+
+class TestServerCodeMemoryContract(VaultContract):
+    scheme = "memory"
+    entry_point = "memory"
+
+    def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
+        backend = ServerCodeMemoryBackend()
+        ids = {
+            item.key: backend.add(
+                item.name,
+                username=item.username,
+                password=item.password,
+                totp=item.totp,
+                uris=item.uris,
+            )
+            for item in seed
+        }
+        return SeededVault(backend, ids, secrets=("server-token-5f2a",))

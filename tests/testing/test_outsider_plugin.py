@@ -11,7 +11,7 @@ from vaults.testing import CANARY
 from vaults.testing.fakedist import write_dist_info
 from vaults.testing.seed import STANDARD_SEED
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
+INNER = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")  # inner pytest runs: no slow extras
 
 
 def build_plugin(
@@ -45,7 +45,7 @@ def test_docs_example_plugin_passes_the_contract(
     example_entry_points: dict[str, dict[str, str]],
 ) -> None:
     build_plugin(pytester, example_files, example_entry_points)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+    result = pytester.runpytest(*INNER, "-rs")
     result.assert_outcomes(passed=30, skipped=1)
     result.stdout.fnmatch_lines(["*supports_batch = False*"])
 
@@ -79,7 +79,7 @@ def test_broken_plugin_fails_with_readable_messages(
     example_entry_points: dict[str, dict[str, str]],
 ) -> None:
     build_plugin(pytester, broken_plugin_files(example_files), example_entry_points)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rf")
+    result = pytester.runpytest(*INNER, "-rf")
     failed = sorted(
         re.sub(r"^FAILED \S+::TestDictVault::(\S+).*$", r"\1", line)
         for line in result.outlines
