@@ -1,0 +1,211 @@
+"""``vaults resolve``: output shapes and every documented exit code, against a real KeePass
+database (vaults-keepass) and a throwaway plugin for an unreachable vault."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.core.conftest import (
+    CANARY,
+    CANARY_PASSWORD,
+    CANARY_SECRET,
+    FakeSite,
+    backend_plugin,
+    no_leak,
+    one_error_line,
+    run_vaults,
+)
+from vaults.cli.main import cli
+from vaults.totp import code_at, code_for_entry
+
+keepass_testing = pytest.importorskip("vaults_keepass.testing")
+
+MASTER = f"master-{CANARY}-pw"
+OTP_URI = f"otpauth://totp/Acme:alice?secret={CANARY_SECRET}&issuer=Acme"
+HIDDEN = f"hidden-{CANARY}"
+
+
+@pytest.fixture(scope="module")
+def kdbx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = keepass_testing.EntrySpec
+    path = tmp_path_factory.mktemp("cli") / "cli.kdbx"
+    keepass_testing.create_database(
+        path,
+        MASTER,
+        [
+            spec(
+                "Acme",
+                "alice",
+                CANARY_PASSWORD,
+                url="https://acme.example.test",
+                group=("Work",),
+                attributes={"otp": OTP_URI, "api key": HIDDEN, "note": "visible"},
+                protected=frozenset({"otp", "api key"}),
+            ),
+            spec("No Code", "bob", f"bob-{CANARY}"),
+            spec("Twin", "twin-a", f"a-{CANARY}", group=("A",)),
+            spec("Twin", "twin-b", f"b-{CANARY}", group=("B",)),
+        ],
+    )
+    return path
+
+
+def keepass_env(fake_site: FakeSite, kdbx: Path, **extra: str) -> dict[str, str]:
+    settings = {
+        "VAULTS_LOAD_PLUGINS": "keepass",
+        "VAULTS_KEEPASS_DB": str(kdbx),
+        "VAULTS_KEEPASS_PASSWORD": MASTER,
+    }
+    return fake_site.env(**{**settings, **extra})
+
+
+def expected_codes(before: float, after: float) -> set[str]:
+    return {code_for_entry(CANARY_SECRET, before).code, code_for_entry(CANARY_SECRET, after).code}
+
+
+SECRETS = [CANARY, "pässwörd"]
+
+
+def test_exit_0_human(fake_site: FakeSite, kdbx: Path) -> None:
+    before = time.time()
+    result = run_vaults("resolve", "keepass://Work/Acme", env=keepass_env(fake_site, kdbx))
+    after = time.time()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Acme  (keepass, id " in out
+    assert "username  alice" in out
+    assert "password  ******** (--reveal to show)" in out
+    assert "uri       https://acme.example.test" in out
+    assert "field     api key: ********" in out
+    assert "field     note: visible" in out
+    code_line = next(line for line in out.splitlines() if line.strip().startswith("code"))
+    assert code_line.split()[1] in expected_codes(before, after)
+    assert "source: vault" in code_line
+    no_leak([out, result.stderr], SECRETS)
+
+
+def test_exit_0_json_and_reveal(fake_site: FakeSite, kdbx: Path) -> None:
+    env = keepass_env(fake_site, kdbx)
+    masked = run_vaults("resolve", "--json", "keepass://Acme", env=env)
+    assert masked.returncode == 0, masked.stderr
+    data = json.loads(masked.stdout)
+    assert data["ref"] == "keepass://Acme"
+    assert (data["vault"], data["name"], data["username"]) == ("keepass", "Acme", "alice")
+    assert data["password"] == "********"
+    assert data["totp_source"] == "vault"
+    assert set(data["totp"]) == {"code", "valid_from", "valid_until", "period", "digits"}
+    no_leak([masked.stdout], SECRETS)
+
+    revealed = run_vaults("resolve", "--json", "--reveal", "keepass://Acme", env=env)
+    data = json.loads(revealed.stdout)
+    assert data["password"] == CANARY_PASSWORD
+    assert CANARY_SECRET in data["totp"]["secret"]
+    assert {f["name"]: f["value"] for f in data["fields"]}["api key"] == HIDDEN
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [("password", CANARY_PASSWORD), ("username", "alice"), ("api key", HIDDEN), ("name", "Acme")],
+)
+def test_field(fake_site: FakeSite, kdbx: Path, field: str, expected: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["resolve", "keepass://Acme", "--field", field], env=keepass_env(fake_site, kdbx)
+    )
+    assert (result.exit_code, result.stdout) == (0, f"{expected}\n"), result.stderr
+
+
+def test_field_code_and_min_remaining(fake_site: FakeSite, kdbx: Path) -> None:
+    env = keepass_env(fake_site, kdbx)
+    before = time.time()
+    result = run_vaults("resolve", "keepass://Acme", "--field", "code", env=env)
+    after = time.time()
+    assert result.stdout.strip() in expected_codes(before, after)
+    result = CliRunner().invoke(
+        cli, ["resolve", "keepass://Acme", "--field", "totp", "--min-remaining", "0"], env=env
+    )
+    assert result.stdout.strip() in {code_at(CANARY_SECRET, t).code for t in (before, time.time())}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["keepass://Nope"], "no KeePass entry"),
+        (["keepass://Twin"], "candidates"),
+        (["keepass://No Code", "--field", "code"], "no one-time code"),
+        (["keepass://Acme", "--field", "missing"], "no field"),
+    ],
+)
+def test_exit_1(fake_site: FakeSite, kdbx: Path, args: list[str], message: str) -> None:
+    result = run_vaults("resolve", *args, env=keepass_env(fake_site, kdbx))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert message in one_error_line(result.stderr)
+    no_leak([result.stderr], SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("ref", "env_change", "message"),
+    [
+        ("no-scheme", {}, "no scheme"),
+        ("nope://x", {}, "installed schemes: keepass"),
+        ("keepass://Acme", {"VAULTS_KEEPASS_DB": ""}, "VAULTS_KEEPASS_DB"),
+        ("keepass://Acme", {"VAULTS_KEEPASS_DB": "/nonexistent/x.kdbx"}, "does not exist"),
+    ],
+)
+def test_exit_2(
+    fake_site: FakeSite, kdbx: Path, ref: str, env_change: dict[str, str], message: str
+) -> None:
+    result = run_vaults("resolve", ref, env=keepass_env(fake_site, kdbx, **env_change))
+    assert result.returncode == 2
+    assert message in one_error_line(result.stderr)
+    no_leak([result.stderr], SECRETS)
+
+
+def test_exit_3_wrong_master_password(fake_site: FakeSite, kdbx: Path) -> None:
+    env = keepass_env(fake_site, kdbx, VAULTS_KEEPASS_PASSWORD=f"wrong-{CANARY}")
+    result = run_vaults("resolve", "keepass://Acme", env=env)
+    assert result.returncode == 3
+    assert "wrong master password" in one_error_line(result.stderr)
+    no_leak([result.stderr], SECRETS)
+
+
+def test_exit_4_corrupt_database(fake_site: FakeSite, kdbx: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.kdbx"
+    broken.write_bytes(kdbx.read_bytes()[:300])
+    result = run_vaults("resolve", "keepass://Acme", env=keepass_env(fake_site, broken))
+    assert result.returncode == 4, result.stderr
+    one_error_line(result.stderr)
+
+
+def test_exit_4_vault_unavailable_plugin(fake_site: FakeSite) -> None:
+    module = fake_site.module(
+        "vaults_core_down",
+        backend_plugin(
+            "down",
+            "raise VaultUnavailable('down.example.test:443 did not answer')",
+            error="VaultUnavailable",
+        ),
+    )
+    fake_site.dist("vaults-down", {"down": module})
+    env = fake_site.env(VAULTS_LOAD_PLUGINS="down")
+    result = run_vaults("resolve", "down://Item", env=env)
+    assert result.returncode == 4
+    assert one_error_line(result.stderr) == "error: down.example.test:443 did not answer"
+
+
+def test_internal_error_exit_70_without_traceback(fake_site: FakeSite) -> None:
+    module = fake_site.module(
+        "vaults_core_bug", backend_plugin("bug", f"raise KeyError('{CANARY}')")
+    )
+    fake_site.dist("vaults-bug", {"bug": module})
+    result = run_vaults("resolve", "bug://Item", env=fake_site.env(VAULTS_LOAD_PLUGINS="bug"))
+    assert result.returncode == 70
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("internal error: KeyError")
+    no_leak([result.stderr], [CANARY])
