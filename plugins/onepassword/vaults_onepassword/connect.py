@@ -263,6 +263,13 @@ class ConnectPlan:
         return found[0]
 
     def result(self, key: ItemKey) -> OnePasswordItem | VaultsError:
+        """The item ``key`` names, or the error (never the internal VaultMissing class)."""
+        answer = self._result(key)
+        if isinstance(answer, VaultMissing):
+            return ItemNotFound(answer.message)
+        return answer
+
+    def _result(self, key: ItemKey) -> OnePasswordItem | VaultsError:
         vault_id = self.vaults.get(key.vault)
         if isinstance(vault_id, VaultsError):
             return vault_id

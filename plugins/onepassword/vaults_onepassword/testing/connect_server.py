@@ -52,6 +52,8 @@ class RequestRecord:
     authorized: bool
     started: float
     finished: float
+    client_port: int = 0
+    """The client's TCP port: one port per connection (tests of connection reuse)."""
 
     @property
     def is_api(self) -> bool:
@@ -134,14 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             owner.errors.append(exc)
             status, content_type = 500, "application/json"
             body = json.dumps({"status": 500, "message": "test server error"}).encode()
-        payload = body if self.command != "HEAD" else b""
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("1Password-Connect-Version", CONNECT_VERSION)
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
+        # Recorded before answering: once a client holds the response, the count includes it.
         owner._record(
             RequestRecord(
                 self.command,
@@ -151,8 +146,17 @@ class _Handler(BaseHTTPRequestHandler):
                 authorized,
                 started,
                 time.monotonic(),
+                int(self.client_address[1]),
             )
         )
+        payload = body if self.command != "HEAD" else b""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("1Password-Connect-Version", CONNECT_VERSION)
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
 
     do_GET = _dispatch
     do_HEAD = _dispatch
