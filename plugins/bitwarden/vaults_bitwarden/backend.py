@@ -1,13 +1,12 @@
 """The ``bitwarden://`` backend: lookups in as few round trips as Bitwarden allows.
 
-=====================  =========================================  ================
-reference              ``bw serve`` requests / ``bw`` runs         matching
-=====================  =========================================  ================
-``bitwarden://<id>``   1 (``GET /object/item/<id>``)               by id
-``bitwarden://<name>`` 1 (``GET /list/object/items?search=…``)     exact name, local
-``?url=…``             1 (``GET /list/object/items``)              registered domain, local
-``resolve_many`` (N)   1 (``GET /list/object/items``)              all local
-=====================  =========================================  ================
+Round trips (``bw serve`` requests; ``bw`` runs for the CLI transport):
+
+- ``bitwarden://<id>``: 1 (a search for the id; ``bw get item <id>`` for the CLI), plus
+  ``GET /object/item/<id>`` only when the search does not list it (trash, archive, absent);
+- ``bitwarden://<name>``: 1 (``GET /list/object/items?search=<name>``), exact name matched locally;
+- ``bitwarden://?url=…``: 1 (``GET /list/object/items``), registered domain matched locally;
+- ``resolve_many`` of N references: 1 (``GET /list/object/items``), all matched locally.
 
 ``organization=``/``collection=`` given by name add one listing each. The TOTP code is
 computed locally from ``login.totp`` by the host, never fetched with a second call.
@@ -153,7 +152,9 @@ class BitwardenBackend(VaultBackend):
                 scope = resolve_scope(query, orgs, cols)
                 item = select(items, query, scope)
                 if item is None:  # not listed: in the trash or archive, or absent
-                    item = self.transport.get_item(query.item_id or "", query.describe())
+                    item = self.transport.get_item(
+                        query.item_id or "", query.describe(), listed=False
+                    )
                     if not scope.admits(item):
                         raise _outside_scope(query)
                 results.append(decode_item(item))
@@ -184,7 +185,9 @@ class BitwardenBackend(VaultBackend):
                 scope = resolve_scope(query, orgs, cols)
                 item = select(items, query, scope)
                 if item is None:  # not listed: in the trash or archive, or absent
-                    item = await self.transport.aget_item(query.item_id or "", query.describe())
+                    item = await self.transport.aget_item(
+                        query.item_id or "", query.describe(), listed=False
+                    )
                     if not scope.admits(item):
                         raise _outside_scope(query)
                 results.append(decode_item(item))

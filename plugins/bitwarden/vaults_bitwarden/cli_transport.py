@@ -227,7 +227,8 @@ class CliTransport:
             self._generation += 1
 
     # -- operations ----------------------------------------------------------------
-    def get_item(self, item_id: str, what: str) -> Item:
+    def get_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:
+        """``bw get item <id>`` (one run; ``listed`` is moot here)."""
         data = self._run_json(["get", "item", item_id], what)
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise VaultUnavailable(f"bw printed no item for {what}")
@@ -265,7 +266,7 @@ class CliTransport:
         """Nothing stays open between runs."""
 
     # -- async: each run in a worker thread (the run itself enforces the timeout) ---------
-    async def aget_item(self, item_id: str, what: str) -> Item:
+    async def aget_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:
         return await anyio.to_thread.run_sync(partial(self.get_item, item_id, what))
 
     async def alist_items(self, search: str | None, what: str) -> list[Item]:

@@ -102,6 +102,15 @@ def _item_data(data: Any, source: str) -> Item:
     return data
 
 
+def _by_id(items: list[Item], item_id: str) -> Item | None:
+    wanted = item_id.lower()
+    for item in items:
+        ident = item.get("id")
+        if isinstance(ident, str) and ident.lower() == wanted:
+            return item
+    return None
+
+
 def _status_data(data: Any, source: str) -> str:
     template = data.get("template") if isinstance(data, Mapping) else None
     status = template.get("status") if isinstance(template, Mapping) else None
@@ -266,7 +275,15 @@ class ServeTransport:
             error = self._error(envelope, what)
         raise error
 
-    def get_item(self, item_id: str, what: str) -> Item:
+    def get_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:
+        """The item by id. ``bw serve`` answers a search from its cache of decrypted items
+        faster than ``GET /object/item/<id>`` (which decrypts the item again), and a search
+        of 8+ characters matches id prefixes: one search, and the direct GET only for an id
+        the search does not list (an item in the trash or archive, or none at all).
+        ``listed=False``: the caller's full listing already lacked it, skip the search."""
+        found = _by_id(self.list_items(item_id, what), item_id) if listed else None
+        if found is not None:
+            return found
         return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
 
     def list_items(self, search: str | None, what: str) -> list[Item]:
@@ -367,7 +384,10 @@ class ServeTransport:
             error = self._error(envelope, what)
         raise error
 
-    async def aget_item(self, item_id: str, what: str) -> Item:
+    async def aget_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:
+        found = _by_id(await self.alist_items(item_id, what), item_id) if listed else None
+        if found is not None:
+            return found
         data = await self._acall("GET", f"/object/item/{item_id}", what)
         return _item_data(data, self.source)
 
