@@ -59,6 +59,7 @@ _TIGHT: Final = 48
 _NEAR: Final = 120
 _AFTER: Final = 40
 _WEAK: Final = 60
+_CLAIM: Final = 12
 _DISTRACTOR_GAP: Final = 25
 _LABEL_INDENT: Final = 15
 _POINTER_REACH: Final = 200
@@ -291,9 +292,18 @@ class _Scorer:
             gap <= _AFTER
             and TERMINATOR.search(gap_text) is None
             and not self._between(cand.end, term.start)
+            and not self._claimed(term)
         ):
             return 8, gap
         return 0, gap
+
+    def _claimed(self, term: _Term) -> bool:
+        """The keyword labels a value right after it ("Code B: 739201"), not the one before."""
+        i = bisect.bisect_left(self.viable_starts, term.end)
+        if i >= len(self.viable_starts):
+            return False
+        gap_text = self.text[term.end : self.viable_starts[i]]
+        return _collapsed(gap_text) <= _CLAIM and TERMINATOR.search(gap_text) is None
 
     def weak_points(self, cand: Candidate) -> int:
         i = bisect.bisect_left(self.weak_starts, cand.start)
