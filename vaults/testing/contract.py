@@ -156,10 +156,12 @@ class VaultContract:
 
     # -- fixtures -------------------------------------------------------------------------
     @pytest.fixture(scope="class")
-    @classmethod
-    def seeded_vault(cls, request: pytest.FixtureRequest) -> Iterator[SeededVault]:
+    @staticmethod
+    def seeded_vault(request: pytest.FixtureRequest) -> Iterator[SeededVault]:
         """The vault under test, seeded once per class through :meth:`create_vault`."""
-        contract = cls()
+        if request.cls is None or not issubclass(request.cls, VaultContract):
+            pytest.fail("seeded_vault is for VaultContract subclasses")
+        contract = request.cls()
         seed = contract.seed_items()
         seeded = contract.create_vault(seed, request)
         try:
