@@ -168,3 +168,17 @@ def test_fixture_modules_are_not_registered_twice(pytester: pytest.Pytester) -> 
     _fixture_plugin(pytester)
     pytester.makeconftest('pytest_plugins = ["myvault_fixtures"]')
     pytester.runpytest(*INNER).assert_outcomes(passed=1)
+
+
+def test_a_broken_fixture_module_is_a_warning_not_a_crash(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it="def test_ok():\n    pass\n")
+    site = pytester.path / "site"
+    write_dist_info(
+        site, "vaults-broken", entry_points={"vaults.testing": {"broken": "no_such_fixtures"}}
+    )
+    pytester.syspathinsert(site)
+    result = pytester.runpytest(*INNER)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*vaults: could not load the test fixtures 'no_such_fixtures'*No module named*"]
+    )

@@ -59,7 +59,17 @@ def pytest_configure(config: pytest.Config) -> None:
     for module in fixture_modules():
         # registered under its module name: `-p no:MODULE` blocks it, and a
         # `pytest_plugins = [MODULE]` elsewhere does not register it twice
-        config.pluginmanager.import_plugin(module)
+        try:
+            config.pluginmanager.import_plugin(module)
+        except Exception as exc:
+            # one broken vault plugin must not stop every test run of the host application
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(
+                    f"vaults: could not load the test fixtures {module!r} "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                ),
+                stacklevel=2,
+            )
 
 
 def _marked_names(request: pytest.FixtureRequest) -> list[str]:
