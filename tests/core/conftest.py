@@ -210,3 +210,13 @@ def no_leak(texts: Sequence[Any], secrets: Sequence[str]) -> None:
         lowered = str(text).lower()
         for secret in secrets:
             assert secret.lower() not in lowered, f"secret leaked into {str(text)[:200]!r}"
+
+
+def no_fragment(texts: Sequence[Any], secret: str, size: int = 8) -> None:
+    """Assert no ``size``-character piece of ``secret`` (case-insensitively) is in ``texts``:
+    catches a message that echoes a truncated secret."""
+    pieces = {secret[i : i + size].lower() for i in range(len(secret) - size + 1)}
+    for text in texts:
+        lowered = str(text).lower()
+        for piece in pieces:
+            assert piece not in lowered, f"part of a secret leaked into {str(text)[:200]!r}"

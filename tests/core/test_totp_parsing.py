@@ -11,7 +11,7 @@ import traceback
 import pytest
 from pydantic import SecretStr
 
-from tests.core.conftest import CANARY, CANARY_SECRET, no_leak
+from tests.core.conftest import CANARY, CANARY_SECRET, no_fragment, no_leak
 from vaults.errors import InvalidInput, InvalidTotpSecret, VaultsError
 from vaults.totp import code_at, parse_secret
 from vaults.totp_core import STEAM_ALPHABET, parse_params
@@ -213,6 +213,7 @@ def test_bad_input_names_the_problem_and_never_echoes_the_secret(raw: str, probl
         assert problem.lower() in str(exc).lower()
         formatted = "".join(traceback.format_exception(exc))
         no_leak([str(exc), repr(exc), exc.message, formatted], [CANARY_SECRET, CANARY])
+        no_fragment([str(exc), formatted], CANARY_SECRET)
 
 
 def test_non_text_rejected() -> None:
