@@ -85,7 +85,7 @@ def test_settings_from_env_hide_secrets() -> None:
     assert (settings.bw, settings.appdata_dir, settings.timeout) == ("/opt/bw", "/tmp/appdata", 2.5)
     assert settings.child_env["NODE_EXTRA_CA_CERTS"] == "/tmp/ca.pem"
     assert "canary" not in repr(settings)
-    assert set(settings.secret_values()) == {"session-canary", "password-canary"}
+    assert {s.get_secret_value() for s in settings.secrets} == {"session-canary", "password-canary"}
 
 
 def test_blank_secrets_are_absent() -> None:

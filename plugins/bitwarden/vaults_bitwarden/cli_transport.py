@@ -7,6 +7,7 @@
 - Output-changing variables a user may have set (``BW_RESPONSE``, ``BW_RAW``, ``BW_QUIET``,
   ``BW_CLEANEXIT``, ``BW_PRETTY``) are removed from the child's environment.
 - Every run has a timeout; on expiry the whole process group is killed and reaped.
+- A lookup returns as soon as ``bw`` has printed its JSON answer (see :mod:`.process`).
 - Failures are mapped from ``bw``'s stderr messages by substring (:mod:`.messages`).
 """
 
@@ -15,10 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import subprocess
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Final
@@ -28,6 +26,7 @@ from pydantic import SecretStr
 
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
 from vaults_bitwarden.messages import error_for_message
+from vaults_bitwarden.process import Answer, Run, RunTimeout, end_lingering, run
 from vaults_bitwarden.settings import ENV_APPDATA, ENV_SESSION, BitwardenSettings
 from vaults_bitwarden.transport import Item
 
@@ -65,7 +64,7 @@ class CliTransport:
         self._session: SecretStr | None = settings.session
         self._appdata = settings.appdata_dir
         self._overlay = dict(settings.child_env)
-        self._configured_secrets = settings.secret_values()
+        self._settings_secrets = settings.secrets
         self._lock = threading.Lock()
         self._unlock_lock = threading.Lock()
         self._generation = 0
@@ -79,9 +78,10 @@ class CliTransport:
         )
 
     # -- plumbing ------------------------------------------------------------------
-    def _secrets(self) -> tuple[str, ...]:
-        session = self._session.get_secret_value() if self._session else ""
-        return (*self._configured_secrets, session) if session else self._configured_secrets
+    def _secrets(self) -> list[str]:
+        """Every secret this transport knows, as text (for redacting ``bw``'s messages)."""
+        known = [*self._settings_secrets, *([self._session] if self._session else [])]
+        return [s.get_secret_value() for s in known]
 
     def child_env(
         self, extra: Mapping[str, str] | None = None, *, session: bool = True
@@ -100,73 +100,43 @@ class CliTransport:
             env.update(extra)
         return env
 
-    def _kill(self, process: subprocess.Popen[bytes]) -> None:
-        try:
-            if os.name == "posix":
-                os.killpg(process.pid, signal.SIGKILL)
-            else:  # pragma: no cover - Windows
-                process.kill()
-        except ProcessLookupError:
-            pass
-        try:
-            process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - unkillable child
-            process.kill()
-            process.wait(timeout=5)
-
     def _exec(
         self,
         args: Sequence[str],
         *,
         env: Mapping[str, str],
         timeout: float,
-    ) -> tuple[int, str, str]:
-        command = [self.bw, *args, "--nointeraction"]
+        answer: Answer = "exit",
+    ) -> Run:
         label = f"`bw {' '.join(a for a in args if not a.startswith('--search'))}`"
         with self._lock:
             self.requests += 1
-        started = time.perf_counter()
         try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=dict(env),
-                start_new_session=os.name == "posix",
+            result = run(
+                [self.bw, *args, "--nointeraction"], env=env, timeout=timeout, answer=answer
             )
         except FileNotFoundError:
             raise VaultUnavailable(
                 f"the Bitwarden CLI was not found ({self.bw!r}); install @bitwarden/cli or "
                 "set VAULTS_BITWARDEN_BW to its path"
             ) from None
-        except OSError as exc:
-            raise VaultUnavailable(
-                f"the Bitwarden CLI ({self.bw!r}) could not be started: {exc.strerror or exc}"
-            ) from None
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._kill(process)
+        except RunTimeout:
             log.debug("%s timed out after %.1f s (killed)", label, timeout)
             raise VaultUnavailable(
                 f"{label} did not finish within {timeout:g} s and was killed "
                 "(set VAULTS_BITWARDEN_TIMEOUT to allow longer)"
             ) from None
-        except BaseException:
-            self._kill(process)
-            raise
+        except OSError as exc:
+            raise VaultUnavailable(
+                f"the Bitwarden CLI ({self.bw!r}) could not be started: {exc.strerror or exc}"
+            ) from None
         log.debug(
-            "%s -> exit %s in %.0f ms",
+            "%s -> %s in %.0f ms",
             label,
-            process.returncode,
-            (time.perf_counter() - started) * 1e3,
+            "answered" if result.answered else f"exit {result.code}",
+            result.seconds * 1e3,
         )
-        return (
-            process.returncode,
-            out.decode("utf-8", errors="replace"),
-            err.decode("utf-8", errors="replace"),
-        )
+        return result
 
     def _failure(self, code: int, err: str, what: str) -> VaultsError:
         text = err.strip()
@@ -182,15 +152,17 @@ class CliTransport:
     def _run_json(self, args: Sequence[str], what: str) -> Any:
         generation = self._generation
         for attempt in range(2):
-            code, out, err = self._exec(args, env=self.child_env(), timeout=self._timeout)
-            if code == 0 and out.strip():
+            result = self._exec(args, env=self.child_env(), timeout=self._timeout, answer="json")
+            if result.answered:
+                return result.data
+            if result.code == 0 and result.out.strip():
                 try:
-                    return json.loads(out)
+                    return json.loads(result.out)
                 except ValueError:
                     raise VaultUnavailable(
                         f"bw printed something that is not JSON for {what}"
                     ) from None
-            error = self._failure(code, err, what)
+            error = self._failure(result.code or 0, result.err, what)
             if attempt == 0 and isinstance(error, VaultLocked) and self._password is not None:
                 self._unlock(generation)
                 continue
@@ -207,16 +179,16 @@ class CliTransport:
             if self._unlock_failure is not None:
                 raise AuthenticationFailed(self._unlock_failure)
             log.debug("vault locked: unlocking with BW_PASSWORD")
-            code, out, err = self._exec(
+            result = self._exec(
                 ["unlock", "--passwordenv", _UNLOCK_PASSWORD_ENV, "--raw"],
                 env=self.child_env(
                     {_UNLOCK_PASSWORD_ENV: password.get_secret_value()}, session=False
                 ),
                 timeout=max(self._timeout, _UNLOCK_TIMEOUT),
             )
-            session = out.strip()
-            if code != 0 or not session or "\n" in session:
-                error = self._failure(code, err, "unlock")
+            session = result.out.strip()
+            if result.code != 0 or not session or "\n" in session:
+                error = self._failure(result.code or 0, result.err, "unlock")
                 if not isinstance(error, AuthenticationFailed):
                     error = AuthenticationFailed(
                         f"bw could not unlock the vault with BW_PASSWORD ({error.message})"
@@ -252,18 +224,16 @@ class CliTransport:
 
     def status(self) -> str:
         """``unlocked``, ``locked`` or ``unauthenticated`` (``bw status``)."""
-        code, out, err = self._exec(["status"], env=self.child_env(), timeout=self._timeout)
-        try:
-            data = json.loads(out) if code == 0 else None
-        except ValueError:
-            data = None
+        result = self._exec(["status"], env=self.child_env(), timeout=self._timeout, answer="json")
+        data = result.data if result.answered else None
         status = data.get("status") if isinstance(data, dict) else None
         if not isinstance(status, str):
-            raise self._failure(code, err, "status")
+            raise self._failure(result.code or 0, result.err, "status")
         return status
 
     def close(self) -> None:
-        """Nothing stays open between runs."""
+        """End ``bw`` processes that answered and are still idling (see :mod:`.process`)."""
+        end_lingering()
 
     # -- async: each run in a worker thread (the run itself enforces the timeout) ---------
     async def aget_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:

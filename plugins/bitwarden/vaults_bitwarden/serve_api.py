@@ -131,7 +131,7 @@ class ServeTransport:
         self.source = f"bw serve at {self.url}"
         self._timeout = settings.timeout
         self._password: SecretStr | None = settings.password
-        self._secrets = settings.secret_values()
+        self._settings_secrets = settings.secrets
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
@@ -188,7 +188,7 @@ class ServeTransport:
             source=self.source,
             what=what,
             candidates=[str(c).lower() for c in candidates],
-            secrets=self._secrets,
+            secrets=[s.get_secret_value() for s in self._settings_secrets],
         )
 
     def _unlock_error(self, envelope: Envelope) -> VaultsError:

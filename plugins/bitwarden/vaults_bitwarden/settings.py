@@ -113,6 +113,7 @@ class BitwardenSettings:
     def transport_name(self) -> str:
         return "serve" if self.url else "cli"
 
-    def secret_values(self) -> tuple[str, ...]:
-        """The secret strings configured (for redaction of messages from ``bw``)."""
-        return tuple(s.get_secret_value() for s in (self.session, self.password) if s is not None)
+    @property
+    def secrets(self) -> tuple[SecretStr, ...]:
+        """The secrets configured (to redact them from messages ``bw`` prints)."""
+        return tuple(s for s in (self.session, self.password) if s is not None)
