@@ -26,6 +26,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "RESULTS.md"
+MARKER = "<!-- bench:"
 TIMEOUT = 60 * 60
 
 
@@ -86,7 +87,7 @@ def machine() -> str:
 
 def section(outcome: Outcome, when: str = "") -> str:
     stamp = f", {when}" if when else ""
-    lines = [f"## {outcome.name}", ""]
+    lines = [f"{MARKER}{outcome.name} -->", f"## {outcome.name}", ""]
     lines.append(f"`bench/{outcome.name}.py` — {outcome.status}, {outcome.seconds:.1f} s{stamp}")
     lines.append("")
     lines.append(outcome.stdout.strip() or "(no output)")
@@ -96,11 +97,12 @@ def section(outcome: Outcome, when: str = "") -> str:
 
 
 def recorded_sections(text: str) -> dict[str, str]:
-    """``## NAME`` sections of an existing RESULTS.md (kept when only some scripts ran)."""
+    """The sections of an existing RESULTS.md (kept when only some scripts ran); each starts
+    with a ``<!-- bench:NAME -->`` marker, as scripts may print headings of their own."""
     sections: dict[str, str] = {}
-    for chunk in ("\n" + text).split("\n## ")[1:]:
-        name = chunk.split("\n", 1)[0].strip()
-        sections[name] = "## " + chunk.strip()
+    for chunk in text.split(MARKER)[1:]:
+        name, _, rest = chunk.partition(" -->")
+        sections[name.strip()] = f"{MARKER}{name.strip()} -->{rest}".strip()
     return sections
 
 
@@ -137,7 +139,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"-- running bench/{script.name} ...", file=sys.stderr, flush=True)
         outcome = run(script)
         outcomes.append(outcome)
-        print(section(outcome), flush=True)
+        print(section(outcome).split("\n", 1)[1], flush=True)
         print(flush=True)
     if args.record:
         previous = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
