@@ -78,10 +78,12 @@ def only_url(text: str) -> str | None:
 
 
 def _has_host(url: str) -> bool:
+    """The URL names a dotted host name (``https://0`` or ``https:///x`` do not)."""
     try:
-        return bool(urlsplit(url).hostname)
+        host = urlsplit(url).hostname
     except ValueError:
         return False
+    return bool(host) and "." in host.strip(".")
 
 
 def _is_token(segment: str) -> bool:

@@ -14,6 +14,8 @@ __all__ = ["OriginBoundCode", "parse_origin_bound"]
 _ASCII_WS = "\t\n\f\r "
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?", re.ASCII)
+# The draft allows any non-space code; anything but letters/digits (and inner dashes) is junk.
+_CODE = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z_-]{0,62}[0-9A-Za-z])?")
 _IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}", re.ASCII)
 
 
@@ -54,7 +56,8 @@ def parse_origin_bound(message: str) -> OriginBoundCode | None:
     Trailing whitespace and a trailing CR are tolerated (messages copied from phones often
     carry them); everything else follows the draft's algorithm: ``@`` host, one space,
     ``#`` code, then optionally one space, ``@`` embedded host. Anything after a space that is
-    not ``@`` is ignored, leaving room for future extensions.
+    not ``@`` is ignored, leaving room for future extensions. The code must be ASCII letters
+    and digits (inner ``-``/``_`` allowed); callers pass normalised text (full-width folded).
     """
     last = message.rstrip(_ASCII_WS).rpartition("\n")[2]
     if not last.startswith("@"):
@@ -64,7 +67,7 @@ def parse_origin_bound(message: str) -> OriginBoundCode | None:
     if top is None or last[pos : pos + 2] != " #":
         return None
     code, pos = _collect(last, pos + 2)
-    if not code:
+    if _CODE.fullmatch(code) is None:
         return None
     embedded: str | None = None
     if last[pos : pos + 2] == " @":

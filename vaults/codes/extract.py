@@ -19,6 +19,7 @@ Order of the rules:
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Final, Literal
 
@@ -78,7 +79,7 @@ def extract(content: str) -> ExtractedCode | None:
         short = _short(stripped)
         if short is not None:
             return short
-    bound = parse_origin_bound(content)
+    bound = parse_origin_bound(normalize(content))
     if bound is not None:
         return ExtractedCode(otp_type="totp", value=bound.code, origin=bound.origin)
     url = only_url(stripped)
@@ -96,9 +97,10 @@ def extract(content: str) -> ExtractedCode | None:
         if code is not None:
             return ExtractedCode(otp_type="totp", value=code)
     visible_url = only_url(texts[0])
-    if visible_url is not None:
+    if visible_url is not None and visible_url in html.unescape(content):
         return ExtractedCode(otp_type="magic_link", value=visible_url)
     link = find_magic_link(texts[0], links)
-    if link is not None:
+    # A URL rebuilt from text split by tags or folded by normalisation is not the sender's URL.
+    if link is not None and link in html.unescape(content):
         return ExtractedCode(otp_type="magic_link", value=link)
     return None
