@@ -83,7 +83,7 @@ def _has_host(url: str) -> bool:
         host = urlsplit(url).hostname
     except ValueError:
         return False
-    return bool(host) and "." in host.strip(".")
+    return host is not None and "." in host.strip(".")
 
 
 def _is_token(segment: str) -> bool:
