@@ -94,6 +94,14 @@ class TestMissingId(VaultContract):
         vault = seeded(seed)
         return SeededVault(vault.backend, {k: v for k, v in vault.ids.items() if k != "shared_2"})
 """,
+    "test_wrong_return.py": """
+class TestWrongReturn(VaultContract):
+    scheme = "memory"
+    entry_point = "memory"
+
+    def create_vault(self, seed, request):
+        return MemoryBackend.from_seed(seed)
+""",
     "test_no_entry_point.py": """
 class TestNoEntryPoint(VaultContract):
     scheme = "memory"
@@ -127,6 +135,12 @@ class TestClaimsBatching(VaultContract):
             "TestMissingId::test_resolve_by_id[github]",
             "errors",
             "*TestMissingId.create_vault returned no id for seed keys [[]'shared_2'[]]*",
+        ),
+        (
+            "test_wrong_return.py",
+            "TestWrongReturn::test_resolve_by_id[github]",
+            "errors",
+            "*TestWrongReturn.create_vault must return a SeededVault, got <class 'tuple'>*",
         ),
         (
             "test_no_entry_point.py",

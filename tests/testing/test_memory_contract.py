@@ -118,3 +118,15 @@ class TestServerCodeMemoryContract(VaultContract):
             for item in seed
         }
         return SeededVault(backend, ids, secrets=("server-token-5f2a",))
+
+
+class TestMemoryContractNamesOnlyWithDuplicates(VaultContract):
+    """Without ids, items sharing a name cannot be named alone: their checks skip."""
+
+    scheme = "memory"
+    entry_point = "memory"
+    supports_lookup_by_id = False
+
+    def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
+        backend, ids = MemoryBackend.from_seed(seed)
+        return SeededVault(backend, ids)

@@ -168,7 +168,9 @@ class VaultContract:
             contract._check_seeded(seeded, seed)
             yield seeded
         finally:
-            seeded.backend.close()
+            backend = getattr(seeded, "backend", None)
+            if isinstance(backend, VaultBackend):
+                backend.close()
 
     @pytest.fixture
     def contract_clock(self) -> FrozenClock:
@@ -217,10 +219,20 @@ class VaultContract:
             )
         return self.entry_point
 
-    def _any_ref(self, seeded: SeededVault, item: SeedItem) -> str:
+    def _reachable_ref(self, seeded: SeededVault, item: SeedItem) -> str | None:
+        """A reference naming exactly ``item`` (by id if possible), or None."""
         if self.supports_lookup_by_id:
             return self.ref_by_id(seeded.ids[item.key])
-        return self.ref_by_name(item.name)
+        shared = sum(other.name == item.name for other in self.seed_items()) > 1
+        if self.supports_lookup_by_name and not shared:
+            return self.ref_by_name(item.name)
+        return None
+
+    def _any_ref(self, seeded: SeededVault, item: SeedItem) -> str:
+        ref = self._reachable_ref(seeded, item)
+        if ref is None:
+            pytest.skip(f"{item.key!r} cannot be named alone without lookup by id")
+        return ref
 
     def _assert_credential(
         self, cred: object, item: SeedItem, seeded: SeededVault, how: str
@@ -569,7 +581,10 @@ class VaultContract:
 
         plan = self._batch_plan(seeded_vault)
         refs = [ref for ref, _ in plan]
-        refs += [self._any_ref(seeded_vault, item) for item in self.seed_items()]
+        for item in self.seed_items():
+            ref = self._reachable_ref(seeded_vault, item)
+            if ref is not None:
+                refs.append(ref)
         for ref in refs:
             try:
                 credential(f"resolve({ref!r})", contract_vaults.resolve(ref))
