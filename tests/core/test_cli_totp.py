@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -50,7 +52,7 @@ def test_json() -> None:
 
 def test_secret_from_stdin() -> None:
     result = run_vaults(
-        "totp", "-", "--at", "1672531200", stdin=f"steam://{'HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ'}\n"
+        "totp", "-", "--at", "1672531200", stdin="steam://HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ\n"
     )
     assert (result.returncode, result.stdout) == (0, "7W6CJ\n")
 
@@ -120,3 +122,23 @@ def test_help_lists_exit_codes() -> None:
     assert "Exit codes" in result.output
     for command in ("totp", "resolve", "plugins", "qr"):
         assert command in result.output
+
+
+def test_fast_path_imports_neither_pydantic_nor_plugins() -> None:
+    """Not a timing test: `vaults totp` must stay on the pydantic-free core."""
+    probe = (
+        "import sys\n"
+        "from vaults.cli.main import main\n"
+        "try:\n"
+        "    main(['totp', '--at', '59', 'JBSWY3DPEHPK3PXP'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'pydantic', 'pluggy', 'anyio', 'httpx', 'pykeepass', 'vaults_keepass'})\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["996554", "HEAVY []"]
