@@ -46,6 +46,7 @@ _PREFIX: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,3}-\Z")
 _NUMBERISH: Final = re.compile(
     r"(?:\+[ ]?|\([0-9]{1,5}\)[ ]?)?[0-9]+(?:(?:[ .\-]|[ ]?\([0-9]{1,5}\)[ ]?)[0-9]+)*"
 )
+_DASHED_ID: Final = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)+")
 _GROUP_SEP: Final = re.compile(r"[ .\-()+]+")
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
 _YEAR: Final = re.compile(r"(?:19|20)[0-9]{2}")
@@ -236,7 +237,9 @@ def _after_distractor(text: str, cand: Candidate, terms: list[_Term], ends: list
     if term.kind != "distractor":
         return False
     gap = text[term.end : cand.start]
-    if len(gap) > _DISTRACTOR_GAP or any(c.isalpha() for c in gap) or TERMINATOR.search(gap):
+    # Dashed identifiers between label and number belong to the value ("plate B-AB 1234").
+    words = _DASHED_ID.sub("", gap)
+    if len(gap) > _DISTRACTOR_GAP or any(c.isalpha() for c in words) or TERMINATOR.search(gap):
         return False
     if "\n" in gap:
         # A label on the line above ("Order number:" / value) starts its line; a word at the
@@ -276,9 +279,22 @@ class _Scorer:
         if stops == 0 and gap <= _TIGHT:
             return 10, gap
         reach, max_stops = (_POINTER_REACH, _POINTER_STOPS) if term.pointer else (_NEAR, 2)
-        if stops <= max_stops and gap <= reach and not self._between(term.end, cand.start):
+        if (
+            stops <= max_stops
+            and gap <= reach
+            and not self._between(term.end, cand.start)
+            and (stops == 0 or self._alone(cand))
+        ):
             return 6, gap
         return 0, gap
+
+    def _alone(self, cand: Candidate) -> bool:
+        """The candidate is displayed on a line of its own (a code block, not a sentence)."""
+        line_start = self.text.rfind("\n", 0, cand.start) + 1
+        line_end = self.text.find("\n", cand.end)
+        line_end = len(self.text) if line_end < 0 else line_end
+        rest = self.text[line_start : cand.start] + self.text[cand.end : line_end]
+        return not any(c.isalnum() for c in rest)
 
     def after(self, cand: Candidate) -> tuple[int, int]:
         """(points, gap) for the nearest strong keyword after the candidate."""

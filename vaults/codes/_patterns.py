@@ -149,6 +149,15 @@ _DISTRACTOR_LATIN: Final = (
     r"credit\s*card(?:\s*(?:number|no\.?))?",
     r"debit\s*card(?:\s*(?:number|no\.?))?",
     r"ending\s*(?:in|with)",
+    r"ending",
+    r"license\s*plate",
+    r"licence\s*plate",
+    r"plate",
+    r"kennzeichen",
+    r"nummernschild",
+    r"matr[ií]cula",
+    r"placa",
+    r"immatriculation",
     r"ends?\s*(?:in|with)",
     r"last\s*(?:4|four)(?:\s*digits)?",
     r"visa",
@@ -651,7 +660,8 @@ STREET_AFTER: Final = re.compile(
     r"|Drive|Ln|Lane|Way|Pkwy|Parkway|Ct|Court|Pl|Place|Hwy|Highway|Sq|Square)\b"
 )
 
-# Travel messages: their "confirmation code" is a booking reference (PNR), not a login code.
+# Travel and event messages: their "confirmation/registration code" is a booking reference
+# (PNR, ticket), not a login code.
 TRAVEL: Final = re.compile(
     _words(
         r"flights?",
@@ -671,12 +681,21 @@ TRAVEL: Final = re.compile(
         r"buchung",
         r"рейс\w*",
         r"брониров\w*",
+        # events
+        r"venue",
+        r"attendees?",
+        r"conference",
+        r"admission",
+        r"tickets?",
+        r"concert",
+        r"webinar",
+        r"registration\s+(?:is\s+)?confirmed",
     )
     + r"|航班|酒店|予約|搭乗|항공|예약",
     re.IGNORECASE,
 )
 BOOKING_LABEL: Final = re.compile(
-    r"confirm|bestätig|подтвержд|booking|reserv|确认|確認|확인", re.IGNORECASE
+    r"confirm|bestätig|подтвержд|booking|reserv|regist|ticket|确认|確認|확인", re.IGNORECASE
 )
 
 # "the code below", "code is as follows", "the following code": the code comes further down.
