@@ -56,14 +56,17 @@ def create_database(
     ids: dict[int, str] = {}
     for index, spec in enumerate(entries):
         group = _group(kp, spec.group)
+        # pykeepass searches titles with XPath before adding (quotes break it): add under a
+        # placeholder title, then set the real one
         entry = kp.add_entry(
             group,
-            spec.title,
+            f"entry-{index}",
             spec.username or "",
             spec.password or "",
             url=spec.url,
             force_creation=True,
         )
+        entry.title = spec.title
         for key, value in spec.attributes.items():
             if key == "otp":
                 entry.otp = value
