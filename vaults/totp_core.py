@@ -2,22 +2,25 @@
 
 :mod:`vaults.totp` wraps this in the public models. Formats: raw base32 (lenient),
 ``otpauth://totp/…`` URIs (Key-Uri-Format), Steam Guard (``steam://SECRET`` and
-``encoder=steam``) and the KeeOtp ``key=…&size=…&step=…`` form. Codes are RFC 4226
-HMAC truncations of the RFC 6238 window counter, computed here from a keyed HMAC
-built once per secret: no 112-bit floor (real sites still issue 80-bit
-secrets) and no cap on the period (pyotp refuses periods over 120 s).
+``encoder=steam``) and the KeeOtp ``key=…&size=…&step=…`` form. Codes come from
+pyotp's RFC 4226 generator applied to the RFC 6238 window counter, with the key decoded
+once per secret: no 112-bit floor (real sites still issue 80-bit secrets) and no cap on
+the period (pyotp's TOTP class refuses periods over 120 s; the counter is computed here).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pyotp
 
 from vaults.errors import InvalidTotpSecret
 
@@ -39,7 +42,11 @@ class OtpParams:
 
 STEAM_ALPHABET: Final = "23456789BCDFGHJKMNPQRTVWXY"
 _B32_ALPHABET = re.compile(r"[A-Z2-7]+")
-_DIGESTS: Final[dict[str, str]] = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
+_DIGESTS: Final[dict[str, Callable[..., Any]]] = {
+    "SHA1": hashlib.sha1,
+    "SHA256": hashlib.sha256,
+    "SHA512": hashlib.sha512,
+}
 
 
 def _fail(problem: str) -> InvalidTotpSecret:
@@ -179,38 +186,40 @@ Generator = Callable[[int], str]
 _GENERATORS: dict[OtpParams, Generator] = {}
 
 
+class _Hotp(pyotp.OTP):
+    """pyotp's RFC 4226 generator with the key decoded once, not per code, and without
+    pyotp's 112-bit floor (80-bit secrets are common in the wild). The window counter is
+    computed by the caller, so any period works (pyotp's TOTP caps it at 120 s)."""
+
+    min_secret_length_bits = 0
+
+    def __init__(self, params: OtpParams) -> None:
+        self._key = base64.b32decode(params.secret + "=" * (-len(params.secret) % 8))
+        super().__init__(
+            params.secret, digits=max(params.digits, 6), digest=_DIGESTS[params.algorithm]
+        )
+
+    def byte_secret(self) -> bytes:
+        return self._key
+
+
+class _SteamHotp(_Hotp):
+    """Steam Guard: the RFC 4226 truncation, then 5 characters of Steam's alphabet."""
+
+    def generate_otp(self, input: int) -> str:
+        mac = hmac.new(self._key, self.int_to_bytestring(input), self.digest).digest()
+        offset = mac[-1] & 0x0F
+        value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+        chars = []
+        for _ in range(5):
+            value, index = divmod(value, len(STEAM_ALPHABET))
+            chars.append(STEAM_ALPHABET[index])
+        return "".join(chars)
+
+
 def _make_generator(params: OtpParams) -> Generator:
-    key = base64.b32decode(params.secret + "=" * (-len(params.secret) % 8))
-    keyed = hmac.new(key, digestmod=_DIGESTS[params.algorithm])  # copied per code
-
-    def truncated(counter: int) -> int:
-        """RFC 4226 dynamic truncation of HMAC(key, counter as 8 big-endian bytes)."""
-        mac = keyed.copy()
-        mac.update(counter.to_bytes(8, "big"))
-        value = mac.digest()
-        offset = value[-1] & 0x0F
-        return int.from_bytes(value[offset : offset + 4], "big") & 0x7FFFFFFF
-
-    if params.encoder == "steam":
-        alphabet, base = STEAM_ALPHABET, len(STEAM_ALPHABET)
-
-        def steam(counter: int) -> str:
-            value = truncated(counter)
-            chars = []
-            for _ in range(5):
-                value, index = divmod(value, base)
-                chars.append(alphabet[index])
-            return "".join(chars)
-
-        return steam
-
-    digits = params.digits
-    modulus = 10**digits
-
-    def numeric(counter: int) -> str:
-        return str(truncated(counter) % modulus).zfill(digits)
-
-    return numeric
+    otp = _SteamHotp(params) if params.encoder == "steam" else _Hotp(params)
+    return otp.generate_otp
 
 
 def generator(params: OtpParams) -> Generator:
