@@ -70,6 +70,38 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def listener_count(store_url: str) -> int:
+    """How many waiters are registered on the store right now."""
+    if store_url.startswith("sqlite:///"):
+        wake_dir = Path(store_url[len("sqlite:///") :] + ".wake")
+        return len(list(wake_dir.glob("*.fifo"))) if wake_dir.is_dir() else 0
+    import psycopg
+
+    from vaults.codes.postgres_store import LISTENER_APPLICATION_NAME
+
+    with psycopg.connect(store_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+            "AND query ILIKE 'LISTEN %%'",
+            (LISTENER_APPLICATION_NAME,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.fixture
+def wait_for_listener(store_url: str) -> Callable[..., None]:
+    """``wait_for_listener(n=1)``: block until ``n`` waiters are registered on the store, so
+    that a push made next has to wake them (rather than be found by their first look)."""
+
+    def wait(count: int = 1) -> None:
+        deadline = time.monotonic() + 20
+        while listener_count(store_url) < count:
+            assert time.monotonic() < deadline, "the waiter never registered"
+            time.sleep(0.01)
+
+    return wait
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'codes.db'}"

@@ -13,14 +13,14 @@ import pytest
 from vaults.codes.inbox import Inbox
 from vaults.errors import CodeTimeout, InvalidInput, NoCode
 
-EMAIL = "Your verification code is 123456. It expires in 10 minutes."
+EMAIL = "Your verification code is 482913. It expires in 10 minutes."
 
 
 def test_push_then_wait_returns_the_code(inbox: Inbox) -> None:
     pushed = inbox.push("user@example.com", EMAIL, source="email", task_id="t1")
     assert (pushed.otp_type, pushed.value, pushed.source, pushed.task_id) == (
         "totp",
-        "123456",
+        "482913",
         "email",
         "t1",
     )
@@ -38,8 +38,8 @@ def test_magic_links_are_stored_as_links(inbox: Inbox) -> None:
 
 def test_email_identifiers_match_case_insensitively(inbox: Inbox) -> None:
     inbox.push("User.Name@Example.COM", EMAIL)
-    assert inbox.wait("user.name@example.com", timeout=0).value == "123456"
-    assert inbox.wait("  USER.NAME@EXAMPLE.COM ", timeout=0).value == "123456"
+    assert inbox.wait("user.name@example.com", timeout=0).value == "482913"
+    assert inbox.wait("  USER.NAME@EXAMPLE.COM ", timeout=0).value == "482913"
     assert inbox.list("user.name@EXAMPLE.com")[0].identifier == "User.Name@Example.COM"
 
 
@@ -47,7 +47,7 @@ def test_other_identifiers_match_exactly(inbox: Inbox) -> None:
     inbox.push("AcmeUser", EMAIL)
     with pytest.raises(CodeTimeout):
         inbox.wait("acmeuser", timeout=0)
-    assert inbox.wait("AcmeUser", timeout=0).value == "123456"
+    assert inbox.wait("AcmeUser", timeout=0).value == "482913"
 
 
 def test_phone_numbers_match_without_punctuation(inbox: Inbox) -> None:
@@ -60,30 +60,30 @@ def test_wait_returns_the_newest_unexpired_code(
     make_inbox: Callable[..., Inbox], clock: Any
 ) -> None:
     inbox = make_inbox(clock=clock)
-    inbox.push("user@example.com", "Your code is 111111")
+    inbox.push("user@example.com", "Your code is 418207")
     clock.now += 5
-    inbox.push("user@example.com", "Your code is 222222")
+    inbox.push("user@example.com", "Your code is 529318")
     clock.now += 5
-    inbox.push("someone@example.com", "Your code is 333333")
-    assert inbox.wait("user@example.com", timeout=0).value == "222222"
+    inbox.push("someone@example.com", "Your code is 630429")
+    assert inbox.wait("user@example.com", timeout=0).value == "529318"
 
 
 def test_codes_expire_after_their_lifespan(make_inbox: Callable[..., Inbox], clock: Any) -> None:
     inbox = make_inbox(clock=clock)
-    inbox.push("user@example.com", "Your code is 111111")
+    inbox.push("user@example.com", "Your code is 418207")
     clock.now += 599
-    assert inbox.wait("user@example.com", timeout=0).value == "111111"
+    assert inbox.wait("user@example.com", timeout=0).value == "418207"
     clock.now += 1
     with pytest.raises(CodeTimeout, match=r"user@example\.com"):
         inbox.wait("user@example.com", timeout=0)
     # ... but the history keeps it
-    assert [c.value for c in inbox.list("user@example.com")] == ["111111"]
+    assert [c.value for c in inbox.list("user@example.com")] == ["418207"]
     assert inbox.list()[0].is_expired(clock.now)
 
 
 def test_lifespan_is_configurable(make_inbox: Callable[..., Inbox], clock: Any) -> None:
     inbox = make_inbox(clock=clock, lifespan_minutes=1)
-    inbox.push("user@example.com", "Your code is 111111")
+    inbox.push("user@example.com", "Your code is 418207")
     clock.now += 61
     with pytest.raises(CodeTimeout):
         inbox.wait("user@example.com", timeout=0)
@@ -91,13 +91,13 @@ def test_lifespan_is_configurable(make_inbox: Callable[..., Inbox], clock: Any) 
 
 def test_since_skips_older_codes(make_inbox: Callable[..., Inbox], clock: Any) -> None:
     inbox = make_inbox(clock=clock)
-    inbox.push("user@example.com", "Your code is 111111")
+    inbox.push("user@example.com", "Your code is 418207")
     mark = clock.now
     with pytest.raises(CodeTimeout):
         inbox.wait("user@example.com", since=mark, timeout=0)
     clock.now += 1
-    inbox.push("user@example.com", "Your code is 222222")
-    assert inbox.wait("user@example.com", since=mark, timeout=0).value == "222222"
+    inbox.push("user@example.com", "Your code is 529318")
+    assert inbox.wait("user@example.com", since=mark, timeout=0).value == "529318"
 
 
 def test_list_is_newest_first_with_filters(make_inbox: Callable[..., Inbox], clock: Any) -> None:
@@ -108,9 +108,9 @@ def test_list_is_newest_first_with_filters(make_inbox: Callable[..., Inbox], clo
         clock.now += 1
         inbox.push(ident, f"Your code is {n + 1}00000", workflow_run_id=run)
     clock.now += 1
-    inbox.push("a@example.com", "Sign in here: https://example.com/magic/abcdefgh12345678")
+    inbox.push("a@example.com", "Sign in here: https://example.com/magic/abcdefgh48291378")
     assert [c.value for c in inbox.list()][:3] == [
-        "https://example.com/magic/abcdefgh12345678",
+        "https://example.com/magic/abcdefgh48291378",
         "300000",
         "200000",
     ]
@@ -135,7 +135,7 @@ def test_list_limit_200_is_allowed(inbox: Inbox) -> None:
 def test_consumed_codes_go_to_one_waiter_only(inbox: Inbox) -> None:
     inbox.push("user@example.com", EMAIL)
     first = inbox.wait("user@example.com", timeout=0, consume=True)
-    assert first.value == "123456"
+    assert first.value == "482913"
     with pytest.raises(CodeTimeout):
         inbox.wait("user@example.com", timeout=0, consume=True)
     with pytest.raises(CodeTimeout):  # nor to a non-consuming waiter
@@ -147,11 +147,13 @@ def test_consumed_codes_go_to_one_waiter_only(inbox: Inbox) -> None:
 
 def test_peeking_does_not_consume(inbox: Inbox) -> None:
     inbox.push("user@example.com", EMAIL)
-    assert inbox.wait("user@example.com", timeout=0).value == "123456"
-    assert inbox.wait("user@example.com", timeout=0, consume=True).value == "123456"
+    assert inbox.wait("user@example.com", timeout=0).value == "482913"
+    assert inbox.wait("user@example.com", timeout=0, consume=True).value == "482913"
 
 
-def test_concurrent_consumers_never_share_a_code(make_inbox: Callable[..., Inbox]) -> None:
+def test_concurrent_consumers_never_share_a_code(
+    make_inbox: Callable[..., Inbox], wait_for_listener: Callable[..., None]
+) -> None:
     waiters = 6
     results: list[str] = []
     errors: list[BaseException] = []
@@ -172,7 +174,7 @@ def test_concurrent_consumers_never_share_a_code(make_inbox: Callable[..., Inbox
     for thread in threads:
         thread.start()
     pusher = make_inbox()
-    time.sleep(0.2)
+    wait_for_listener(waiters)
     for n in range(waiters):
         pusher.push("user@example.com", f"Your code is {n + 1}{n + 1}{n + 1}999")
     for thread in threads:
@@ -181,7 +183,9 @@ def test_concurrent_consumers_never_share_a_code(make_inbox: Callable[..., Inbox
     assert sorted(results) == sorted(f"{n + 1}{n + 1}{n + 1}999" for n in range(waiters))
 
 
-def test_waiter_wakes_on_push_not_at_the_next_poll(make_inbox: Callable[..., Inbox]) -> None:
+def test_waiter_wakes_on_push_not_at_the_next_poll(
+    make_inbox: Callable[..., Inbox], wait_for_listener: Callable[..., None]
+) -> None:
     waiter, pusher = make_inbox(), make_inbox()
     woke: list[float] = []
 
@@ -191,7 +195,7 @@ def test_waiter_wakes_on_push_not_at_the_next_poll(make_inbox: Callable[..., Inb
 
     thread = threading.Thread(target=wait)
     thread.start()
-    time.sleep(0.3)
+    wait_for_listener()
     pushed = time.monotonic()
     pusher.push("user@example.com", EMAIL)
     thread.join(5)
@@ -199,7 +203,9 @@ def test_waiter_wakes_on_push_not_at_the_next_poll(make_inbox: Callable[..., Inb
     assert woke[0] - pushed < 0.5
 
 
-def test_pushes_for_someone_else_do_not_end_the_wait(make_inbox: Callable[..., Inbox]) -> None:
+def test_pushes_for_someone_else_do_not_end_the_wait(
+    make_inbox: Callable[..., Inbox], wait_for_listener: Callable[..., None]
+) -> None:
     waiter, pusher = make_inbox(), make_inbox()
     outcome: list[object] = []
 
@@ -212,7 +218,7 @@ def test_pushes_for_someone_else_do_not_end_the_wait(make_inbox: Callable[..., I
     thread = threading.Thread(target=wait)
     started = time.monotonic()
     thread.start()
-    time.sleep(0.2)
+    wait_for_listener()
     pusher.push("other@example.com", EMAIL)
     thread.join(5)
     assert isinstance(outcome[0], CodeTimeout)
@@ -227,7 +233,9 @@ def test_wait_times_out_with_code_timeout(inbox: Inbox) -> None:
     assert caught.value.exit_code == 1
 
 
-def test_async_wait_wakes_on_push(make_inbox: Callable[..., Inbox]) -> None:
+def test_async_wait_wakes_on_push(
+    make_inbox: Callable[..., Inbox], wait_for_listener: Callable[..., None]
+) -> None:
     waiter, pusher = make_inbox(), make_inbox()
 
     async def main() -> tuple[str, float]:
@@ -240,13 +248,13 @@ def test_async_wait_wakes_on_push(make_inbox: Callable[..., Inbox]) -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(wait)
-            await anyio.sleep(0.3)
+            await anyio.to_thread.run_sync(wait_for_listener)
             pushed = time.monotonic()
             await pusher.apush("user@example.com", EMAIL)
         return result["value"], result["at"] - pushed
 
     value, latency = anyio.run(main)
-    assert value == "123456"
+    assert value == "482913"
     assert latency < 0.5
 
 
@@ -259,7 +267,7 @@ def test_async_wait_times_out_and_can_be_cancelled(inbox: Inbox) -> None:
         assert scope.cancelled_caught
         await inbox.apush("user@example.com", EMAIL)
         got = await inbox.await_wait("user@example.com", timeout=0, consume=True)
-        assert got.value == "123456"
+        assert got.value == "482913"
         assert [c.consumed_at is not None for c in await inbox.alist()] == [True]
 
     anyio.run(main)
@@ -298,7 +306,7 @@ def test_bad_wait_input(inbox: Inbox, kwargs: dict[str, Any]) -> None:
 
 def test_old_history_is_pruned(make_inbox: Callable[..., Inbox], clock: Any) -> None:
     inbox = make_inbox(clock=clock, retention_days=1)
-    inbox.push("user@example.com", "Your code is 111111")
+    inbox.push("user@example.com", "Your code is 418207")
     clock.now += 86400 + 3600
-    inbox.push("user@example.com", "Your code is 222222")
-    assert [c.value for c in inbox.list()] == ["222222"]
+    inbox.push("user@example.com", "Your code is 529318")
+    assert [c.value for c in inbox.list()] == ["529318"]

@@ -32,7 +32,7 @@ def test_relative_path_is_resolved_against_the_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with Inbox("sqlite:///sub/codes.db", host=codes_host, env={}) as inbox:
-        inbox.push("user@example.com", "Your code is 123456")
+        inbox.push("user@example.com", "Your code is 482913")
     assert (tmp_path / "sub" / "codes.db").is_file()
     assert (os.stat(tmp_path / "sub" / "codes.db").st_mode & 0o777) == 0o600
 
@@ -105,7 +105,7 @@ def test_unreachable_postgres_is_vault_unavailable(codes_host: PluginHost, free_
     canary = "pw-canary-7f3k"
     inbox = Inbox(f"postgresql://u:{canary}@127.0.0.1:{free_port}/db", host=codes_host)
     with pytest.raises(VaultUnavailable) as caught:
-        inbox.push("user@example.com", "Your code is 123456")
+        inbox.push("user@example.com", "Your code is 482913")
     assert caught.value.exit_code == 4
     assert canary not in str(caught.value)
     assert canary not in repr(inbox)

@@ -76,7 +76,7 @@ def codes() -> None:
     \b
     A forwarding recipe pushes messages (or `vaults serve` receives them over HTTP); a host
     waits for "the code for user@example.com":
-      echo "Your code is 123456" | vaults codes push --identifier user@example.com
+      echo "Your code is 482913" | vaults codes push --identifier user@example.com
       vaults codes wait --identifier user@example.com
     """
 

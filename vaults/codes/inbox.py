@@ -1,9 +1,9 @@
 """The codes inbox: push messages in, wait for "the code for user@example.com" out.
 
 >>> inbox = Inbox()                      # doctest: +SKIP  (VAULTS_STORE or the default file)
->>> inbox.push("user@example.com", "Your code is 123456", source="email")   # doctest: +SKIP
+>>> inbox.push("user@example.com", "Your code is 482913", source="email")   # doctest: +SKIP
 >>> inbox.wait("USER@example.com", timeout=60).value                         # doctest: +SKIP
-'123456'
+'482913'
 
 Waiting is event-driven: a waiter sleeps until a push for its identifier wakes it (FIFOs
 beside a SQLite file, LISTEN/NOTIFY on PostgreSQL); ``interval`` is only the fallback

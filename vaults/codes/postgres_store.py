@@ -22,11 +22,13 @@ from vaults.errors import ConfigurationError, VaultUnavailable
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["CHANNEL", "TABLE", "PostgresStore", "redact_url"]
+__all__ = ["CHANNEL", "LISTENER_APPLICATION_NAME", "TABLE", "PostgresStore", "redact_url"]
 
 TABLE = "vaults_codes"
 CHANNEL = "vaults_codes"
 _CONNECT_TIMEOUT_S = 10
+LISTENER_APPLICATION_NAME = "vaults-codes-wait"
+"""``application_name`` of waiters' LISTEN connections (visible in ``pg_stat_activity``)."""
 _SCHEMA_LOCK = 0x7661756C  # advisory lock id ("vaul") serialising schema creation
 _COLUMNS = (
     "code_id, identifier, otp_type, value, origin, source, task_id, workflow_run_id, "
@@ -113,10 +115,10 @@ class PostgresStore(CodeStore):
             reason = reason.replace(password, "***")
         return VaultUnavailable(f"the code store {self.description} cannot be used: {reason}")
 
-    def _open(self, *, autocommit: bool) -> psycopg.Connection[Any]:
+    def _open(self, *, autocommit: bool, **params: str) -> psycopg.Connection[Any]:
         try:
             conn: psycopg.Connection[Any] = self._psycopg.connect(
-                self._url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S
+                self._url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S, **params
             )
         except self._psycopg.Error as exc:
             raise self._unavailable(exc) from None
@@ -245,7 +247,7 @@ class PostgresStore(CodeStore):
         return int(result[0])
 
     def listen(self, key: str) -> Listener:
-        conn = self._open(autocommit=True)
+        conn = self._open(autocommit=True, application_name=LISTENER_APPLICATION_NAME)
         try:
             conn.execute(f"LISTEN {CHANNEL}")
         except self._psycopg.Error as exc:
@@ -257,7 +259,10 @@ class PostgresStore(CodeStore):
         psycopg = self._psycopg
         try:
             conn = await psycopg.AsyncConnection.connect(
-                self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+                self._url,
+                autocommit=True,
+                connect_timeout=_CONNECT_TIMEOUT_S,
+                application_name=LISTENER_APPLICATION_NAME,
             )
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None

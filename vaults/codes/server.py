@@ -61,7 +61,7 @@ class PushRequest(BaseModel):
     content: str = Field(
         min_length=1,
         description="The e-mail or SMS text holding the code or magic link.",
-        examples=["Your verification code is 123456"],
+        examples=["Your verification code is 482913"],
     )
     source: str | None = Field(
         default=None, max_length=MAX_TAG_LENGTH, description="email or phone (sms)."
@@ -198,7 +198,9 @@ def create_app(
     app.state.inbox = box
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="VAULTS_API_KEY")
 
-    def authenticate(given: Annotated[str | None, Security(header)]) -> None:
+    # The dependency is a default value (not an annotation): ``header`` is local here and
+    # string annotations could not be resolved.
+    def authenticate(given: str | None = Security(header)) -> None:
         supplied = hashlib.sha256((given or "").encode("utf-8", "replace")).digest()
         if not hmac.compare_digest(supplied, expected):
             raise HTTPException(
