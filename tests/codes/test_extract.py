@@ -298,6 +298,42 @@ def test_distractor_next_to_a_code_does_not_win(distractor: str) -> None:
     assert code_of(f"{distractor}\n\nYour verification code is 630518.") == "630518"
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Your new PIN must have 4 to 8 digits and can't be 1234 or 0000.",
+        "Example: your code looks like 123456.",
+    ],
+)
+def test_placeholder_numbers_are_not_codes(content: str) -> None:
+    assert extract(content) is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Código de recarga promocional: RECARGA50",
+        "Your gift card redemption code is 7XQ29K.",
+        "【菜鸟驿站】取件码 4021，请及时取件。",
+        "DevConf 2025 at the venue: your registration is confirmed. Registration code: DC25-4812",
+    ],
+)
+def test_codes_that_are_not_login_codes(content: str) -> None:
+    assert extract(content) is None
+
+
+def test_currency_after_an_amount_does_not_label_the_next_number() -> None:
+    content = "Ihr Freigabecode für die Zahlung an Amazon über 49,99 EUR: 730 219"
+    assert code_of(content) == "730219"
+
+
+def test_a_code_a_sentence_away_must_stand_on_its_own_line() -> None:
+    displayed = "Here's your verification code. It's valid for 20 minutes.\n\n  518204\n"
+    assert code_of(displayed) == "518204"
+    in_prose = "Never share your PIN. Our branch 4821 opens on Monday."
+    assert extract(in_prose) is None
+
+
 def test_sms_with_every_kind_of_distractor() -> None:
     content = (
         "OTP for txn of INR 5,499.00 at AMAZON on card XX4242 is 382914. Valid till 14:32 "
@@ -398,8 +434,13 @@ def test_plain_text_sign_in_link() -> None:
         _page(
             '<a href="https://acme.com/orders/4829131?token=Zx8kLm2Pq9Rt4VwY5sTu">View order</a>'
         ),
+        _page(
+            "<p>Dana invited you to join Northwind.</p>"
+            '<a href="https://app.acme.com/invite/accept?token=a81f2c9d73b04e5a8c11">Accept</a>'
+        ),
+        _page('<a href="https://acme.com/x/y?token=a81f2c9d73b04e5a8c11">Open</a>'),
     ],
-    ids=["reset", "unsubscribe", "login-page", "not-me", "order-link"],
+    ids=["reset", "unsubscribe", "login-page", "not-me", "order-link", "invite", "bare-token"],
 )
 def test_links_that_are_not_magic_links(content: str) -> None:
     assert extract(content) is None

@@ -14,6 +14,7 @@ threshold is ever returned, and ties between different values return nothing.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -21,6 +22,7 @@ from typing import Final, Literal
 from vaults.codes._patterns import (
     AFTER_UNIT,
     BOOKING_LABEL,
+    NON_LOGIN_QUALIFIER,
     POINTER_AFTER,
     POINTER_BEFORE,
     STREET_AFTER,
@@ -46,6 +48,7 @@ _PREFIX: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,3}-\Z")
 _NUMBERISH: Final = re.compile(
     r"(?:\+[ ]?|\([0-9]{1,5}\)[ ]?)?[0-9]+(?:(?:[ .\-]|[ ]?\([0-9]{1,5}\)[ ]?)[0-9]+)*"
 )
+_UNIT_SUFFIX: Final = re.compile(r"[0-9][ ]?\Z")
 _DASHED_ID: Final = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)+")
 _GROUP_SEP: Final = re.compile(r"[ .\-()+]+")
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
@@ -61,6 +64,8 @@ _NEAR: Final = 120
 _AFTER: Final = 40
 _WEAK: Final = 60
 _CLAIM: Final = 12
+_QUALIFIER_REACH: Final = 30
+_CLAUSE_BREAK: Final = re.compile(r"[.!?;:\n。！？；：]|[0-9]")
 _DISTRACTOR_GAP: Final = 25
 _LABEL_INDENT: Final = 15
 _POINTER_REACH: Final = 200
@@ -199,7 +204,9 @@ def _terms(text: str, candidates: list[Candidate]) -> list[_Term]:
         for start, end, kind in find_terms(text, lowered, lo, hi):
             pointer = False
             if kind == "strong":
-                if BOOKING_LABEL.search(text, max(0, start - 16), end + 20):
+                if _qualified_away(text, start, end):
+                    kind = "distractor"
+                elif BOOKING_LABEL.search(text, max(0, start - 16), end + 20):
                     if travel is None:
                         travel = TRAVEL.search(text) is not None
                     if travel:
@@ -210,6 +217,26 @@ def _terms(text: str, candidates: list[Candidate]) -> list[_Term]:
                 )
             terms.append(_Term(start, end, kind, pointer))
     return terms
+
+
+def _qualified_away(text: str, start: int, end: int) -> bool:
+    """A qualifier in the keyword's own clause makes it a promo/gift/pickup code."""
+    before = _clause(text[max(0, start - _QUALIFIER_REACH) : start], last=True)
+    after = _clause(text[end : end + _QUALIFIER_REACH], last=False)
+    return NON_LOGIN_QUALIFIER.search(f"{before} {after}") is not None
+
+
+def _clause(text: str, *, last: bool) -> str:
+    parts = _CLAUSE_BREAK.split(text)
+    return parts[-1] if last else parts[0]
+
+
+def _trivial(value: str) -> bool:
+    """Placeholder-looking numbers: one repeated digit or a straight run (0000, 1234, 987654)."""
+    if not value.isdigit():
+        return False
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(value)}
+    return steps in ({0}, {1}, {-1})
 
 
 def _strong_alnum(value: str) -> bool:
@@ -236,6 +263,8 @@ def _after_distractor(text: str, cand: Candidate, terms: list[_Term], ends: list
     term = terms[index]
     if term.kind != "distractor":
         return False
+    if _UNIT_SUFFIX.search(text, max(0, term.start - 2), term.start):
+        return False  # "49,99 EUR: 730 219" - the currency belongs to the amount before it
     gap = text[term.end : cand.start]
     # Dashed identifiers between label and number belong to the value ("plate B-AB 1234").
     words = _DASHED_ID.sub("", gap)
@@ -391,14 +420,18 @@ def find_code(text: str) -> str | None:
         return None
     scorer = _Scorer(text, viable, terms)
     best: dict[str, _Score] = {}
+    placeholders: set[str] = set()
     for cand in viable:
         scored = scorer.score(cand)
         if scored is None or scored.points < THRESHOLD:
             continue
+        if _trivial(scored.value):
+            placeholders.add(scored.value)  # never returned, but still part of a list of codes
+            continue
         known = best.get(scored.value)
         if known is None or (scored.points, -scored.gap) > (known.points, -known.gap):
             best[scored.value] = scored
-    if not best or len(best) >= 3:
+    if not best or len(best) + len(placeholders) >= 3:
         return None
     ranked = sorted(best.values(), key=lambda s: (-s.points, s.gap))
     if len(ranked) == 2 and (ranked[0].points, ranked[0].gap) == (

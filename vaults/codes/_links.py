@@ -21,17 +21,19 @@ __all__ = ["find_magic_link", "only_url", "strip_url"]
 
 _TRAILING: Final = ".,;:!?)]}'\"»›>"
 _POSITIVE_URL: Final = re.compile(
-    r"log[-_]?in|sign[-_]?in|log[-_]?on|magi[cq]|verif|confirm|token|auth|otp|passwordless"
+    r"log[-_]?in|sign[-_]?in|log[-_]?on|magi[cq]|verif|confirm|auth|otp|passwordless"
     r"|one[-_]?time|activate|validate|connexion|connect|anmeld|einlogg|iniciar|acceso|entrar"
     r"|acesso|vhod|вход",
     re.IGNORECASE,
 )
+# A token parameter alone says little (unsubscribe, invitation and order links carry them too).
+_TOKEN_WORD: Final = re.compile(r"token|(?<![a-z])t(?![a-z])|oobcode|code", re.IGNORECASE)
 _NEGATIVE_URL: Final = re.compile(
     r"unsubscribe|opt[-_]?out|optout|privacy|terms|preference|settings|notification|help"
     r"|support|legal|policy|cookie|contact|about|careers|blog|reset|forgot|recover"
     r"|password(?!less)|not[-_]?me|notme|wasnt|was[-_]not|secure[-_]?(?:your[-_]?)?account"
     r"|lock|revoke|deny|decline|cancel|report|abuse|disavow|activity|devices|webversion"
-    r"|order|track|receipt|invoice|billing|shipping|delivery|cart|checkout"
+    r"|order|track|receipt|invoice|billing|shipping|delivery|cart|checkout|invit|join|referr"
     r"|view[-_]?(?:in[-_]?)?(?:browser|online)|facebook\.com|twitter\.com|instagram\.com"
     r"|linkedin\.com|youtube\.com|apps\.apple\.com|play\.google\.com|\.(?:png|jpe?g|gif|svg|css)\b",
     re.IGNORECASE,
@@ -47,7 +49,7 @@ _POSITIVE_WORDS: Final = re.compile(
 _NEGATIVE_WORDS: Final = re.compile(
     r"unsubscribe|privacy|terms|help|support|not\s+you|wasn'?t\s+(?:me|you)|secure\s+your"
     r"|report|cancel|deny|reset|forgot|manage|preferences|view\s+(?:in|online)|darse\s+de\s+baja"
-    r"|order|track|receipt|invoice|shipment|delivery"
+    r"|order|track|receipt|invoice|shipment|delivery|invit|join\s|accept"
     r"|abbestellen|désabonner|désinscri|отписаться|退订|配信停止|수신\s?거부",
     re.IGNORECASE,
 )
@@ -114,6 +116,8 @@ def _score(url: str, words: str, context: str, order: int) -> _Scored | None:
     points = 0
     if _POSITIVE_URL.search(url_words):
         points += 2
+    elif _TOKEN_WORD.search(url_words):
+        points += 1
     if words and _POSITIVE_WORDS.search(words):
         points += 2
     if context and _POSITIVE_WORDS.search(context):

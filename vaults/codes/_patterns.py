@@ -22,6 +22,7 @@ __all__ = [
     "AFTER_UNIT",
     "BOOKING_LABEL",
     "LEFT_LETTER",
+    "NON_LOGIN_QUALIFIER",
     "POINTER_AFTER",
     "POINTER_BEFORE",
     "STREET_AFTER",
@@ -720,5 +721,13 @@ POINTER_AFTER: Final = re.compile(
 POINTER_BEFORE: Final = re.compile(
     _words(r"following", r"folgenden?", r"siguiente", r"suivant", r"seguinte", r"следующий")
     + r"[ \t]+(?:[^\W\d_]+[ \t]+)?$",
+    re.IGNORECASE,
+)
+
+# "código de recarga promocional", "code for your gift card": the code is not a login code.
+NON_LOGIN_QUALIFIER: Final = re.compile(
+    r"promo|discount|descuento|desconto|coupon|cup[oó]n|cupom|gift|regalo|presente|referral"
+    r"|invit|rabatt|gutschein|r[ée]duction|remise|recarga|voucher|bonus|reward|redeem|redemption"
+    r"|pickup|abhol|retirada|backup|取件|优惠|優惠|兑换|兌換|邀请|邀請|クーポン|쿠폰",
     re.IGNORECASE,
 )
