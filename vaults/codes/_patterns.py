@@ -21,7 +21,6 @@ from typing import Final, Literal
 __all__ = [
     "AFTER_UNIT",
     "BOOKING_LABEL",
-    "LEFT_LETTER",
     "NON_LOGIN_QUALIFIER",
     "POINTER_AFTER",
     "POINTER_BEFORE",
@@ -41,7 +40,6 @@ TermKind = Literal["strong", "weak", "distractor"]
 _L: Final = "A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
 _B: Final = f"(?<![{_L}])"
 _E: Final = f"(?![{_L}])"
-LEFT_LETTER: Final = re.compile(f"[{_L}]")
 
 
 def _words(*alternatives: str) -> str:
@@ -724,10 +722,16 @@ POINTER_BEFORE: Final = re.compile(
     re.IGNORECASE,
 )
 
-# "código de recarga promocional", "code for your gift card": the code is not a login code.
+# "código de recarga promocional", "code for your gift card", "код водителя" (the driver's
+# code), "door code": a code, but not one that logs anybody in.
 NON_LOGIN_QUALIFIER: Final = re.compile(
-    r"promo|discount|descuento|desconto|coupon|cup[oó]n|cupom|gift|regalo|presente|referral"
-    r"|invit|rabatt|gutschein|r[ée]duction|remise|recarga|voucher|bonus|reward|redeem|redemption"
-    r"|pickup|abhol|retirada|backup|取件|优惠|優惠|兑换|兌換|邀请|邀請|クーポン|쿠폰",
+    # word starts (Romance/German/Russian inflect or compound)
+    f"{_B}(?:promo|discount|descuento|desconto|coupon|cup[oó]n|cupom|rabatt|gutschein"
+    r"|r[ée]duction|remise|recarga|voucher|invit|redeem|redemption|abhol|retirada"
+    r"|водител|курьер|домофон|двер|доставк|парков)"
+    # whole words
+    f"|{_B}(?:gift|regalo|presente|referral|bonus|reward|backup|drivers?|couriers?|delivery"
+    f"|doors?|gates?|lockers?|parking|wi-?fi|pickup){_E}"
+    r"|取件|优惠|優惠|兑换|兌換|邀请|邀請|司机|快递|配送|クーポン|配達|쿠폰|배송|기사",
     re.IGNORECASE,
 )
