@@ -27,6 +27,7 @@ from vaults_onepassword.testing.seed import (
     find_item,
     find_items,
     find_vault,
+    token_for,
 )
 
 # Property names of the spec's Vault, Item and FullItem schemas (connect docs/openapi/spec.yaml).
@@ -358,3 +359,20 @@ def test_replace_seed_changes_what_is_served(onepassword_connect: ConnectFixture
     }
     assert "Forum Renamed" in titles and "Forum" not in titles
     assert json.dumps(onepassword_connect.seed).count("Forum Renamed") == 0  # fixture seed intact
+
+
+def test_the_server_runs_in_its_own_process_with_the_same_api() -> None:
+    from vaults_onepassword.testing.connect_server_process import ConnectServerProcess
+
+    seed = bulk_seed(3)
+    with ConnectServerProcess(seed, latency=0.001) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        sdk = new_client(server.url, token_for(seed, "connect"))
+        assert isinstance(sdk, Client)
+        assert sdk.get_item("Login 0001", "Bench").title == "Login 0001"
+        sdk.session.close()
+        assert server.request_count == 3  # vault by name, title filter, item
+        server.reset_requests()
+        assert server.request_count == 0
+    with pytest.raises(httpx.TransportError):
+        httpx.get(server.url + "/heartbeat")

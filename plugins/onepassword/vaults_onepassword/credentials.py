@@ -115,8 +115,27 @@ def select_field(item: OnePasswordItem, name: str, section: str | None = None) -
     return matches[0]
 
 
-def _base(item: OnePasswordItem) -> Credential:
-    return Credential(vault=SCHEME, id=item.id, name=item.title, uris=list(item.urls))
+def _credential(
+    item: OnePasswordItem,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    fields: list[CustomField] | None = None,
+    otp: ItemField | None = None,
+) -> Credential:
+    """One constructor call (``Credential`` validates on every assignment)."""
+    totp_secret, totp = _otp(item, otp) if otp is not None else (None, None)
+    return Credential(
+        vault=SCHEME,
+        id=item.id,
+        name=item.title,
+        username=username,
+        password=SecretStr(password) if password is not None else None,
+        uris=list(item.urls),
+        fields=fields or [],
+        totp=totp,
+        totp_secret=totp_secret,
+    )
 
 
 def _otp_only(item: OnePasswordItem, fld: ItemField | None, ref: OpRef) -> Credential:
@@ -127,9 +146,7 @@ def _otp_only(item: OnePasswordItem, fld: ItemField | None, ref: OpRef) -> Crede
             f"field '{fld.name}' of 1Password item '{item.title}' is not a one-time password "
             f"field, so {ref.raw!r} has no code"
         )
-    cred = _base(item)
-    cred.totp_secret, cred.totp = _otp(item, fld)
-    return cred
+    return _credential(item, otp=fld)
 
 
 def build_credential(item: OnePasswordItem, ref: OpRef) -> Credential:
@@ -140,27 +157,26 @@ def build_credential(item: OnePasswordItem, ref: OpRef) -> Credential:
         fld = select_field(item, ref.field, ref.section)
         if ref.otp:
             return _otp_only(item, fld, ref)
-        cred = _base(item)
-        cred.fields = [_custom(fld)]
-        if fld.purpose == "USERNAME":
-            cred.username = fld.value
-        elif fld.purpose == "PASSWORD" and fld.value is not None:
-            cred.password = SecretStr(fld.value)
-        elif fld.is_otp:
-            cred.totp_secret, cred.totp = _otp(item, fld)
-        return cred
+        return _credential(
+            item,
+            username=fld.value if fld.purpose == "USERNAME" else None,
+            password=fld.value if fld.purpose == "PASSWORD" else None,
+            fields=[_custom(fld)],
+            otp=fld if fld.is_otp else None,
+        )
     otp = item.otp_field()
     if ref.otp:
         return _otp_only(item, otp, ref)
-    cred = _base(item)
     username = item.by_purpose("USERNAME")
     password = item.by_purpose("PASSWORD")
-    cred.username = username.value if username else None
-    if password is not None and password.value is not None:
-        cred.password = SecretStr(password.value)
-    cred.fields = [
-        _custom(f) for f in item.fields if f is not username and f is not password and not f.is_otp
-    ]
-    if otp is not None:
-        cred.totp_secret, cred.totp = _otp(item, otp)
-    return cred
+    return _credential(
+        item,
+        username=username.value if username else None,
+        password=password.value if password else None,
+        fields=[
+            _custom(f)
+            for f in item.fields
+            if f is not username and f is not password and not f.is_otp
+        ],
+        otp=otp,
+    )

@@ -38,6 +38,8 @@ from vaults_onepassword.testing.wire_formats import (
 )
 
 CONNECT_VERSION = "1.7.1"
+#: Not part of Connect: request counters of a server running in another process.
+ADMIN_PATH = "/__vaults_test__/requests"
 _UUID = re.compile(r"^[\da-z]{26}$")
 _FILTER = re.compile(r'^\s*(\w+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$')
 _UNESCAPE = re.compile(r"\\(.)")
@@ -86,6 +88,8 @@ def parse_scim_eq(expression: str, attribute: str) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops bursts of concurrent connects (1 s SYN retry).
+    request_queue_size = 128
     owner: ConnectServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -315,6 +319,8 @@ class ConnectServer:
     def _respond(
         self, method: str, path: str, query: str, authorization: str | None
     ) -> tuple[int, bytes, str, bool]:
+        if path == ADMIN_PATH:
+            return self._admin(method)
         fault = self._take_fault(path)
         if fault is not None:
             raise _HttpError(fault.status, fault.message)
@@ -340,6 +346,15 @@ class ConnectServer:
             params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
             body = self._route(segments[2:], params, scope)
         return 200, json.dumps(body).encode(), "application/json", True
+
+    def _admin(self, method: str) -> tuple[int, bytes, str, bool]:
+        """Test control for a server in another process: GET counts, DELETE resets."""
+        if method == "DELETE":
+            self.reset_requests()
+        with self._lock:
+            count = sum(1 for r in self._records if r.is_api)
+        body = json.dumps({"api_requests": count, "errors": len(self.errors)}).encode()
+        return 200, body, "application/json", False
 
     def _vault(self, vault_id: str, scope: set[str] | None) -> JsonDict:
         for v in self._seed["vaults"]:
@@ -372,3 +387,24 @@ class ConnectServer:
             if item["id"] == item_id and (self.serve_archived_by_id or not is_archived(item)):
                 return connect_item(vault, item)
         raise _HttpError(404, f"item {item_id} not found")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vaults_onepassword.testing.connect_server SEED.json [--latency S]``: serve
+    until stdin closes, after printing the base URL (benchmarks: no GIL shared with clients)."""
+    import argparse
+    from pathlib import Path
+
+    from vaults_onepassword.testing.seed import read_seed
+
+    parser = argparse.ArgumentParser(description="1Password Connect test server")
+    parser.add_argument("seed", type=Path)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    with ConnectServer(read_seed(args.seed), latency=args.latency) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
