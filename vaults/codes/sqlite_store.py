@@ -1,8 +1,10 @@
 """The embedded code store: one SQLite file (WAL mode), safe for several processes on a machine.
 
-Every operation opens its own short-lived connection, so one store object is safe to share
-between threads and survives ``fork``. Wake-ups go through FIFOs in ``<database>.wake/``
-(:mod:`vaults.codes.fifo_wakeup`); without FIFO support, waiters poll.
+Each thread gets its own connection, kept open (so the write-ahead log is not checkpointed
+and deleted after every statement); one store object is safe to share between threads, and
+a forked child opens fresh connections. Every statement is its own transaction. Wake-ups go
+through FIFOs in ``<database>.wake/`` (:mod:`vaults.codes.fifo_wakeup`); without FIFO
+support, waiters poll.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ class SqliteStore(CodeStore):
         self.description = f"sqlite:///{self.path}"
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
         self._wakeups = (
             fifo_wakeup.FifoWakeups(self.path.with_name(self.path.name + ".wake"))
             if wakeups and fifo_wakeup.supported()
@@ -110,20 +115,47 @@ class SqliteStore(CodeStore):
                 raise _unavailable(self.path, exc) from None
             self._ready = True
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._opened = []
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
         self._ensure_ready()
         try:
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,  # only so that close() may close it
+            )
+            conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise _unavailable(self.path, exc) from None
+        self._local.conn = conn
+        with self._ready_lock:
+            self._opened.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
         try:
-            conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
         except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
             raise _unavailable(self.path, exc) from None
-        finally:
-            conn.close()
+
+    def close(self) -> None:
+        with self._ready_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
 
     # -- contract -------------------------------------------------------------------
     def insert(self, code: PushedCode, key: str) -> None:
