@@ -279,6 +279,10 @@ DISTRACTORS: dict[str, list[str]] = {
         "Ticket #48213: code reset requested.",
         "Transaction ID: 77123. Your code will follow.",
     ],
+    "account": [
+        "Your code for the transfer to DE89 3704 0044 0532 0130 00 will follow.",
+        "Reminder: your bill is due. Account 98127733. Your code will follow.",
+    ],
     "promo": ["Use promo code SAVE20 for 20% off.", "Your invite code is K7Q2ZP."],
 }
 

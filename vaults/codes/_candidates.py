@@ -4,11 +4,17 @@ A candidate is a 4–8 digit number (``482913``; ``584 302`` and ``482-913`` joi
 ``G-482913`` without its prefix; ``4 8 2 9 1 3`` from one-digit table cells) or a 4–10 character
 upper-case alphanumeric token with at least one letter and one digit (``K7Q2ZP``).
 
-Each candidate is first *filtered* (a quantity, a date or time, part of a phone number or a
-longer number, right after a distractor such as "order #" or "ending in") and then *scored*:
-how close the nearest strong keyword ("code", "OTP", "验证码" ...) sits before or after it,
-and whether a weak login/verify keyword shares its sentence. Only a candidate above the
-threshold is ever returned, and ties between different values return nothing.
+Each candidate is first *filtered*: glued to a longer number, a date, a time or an amount; part
+of a phone number, IBAN or card number; followed by a unit ("10 minutes", "USD", "%"); a house
+number; or right after a distractor label ("order #", "ending in", "ZIP", "Tel."). It is then
+*scored*: how close the nearest strong keyword ("code", "OTP", "验证码" ...) sits before it
+(same sentence; or a sentence or two away when the code stands on a line of its own; or
+further when the keyword points down: "the code below"), or right after it ("482913 is your
+code"), or a weak login/verify keyword in its sentence. Keywords qualified as promo, gift,
+pickup, driver ... codes, and "confirmation codes" of travel/event messages, count as
+distractors. Only a candidate above the threshold is returned; placeholder numbers (0000,
+123456) never are; ties between different values, or three or more codes (a list of backup
+codes), return nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ _PREFIX: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,3}-\Z")
 _NUMBERISH: Final = re.compile(
     r"(?:\+[ ]?|\([0-9]{1,5}\)[ ]?)?[0-9]+(?:(?:[ .\-]|[ ]?\([0-9]{1,5}\)[ ]?)[0-9]+)*"
 )
+_IBAN: Final = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
+)
 _UNIT_SUFFIX: Final = re.compile(r"[0-9][ ]?\Z")
 _DASHED_ID: Final = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)+")
 _GROUP_SEP: Final = re.compile(r"[ .\-()+]+")
@@ -70,7 +79,7 @@ _DISTRACTOR_GAP: Final = 25
 _LABEL_INDENT: Final = 15
 _POINTER_REACH: Final = 200
 _POINTER_STOPS: Final = 3
-_WINDOW: Final = 160
+_WINDOW: Final = 220
 _MAX_CANDIDATES: Final = 400
 
 
@@ -101,8 +110,8 @@ class _Score:
 
 
 def _masked_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of phone numbers and long digit groups (card, account, IBAN): never codes."""
-    spans: list[tuple[int, int]] = []
+    """Spans of IBANs, phone numbers and long digit groups (card, account): never codes."""
+    spans = [m.span() for m in _IBAN.finditer(text)]
     for match in _NUMBERISH.finditer(text):
         raw = match.group(0)
         groups = [g for g in _GROUP_SEP.split(raw) if g]
