@@ -6,8 +6,9 @@ regular expressions and scoring rules, tuned for precision (a wrong code is wors
 Order of the rules:
 
 1. Content of 10 characters or fewer (stripped) is the code itself (``482913``, ``584 302``,
-   ``G-482913``, ``K7Q2ZP``) or, if it is a URL, a magic link. Anything else that short is
-   searched like a longer message.
+   ``G-482913``, ``K7Q2ZP``; 4–8 digits or 4–10 letters and digits with at least one digit,
+   so ``STOP`` or ``Thanks!`` are not codes) or, if it is a URL, a magic link. Anything else
+   that short is searched like a longer message (``OTP: 4821``).
 2. An origin-bound last line (``@example.com #123456``, WICG "Origin-bound one-time codes
    delivered via SMS") wins and records the origin ``https://example.com``.
 3. A message that is nothing but a URL is a magic link.
