@@ -121,6 +121,11 @@ def error_of(call: Callable[[], object]) -> VaultsError:
     return caught.value
 
 
+def failure(vaults: Vaults, ref: str) -> VaultsError:
+    """The error resolving ``ref`` raises (fails the test when it resolves)."""
+    return error_of(lambda: vaults.resolve(ref))
+
+
 # -- whole credentials ------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("title", "username", "raw"),
@@ -231,7 +236,7 @@ def test_labels_match_case_insensitively_and_unlabeled_sections_by_id(vaults: Va
 
 def test_unknown_field_or_section_is_not_found(vaults: Vaults) -> None:
     for ref in ["op://Personal/GitHub/nope", "op://Personal/GitHub/Nowhere/username"]:
-        error = error_of(lambda ref=ref: vaults.resolve(ref))
+        error = failure(vaults, ref)
         assert isinstance(error, ItemNotFound), ref
         assert error.exit_code == 1
 
@@ -261,7 +266,7 @@ def test_otp_field_reference_without_attribute_carries_code_and_masked_field(
 
 def test_attribute_otp_on_something_without_otp_is_no_code(vaults: Vaults) -> None:
     for ref in ["op://Personal/Forum?attribute=otp", "op://Personal/GitHub/username?attribute=otp"]:
-        assert isinstance(error_of(lambda ref=ref: vaults.resolve(ref)), NoCode), ref
+        assert isinstance(failure(vaults, ref), NoCode), ref
 
 
 # -- item lookup -------------------------------------------------------------------------
@@ -292,7 +297,7 @@ def test_duplicate_titles_are_ambiguous_with_their_ids(
 def test_archived_items_are_not_returned(vaults: Vaults, seed: dict[str, Any]) -> None:
     archived = find_item(seed, "Personal", "Old Login")["id"]
     for ref in ["op://Personal/Old Login", f"op://Personal/{archived}"]:
-        error = error_of(lambda ref=ref: vaults.resolve(ref))
+        error = failure(vaults, ref)
         assert isinstance(error, ItemNotFound), ref
 
 
@@ -303,7 +308,7 @@ def test_missing_items_and_vaults_are_not_found_not_auth_errors(vaults: Vaults) 
         ("op://Restricted/Root Account", "Restricted"),  # outside the token's scope
         (f"op://Personal/{'q' * 26}", "q" * 26),
     ]:
-        error = error_of(lambda ref=ref: vaults.resolve(ref))
+        error = failure(vaults, ref)
         assert type(error) is ItemNotFound, (ref, error)
         assert error.exit_code == 1
         assert named in error.message
@@ -311,7 +316,7 @@ def test_missing_items_and_vaults_are_not_found_not_auth_errors(vaults: Vaults) 
 
 def test_invalid_references_are_rejected_before_any_lookup(vaults: Vaults) -> None:
     for ref in ["op://GitHub", "op://Personal/GitHub/a/b/c", "op://Personal//x", "op://P/I?x=1"]:
-        error = error_of(lambda ref=ref: vaults.resolve(ref))
+        error = failure(vaults, ref)
         assert isinstance(error, InvalidReference), ref
         assert error.exit_code == 2
 

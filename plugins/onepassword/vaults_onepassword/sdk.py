@@ -44,6 +44,7 @@ _LOCK = threading.Lock()
 _PORTAL: BlockingPortal | None = None
 _PORTAL_CM: AbstractContextManager[BlockingPortal] | None = None
 _CLIENTS: dict[str, Any] = {}
+_AUTH_LOCKS: dict[str, anyio.Lock] = {}
 _VAULT_IDS: dict[tuple[str, str], str] = {}
 
 
@@ -71,6 +72,7 @@ def _stop_portal() -> None:
     with _LOCK:
         cm, _PORTAL_CM, _PORTAL = _PORTAL_CM, None, None
         _CLIENTS.clear()
+        _AUTH_LOCKS.clear()
     if cm is not None:
         cm.__exit__(None, None, None)
 
@@ -118,18 +120,22 @@ class SdkTransport:
         return VaultUnavailable(f"the 1Password SDK failed: {first_line}")
 
     async def _client(self) -> Any:
-        client = _CLIENTS.get(self._digest)
-        if client is None:
-            module = importlib.import_module("onepassword.client")
-            try:
-                client = await module.Client.authenticate(
-                    auth=self._token.get_secret_value(),
-                    integration_name=INTEGRATION_NAME,
-                    integration_version=INTEGRATION_VERSION,
-                )
-            except Exception as exc:
-                raise self._error(exc, None) from None
-            _CLIENTS[self._digest] = client
+        """The authenticated client for this token: one ``authenticate`` per process (the
+        portal loop runs every SDK call, so the lock below is the only one needed)."""
+        lock = _AUTH_LOCKS.setdefault(self._digest, anyio.Lock())
+        async with lock:
+            client = _CLIENTS.get(self._digest)
+            if client is None:
+                module = importlib.import_module("onepassword.client")
+                try:
+                    client = await module.Client.authenticate(
+                        auth=self._token.get_secret_value(),
+                        integration_name=INTEGRATION_NAME,
+                        integration_version=INTEGRATION_VERSION,
+                    )
+                except Exception as exc:
+                    raise self._error(exc, None) from None
+                _CLIENTS[self._digest] = client
         return client
 
     async def _vault_id(self, client: Any, key: ItemKey) -> str:
