@@ -233,6 +233,11 @@ class Inbox:
         :class:`~vaults.errors.CodeTimeout` when no code came in time.
         """
         key, since, timeout, interval = self._wait_args(identifier, since, timeout, interval)
+        if timeout == 0:  # a single look: no need to listen
+            code = self.store.newest(key=key, since=since, now=self.clock(), consume=consume)
+            if code is None:
+                raise self._timeout(identifier, timeout)
+            return code
         deadline = time.monotonic() + timeout
         with self.store.listen(key) as listener:  # registered before the first look
             while True:
