@@ -3,7 +3,7 @@
 ``bw`` prints its answer (``bw get item``: ~1.3 s) and then idles about two more seconds on
 internal timers before it exits; it opens, writes or connects nothing after the answer
 (checked with ``strace`` on ``@bitwarden/cli`` 2026.6.0). With ``answer="json"`` a run
-returns as soon as stdout holds one complete JSON document and a newline; the idle process
+returns as soon as stdout holds one complete JSON document; the idle process
 is left to exit by itself, watched by a reaper thread that still enforces the deadline,
 and is ended by :func:`end_lingering` (at interpreter exit at the latest). Nothing outlives
 the deadline or the interpreter.
@@ -114,10 +114,13 @@ atexit.register(end_lingering)
 
 
 def _complete_json(buffer: bytearray) -> tuple[bool, Any]:
-    if not buffer.endswith(b"\n"):
+    """Whether ``buffer`` is one whole JSON object or array (``bw`` prints its last line
+    without a newline when stdout is not a terminal)."""
+    end = buffer.rstrip()
+    if not end.endswith((b"}", b"]")):
         return False, None
     try:
-        return True, json.loads(buffer)
+        return True, json.loads(end)
     except ValueError:
         return False, None
 
