@@ -10,10 +10,11 @@ are at ``/docs`` and ``/openapi.json``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -187,7 +188,16 @@ def create_app(
     expected = hashlib.sha256(key.get_secret_value().encode("utf-8")).digest()
     box = inbox if inbox is not None else Inbox(store_url, env=env)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if inbox is None:  # ours: release its connections
+                box.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="vaults codes inbox",
         version=vaults.__version__,
         description=(
