@@ -89,6 +89,21 @@ def listener_count(store_url: str) -> int:
 
 
 @pytest.fixture
+def count_listeners(store_url: str) -> Callable[[], int]:
+    """``count_listeners()``: waiters registered on the test's store, once the count has
+    settled at zero or 5 s passed (a closed PostgreSQL connection leaves pg_stat_activity
+    a moment after the client closed it)."""
+
+    def count() -> int:
+        deadline = time.monotonic() + 5
+        while (found := listener_count(store_url)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
+
+    return count
+
+
+@pytest.fixture
 def wait_for_listener(store_url: str) -> Callable[..., None]:
     """``wait_for_listener(n=1)``: block until ``n`` waiters are registered on the store, so
     that a push made next has to wake them (rather than be found by their first look)."""

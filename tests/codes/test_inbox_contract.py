@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -12,6 +13,7 @@ import pytest
 
 from vaults.codes.inbox import Inbox
 from vaults.errors import CodeTimeout, InvalidInput, NoCode
+from vaults.testing.leaks import assert_no_leak, error_texts
 
 EMAIL = "Your verification code is 482913. It expires in 10 minutes."
 
@@ -258,19 +260,48 @@ def test_async_wait_wakes_on_push(
     assert latency < 0.5
 
 
-def test_async_wait_times_out_and_can_be_cancelled(inbox: Inbox) -> None:
+def test_async_wait_times_out_and_can_be_cancelled(
+    inbox: Inbox, count_listeners: Callable[[], int]
+) -> None:
     async def main() -> None:
         with pytest.raises(CodeTimeout):
             await inbox.await_wait("user@example.com", timeout=0.1, interval=0.05)
         with anyio.move_on_after(0.1) as scope:
             await inbox.await_wait("user@example.com", timeout=30, interval=30)
         assert scope.cancelled_caught
+        assert count_listeners() == 0  # the cancelled waiter stopped listening
         await inbox.apush("user@example.com", EMAIL)
         got = await inbox.await_wait("user@example.com", timeout=0, consume=True)
         assert got.value == "482913"
         assert [c.consumed_at is not None for c in await inbox.alist()] == [True]
 
     anyio.run(main)
+
+
+def test_waiters_stop_listening(inbox: Inbox, count_listeners: Callable[[], int]) -> None:
+    with pytest.raises(CodeTimeout):
+        inbox.wait("user@example.com", timeout=0.05, interval=0.01)
+    inbox.push("user@example.com", EMAIL)
+    inbox.wait("user@example.com", timeout=1)
+    assert count_listeners() == 0
+
+
+CONTENT_CANARY = "content-canary-q7Zr"
+
+
+def test_pushed_content_is_neither_stored_nor_echoed(inbox: Inbox, store_url: str) -> None:
+    with pytest.raises(NoCode) as caught:
+        inbox.push("user@example.com", f"Thanks for your order {CONTENT_CANARY}!")
+    assert_no_leak(error_texts("push error", caught.value), [CONTENT_CANARY])
+    pushed = inbox.push("user@example.com", f"Your code is 482913 ({CONTENT_CANARY})")
+    assert CONTENT_CANARY not in repr(pushed)
+    assert CONTENT_CANARY not in str(pushed.public_dict())
+    if store_url.startswith("sqlite:///"):
+        inbox.close()
+        database = Path(store_url[len("sqlite:///") :])
+        for path in database.parent.glob(database.name + "*"):
+            if path.is_file():
+                assert CONTENT_CANARY.encode() not in path.read_bytes()
 
 
 def test_a_message_without_a_code_is_refused(inbox: Inbox) -> None:
