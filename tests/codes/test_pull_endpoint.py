@@ -172,7 +172,7 @@ def test_bad_pull_arguments(url: str, key: str) -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"interval": 0}, {"timeout": -1}, {"interval": float("inf")}])
-def test_bad_pull_durations(pull_endpoint: Any, kwargs: dict[str, float]) -> None:
+def test_bad_pull_durations(pull_endpoint: Any, kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         pull(pull_endpoint.url, pull_endpoint.api_key, **kwargs)
 
