@@ -113,3 +113,24 @@ def test_waiting_without_a_usable_wake_directory_still_works(
         assert inbox.wait("a@example.com", timeout=1, interval=0.05).value == "482913"
         with pytest.raises(Exception, match="no code"):
             inbox.wait("b@example.com", timeout=0.1, interval=0.05)
+
+
+def test_many_first_uses_of_a_new_file_at_once(tmp_path: Path) -> None:
+    # Switching a new file to WAL answers "database is locked" at once (no busy timeout)
+    # when another connection is doing the same: first uses racing must all succeed.
+    errors: list[BaseException] = []
+    for trial in range(40):
+        db = tmp_path / f"race{trial}.db"
+
+        def first_use(store: SqliteStore) -> None:
+            try:
+                store.newest(key="k", since=None, now=time.time(), consume=False)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=first_use, args=(SqliteStore(db),)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert not errors, errors[0]

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,29 @@ def _row_to_code(row: tuple[Any, ...]) -> PushedCode:
     )
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging (a persistent setting) unless it already is.
+
+    Switching takes an exclusive lock and answers "database is locked" at once, without
+    the busy timeout, when another process is switching or reading right then: retry.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        row = conn.execute("PRAGMA journal_mode").fetchone()
+        if row and str(row[0]).lower() == "wal":
+            return
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+            continue
+        return  # switched, or a file system without WAL support: the old mode stays
+
+
 def _unavailable(path: Path, exc: sqlite3.Error) -> VaultUnavailable:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return VaultUnavailable(f"the code store {path} cannot be used: {reason}")
@@ -107,7 +131,7 @@ class SqliteStore(CodeStore):
             try:
                 conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
                 try:
-                    conn.execute("PRAGMA journal_mode=WAL")
+                    _use_wal(conn)
                     conn.executescript(_SCHEMA)
                 finally:
                     conn.close()
