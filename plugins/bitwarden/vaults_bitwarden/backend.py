@@ -24,6 +24,7 @@ from vaults.refs import Reference
 from vaults_bitwarden.cli_transport import CliTransport
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.lookup import (
+    ItemIndex,
     Query,
     Scope,
     parse_query,
@@ -138,7 +139,7 @@ class BitwardenBackend(VaultBackend):
             return super().fetch_many(refs)
         need_orgs, need_cols = self._listings_needed(parsed)
         try:
-            items = self.transport.list_items(None, _ALL_ITEMS)
+            index = ItemIndex(self.transport.list_items(None, _ALL_ITEMS))
             orgs = self.transport.list_organizations() if need_orgs else None
             cols = self.transport.list_collections() if need_cols else None
         except VaultsError as exc:
@@ -150,7 +151,7 @@ class BitwardenBackend(VaultBackend):
                 continue
             try:
                 scope = resolve_scope(query, orgs, cols)
-                item = select(items, query, scope)
+                item = index.select(query, scope)
                 if item is None:  # not listed: in the trash or archive, or absent
                     item = self.transport.get_item(
                         query.item_id or "", query.describe(), listed=False
@@ -171,7 +172,7 @@ class BitwardenBackend(VaultBackend):
             return await super().afetch_many(refs, concurrency)
         need_orgs, need_cols = self._listings_needed(parsed)
         try:
-            items = await self.transport.alist_items(None, _ALL_ITEMS)
+            index = ItemIndex(await self.transport.alist_items(None, _ALL_ITEMS))
             orgs = await self.transport.alist_organizations() if need_orgs else None
             cols = await self.transport.alist_collections() if need_cols else None
         except VaultsError as exc:
@@ -183,7 +184,7 @@ class BitwardenBackend(VaultBackend):
                 continue
             try:
                 scope = resolve_scope(query, orgs, cols)
-                item = select(items, query, scope)
+                item = index.select(query, scope)
                 if item is None:  # not listed: in the trash or archive, or absent
                     item = await self.transport.aget_item(
                         query.item_id or "", query.describe(), listed=False

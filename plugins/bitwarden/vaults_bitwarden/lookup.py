@@ -32,6 +32,7 @@ from vaults_bitwarden.transport import Item
 
 __all__ = [
     "Item",
+    "ItemIndex",
     "MatchStrategy",
     "Query",
     "Scope",
@@ -218,14 +219,7 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def select_by_name(items: Iterable[Item], name: str, what: str) -> Item:
-    """The one item called ``name`` (see the module docstring for the rule)."""
-    pool = list(items)
-    wanted = _nfc(name)
-    exact = [i for i in pool if _nfc(item_name(i)) == wanted]
-    if not exact:
-        folded = wanted.casefold()
-        exact = [i for i in pool if _nfc(item_name(i)).casefold() == folded]
+def _named(exact: list[Item], name: str, near: Callable[[], int], what: str) -> Item:
     if len(exact) == 1:
         return exact[0]
     if exact:
@@ -234,10 +228,14 @@ def select_by_name(items: Iterable[Item], name: str, what: str) -> Item:
             "or add ?organization=/?collection=",
             sorted(item_id(i) for i in exact),
         )
-    folded = wanted.casefold()
-    near = sum(1 for i in pool if folded in _nfc(item_name(i)).casefold())
-    hint = f" ({near} other item names contain that text)" if near else ""
+    count = near()
+    hint = f" ({count} other item names contain that text)" if count else ""
     raise ItemNotFound(f"Bitwarden has no {what}{hint}")
+
+
+def select_by_name(items: Iterable[Item], name: str, what: str) -> Item:
+    """The one item called ``name`` (see the module docstring for the rule)."""
+    return ItemIndex(items).by_name(name, Scope(), what)
 
 
 # -- by URL --------------------------------------------------------------------------------
@@ -345,15 +343,47 @@ def select_by_url(items: Iterable[Item], url: str, what: str) -> Item:
     return best[1]
 
 
+class ItemIndex:
+    """A listing indexed once by id, NFC name and case-folded name, so that matching N
+    references against M items costs O(N + M), not O(N x M)."""
+
+    def __init__(self, items: Iterable[Item]) -> None:
+        self.items = list(items)
+        self._ids: dict[str, Item] = {}
+        self._names: dict[str, list[Item]] = {}
+        self._folded: dict[str, list[Item]] = {}
+        for item in self.items:
+            self._ids.setdefault(item_id(item), item)
+            name = _nfc(item_name(item))
+            self._names.setdefault(name, []).append(item)
+            self._folded.setdefault(name.casefold(), []).append(item)
+
+    def by_name(self, name: str, scope: Scope, what: str) -> Item:
+        wanted = _nfc(name)
+        exact = [i for i in self._names.get(wanted, ()) if scope.admits(i)]
+        if not exact:
+            exact = [i for i in self._folded.get(wanted.casefold(), ()) if scope.admits(i)]
+
+        def near() -> int:
+            folded = wanted.casefold()
+            return sum(
+                1 for key, items in self._folded.items() if folded in key
+                for i in items if scope.admits(i)
+            )  # fmt: skip
+
+        return _named(exact, name, near, what)
+
+    def select(self, query: Query, scope: Scope) -> Item | None:
+        """The item ``query`` names (``None`` for an id absent from the listing)."""
+        if query.item_id is not None:
+            item = self._ids.get(query.item_id)
+            return item if item is not None and scope.admits(item) else None
+        what = query.describe()
+        if query.url is not None:
+            return select_by_url((i for i in self.items if scope.admits(i)), query.url, what)
+        return self.by_name(query.name or "", scope, what)
+
+
 def select(items: Iterable[Item], query: Query, scope: Scope) -> Item | None:
     """The item ``query`` names among ``items`` (``None`` for an id absent from them)."""
-    pool = [i for i in items if scope.admits(i)]
-    what = query.describe()
-    if query.item_id is not None:
-        for item in pool:
-            if item_id(item) == query.item_id:
-                return item
-        return None
-    if query.url is not None:
-        return select_by_url(pool, query.url, what)
-    return select_by_name(pool, query.name or "", what)
+    return ItemIndex(items).select(query, scope)
