@@ -94,7 +94,7 @@ def test_long_answers_go_through_extraction(
 def test_errors_and_5xx_are_retried_with_backoff(
     pull_endpoint: Any, codes_host: PluginHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pull_module, "_FIRST_BACKOFF", 0.03)
+    monkeypatch.setattr(pull_module, "_FIRST_BACKOFF", 0.05)
     pull_endpoint.answers = [
         (503, {}),
         "drop",
@@ -107,9 +107,10 @@ def test_errors_and_5xx_are_retried_with_backoff(
     times = [seen.at for seen in pull_endpoint.seen]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 4
-    # 0.03, 0.06, 0.12, 0.24: growing, and far below the 5 s interval
-    assert gaps[0] >= 0.025 and gaps[3] >= 0.2
-    assert gaps[0] < gaps[1] < gaps[2] < gaps[3] < 2
+    # at least 0.05, 0.1, 0.2, 0.4 s (doubling), and far below the 5 s interval
+    for number, gap in enumerate(gaps):
+        assert gap >= 0.05 * 2**number * 0.95, gaps
+    assert max(gaps) < 2.5, gaps
 
 
 KEY_CANARY = "key-canary-0x81"
