@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 from vaults_bitwarden.backend import BitwardenBackend
 from vaults_bitwarden.serve_api import ServeTransport, parse_envelope
-from vaults_bitwarden.testing.cli import BwCli, BwServe
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.seed import (
     CANARY,
@@ -323,16 +321,7 @@ def test_origin_header_gets_403_and_a_clear_error(bw_serve: str) -> None:
         parse_envelope(response, "bw serve", "GET", "/status")
 
 
-# -- lock, unlock and logged out: private bw serve processes --------------------------------
-
-
-@pytest.fixture
-def private_serve(bw_cli_copy: BwCli, tmp_path: Path) -> Iterator[str]:
-    serve = BwServe.start(bw_cli_copy, log_path=tmp_path / "serve.log")
-    try:
-        yield serve.url
-    finally:
-        serve.stop()
+# -- lock and unlock: private bw serve processes (bw_serve_copy) --------------------------------
 
 
 def _lock(url: str) -> None:
@@ -340,9 +329,9 @@ def _lock(url: str) -> None:
         assert client.post(f"{url}/lock").json()["success"] is True
 
 
-def test_locked_without_password_raises_vault_locked(private_serve: str) -> None:
-    _lock(private_serve)
-    backend = BitwardenBackend.from_env({"VAULTS_BITWARDEN_URL": private_serve})
+def test_locked_without_password_raises_vault_locked(bw_serve_copy: str) -> None:
+    _lock(bw_serve_copy)
+    backend = BitwardenBackend.from_env({"VAULTS_BITWARDEN_URL": bw_serve_copy})
     try:
         assert backend.status() == "locked"
         with pytest.raises(VaultLocked, match="BW_PASSWORD"):
@@ -352,13 +341,13 @@ def test_locked_without_password_raises_vault_locked(private_serve: str) -> None
 
 
 def test_locked_with_password_unlocks_once(
-    private_serve: str, bitwarden_server: BitwardenTestServer, caplog: pytest.LogCaptureFixture
+    bw_serve_copy: str, bitwarden_server: BitwardenTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    _lock(private_serve)
+    _lock(bw_serve_copy)
     password = bitwarden_server.master_password
     backend = BitwardenBackend.from_env(
-        {"VAULTS_BITWARDEN_URL": private_serve, "BW_PASSWORD": password}
+        {"VAULTS_BITWARDEN_URL": bw_serve_copy, "BW_PASSWORD": password}
     )
     try:
         cred = backend.fetch(_ref(f"bitwarden://{GITHUB.id}"))
@@ -372,10 +361,10 @@ def test_locked_with_password_unlocks_once(
     assert all(password not in r.getMessage() for r in caplog.records)
 
 
-def test_async_unlock(private_serve: str, bitwarden_server: BitwardenTestServer) -> None:
-    _lock(private_serve)
+def test_async_unlock(bw_serve_copy: str, bitwarden_server: BitwardenTestServer) -> None:
+    _lock(bw_serve_copy)
     backend = BitwardenBackend.from_env(
-        {"VAULTS_BITWARDEN_URL": private_serve, "BW_PASSWORD": bitwarden_server.master_password}
+        {"VAULTS_BITWARDEN_URL": bw_serve_copy, "BW_PASSWORD": bitwarden_server.master_password}
     )
 
     async def run() -> list[Credential | VaultsError]:
@@ -390,11 +379,11 @@ def test_async_unlock(private_serve: str, bitwarden_server: BitwardenTestServer)
     assert backend.transport.requests == 3
 
 
-def test_wrong_password_is_authentication_failed_and_not_retried(private_serve: str) -> None:
-    _lock(private_serve)
+def test_wrong_password_is_authentication_failed_and_not_retried(bw_serve_copy: str) -> None:
+    _lock(bw_serve_copy)
     wrong = "wrong-master-password-canary"
     backend = BitwardenBackend.from_env(
-        {"VAULTS_BITWARDEN_URL": private_serve, "BW_PASSWORD": wrong}
+        {"VAULTS_BITWARDEN_URL": bw_serve_copy, "BW_PASSWORD": wrong}
     )
     try:
         with pytest.raises(AuthenticationFailed) as caught:
