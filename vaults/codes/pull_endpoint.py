@@ -150,7 +150,7 @@ class _Pull:
     def read_code(self, response: httpx.Response) -> ExtractedCode | None:
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             return None
         raw = data.get("verification_code") if isinstance(data, dict) else None
         if isinstance(raw, int) and not isinstance(raw, bool):

@@ -68,7 +68,7 @@ def verify_signature(
         return True
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the stack limit
         return False
     stamp = data.get("timestamp") if isinstance(data, dict) else None
     if isinstance(stamp, bool) or not isinstance(stamp, int | float) or not math.isfinite(stamp):
