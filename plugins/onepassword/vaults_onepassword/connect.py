@@ -432,7 +432,7 @@ class ConnectTransport:
         status = response.status_code
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             body = None
         if status == 200 and body is not None:
             return body

@@ -171,7 +171,7 @@ class OpCliTransport:
             raise op_error(stderr, returncode, key, self._secrets())
         try:
             data: Any = json.loads(stdout)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise VaultUnavailable("the 1Password CLI printed something that is not JSON") from None
         item = parse_item(data, source="the 1Password CLI")
         if item.archived:
