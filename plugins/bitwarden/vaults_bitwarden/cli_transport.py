@@ -158,7 +158,7 @@ class CliTransport:
             if result.code == 0 and result.out.strip():
                 try:
                     return json.loads(result.out)
-                except ValueError:
+                except (ValueError, RecursionError):  # nested too deep
                     raise VaultUnavailable(
                         f"bw printed something that is not JSON for {what}"
                     ) from None

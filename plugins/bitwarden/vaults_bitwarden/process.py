@@ -121,7 +121,7 @@ def _complete_json(buffer: bytearray) -> tuple[bool, Any]:
         return False, None
     try:
         return True, json.loads(end)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return False, None
 
 

@@ -75,7 +75,7 @@ def parse_envelope(response: httpx.Response, source: str, method: str, path: str
         raise _unavailable_for_status(source, status, method, path)
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise VaultUnavailable(
             f"{source} sent a reply that is not JSON (HTTP {status} on {method} {path})"
         ) from None
