@@ -1,26 +1,60 @@
-"""The :class:`Vaults` host object: resolve references to credentials with live codes."""
+"""The :class:`Vaults` host object: resolve references to credentials with live codes.
+
+A single :meth:`Vaults.resolve` also gets codes the vault does not hold (a pull endpoint, the
+pushed-codes inbox): see :mod:`vaults.delivery` for the order and the item fields.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
-from vaults.errors import InvalidTotpSecret, UnknownScheme, VaultsError
+from vaults.delivery import (
+    DEFAULT_CODE_TIMEOUT,
+    DeliveryPlan,
+    DeliveryRun,
+    Waiting,
+    adeliver,
+    apply_delivered,
+    deliver,
+    mask_api_key_field,
+    plan_delivery,
+)
+from vaults.errors import InvalidInput, InvalidTotpSecret, UnknownScheme, VaultsError
 from vaults.host import PluginHost, make_host
 from vaults.models import Credential
 from vaults.refs import Reference, parse_reference
 from vaults.totp import DEFAULT_MIN_REMAINING, code_for_entry
 
-__all__ = ["Vaults"]
+if TYPE_CHECKING:
+    from vaults.codes.inbox import Inbox
+
+__all__ = ["Vaults", "Waiting"]
 
 RefLike = str | Reference
+
+
+def _check_timeout(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise InvalidInput("the code timeout must be a number of seconds")
+    if value < 0 or math.isinf(value):
+        raise InvalidInput("the code timeout must be zero or more seconds")
+    return float(value)
+
+
+def _check_since(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput("since must be epoch seconds")
+    return float(value)
 
 
 class Vaults:
@@ -32,6 +66,13 @@ class Vaults:
 
     Backends are created lazily (``from_env``) the first time their scheme is used, so a
     plugin whose vault is not configured costs nothing until asked for.
+
+    Codes that arrive by e-mail or SMS (see :meth:`resolve`): ``inbox`` is the codes inbox
+    to wait on (default: opened on first need from ``store_url``, else ``VAULTS_STORE``,
+    else the default SQLite file, and closed with this object); ``consume`` (default on)
+    takes each code a resolve returns, so two concurrent logins for one identifier never
+    get the same code; ``code_timeout`` is the default wait (15 minutes); ``pull_interval``
+    the seconds between requests to a pull endpoint (default 10).
     """
 
     def __init__(
@@ -43,6 +84,11 @@ class Vaults:
         min_remaining: float = DEFAULT_MIN_REMAINING,
         concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], float] = time.time,
+        inbox: Inbox | None = None,
+        store_url: str | None = None,
+        consume: bool = True,
+        code_timeout: float = DEFAULT_CODE_TIMEOUT,
+        pull_interval: float | None = None,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._host = host
@@ -53,6 +99,13 @@ class Vaults:
         self.concurrency = max(1, concurrency)
         self.clock = clock
         self._lock = threading.Lock()
+        self.consume = consume
+        self.code_timeout = _check_timeout(code_timeout)
+        self.pull_interval = pull_interval
+        self.store_url = store_url
+        self._inbox = inbox
+        self._own_inbox = False
+        self._inbox_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------------
     @property
@@ -81,10 +134,25 @@ class Vaults:
                 self._instances[key] = instance
             return instance
 
+    def inbox(self) -> Inbox:
+        """The codes inbox resolve waits on (opened on first use)."""
+        with self._inbox_lock:
+            if self._inbox is None:
+                from vaults.codes.inbox import Inbox
+
+                self._inbox = Inbox(self.store_url, env=self.env, host=self._host)
+                self._own_inbox = True
+            return self._inbox
+
+    def _wall_clock(self) -> float:
+        """Now, on the clock the inbox stamps codes with."""
+        return self._inbox.clock() if self._inbox is not None else time.time()
+
     def _finish(
         self, cred: Credential, ref: Reference, min_remaining: float | None, now: float | None
     ) -> Credential:
         cred.ref = ref.raw
+        mask_api_key_field(cred)
         if cred.totp is None and cred.totp_secret is not None:
             try:
                 cred.totp = code_for_entry(
@@ -100,22 +168,115 @@ class Vaults:
         return cred
 
     # -- single ---------------------------------------------------------------------
+    def _run(
+        self,
+        plan: DeliveryPlan,
+        since: float,
+        wait: bool,
+        timeout: float | None,
+        on_wait: Callable[[Waiting], None] | None,
+    ) -> DeliveryRun:
+        return DeliveryRun(
+            plan=plan,
+            since=since,
+            timeout=self.code_timeout if timeout is None else _check_timeout(timeout),
+            wait=bool(wait),
+            consume=self.consume,
+            pull_interval=self.pull_interval,
+            on_wait=on_wait,
+        )
+
     def resolve(
-        self, ref: RefLike, *, min_remaining: float | None = None, now: float | None = None
+        self,
+        ref: RefLike,
+        *,
+        totp_identifier: str | None = None,
+        totp_url: str | None = None,
+        totp_type: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        since: float | None = None,
+        on_wait: Callable[[Waiting], None] | None = None,
+        min_remaining: float | None = None,
+        now: float | None = None,
     ) -> Credential:
-        """Resolve one reference: username, password and (if the item has one) a live code."""
+        """Resolve one reference: username, password and a one-time code, wherever it comes from.
+
+        The code comes from the first source that applies (``totp_source`` says which):
+
+        1. ``vault`` (or ``server``): the item's TOTP secret (or its vault's computed code);
+        2. ``pull``: the pull endpoint ``totp_url``, POSTed a signed request until it answers
+           (key: the item's ``totp_api_key`` field, else ``VAULTS_PULL_API_KEY``);
+        3. ``inbox``: codes pushed for ``totp_identifier``, waited for event-driven.
+
+        ``totp_identifier``, ``totp_url`` and ``totp_type`` default to the item's custom
+        fields of those names; an argument overrides its field. ``totp_type``
+        ``authenticator`` uses the vault secret only (:class:`~vaults.errors.NoCode` without
+        one); ``email``/``text`` skip the vault secret and wait for a message. A magic link
+        from (2) or (3) is returned as ``magic_link`` instead of a code.
+
+        Only inbox codes created after ``since`` count (default: the moment this call
+        started, so a code from an earlier login is never reused); each is consumed unless
+        the object was made with ``consume=False``. Waits up to ``timeout`` seconds (default
+        ``code_timeout``, 15 minutes; 0: one look), then raises
+        :class:`~vaults.errors.CodeTimeout` naming the item and the source. ``wait=False``
+        looks once (one pull request) and returns the credential without a code when none
+        is there yet. ``on_wait(Waiting)`` is called when the call starts to block.
+
+        When the vault answers, nothing else is opened: no store, no HTTP client.
+        """
+        started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         cred = self.backend(parsed.scheme).fetch(parsed)
-        return self._finish(cred, parsed, min_remaining, now)
+        plan = plan_delivery(
+            cred,
+            totp_identifier=totp_identifier,
+            totp_url=totp_url,
+            totp_type=totp_type,
+            env=self.env,
+        )
+        if plan is None:
+            return self._finish(cred, parsed, min_remaining, now)
+        run = self._run(plan, started, wait, timeout, on_wait)
+        cred.ref = parsed.raw
+        mask_api_key_field(cred)
+        host = self.host if plan.source == "pull" else None
+        return apply_delivered(cred, deliver(cred, run, inbox=self.inbox, host=host))
 
     async def aresolve(
-        self, ref: RefLike, *, min_remaining: float | None = None, now: float | None = None
+        self,
+        ref: RefLike,
+        *,
+        totp_identifier: str | None = None,
+        totp_url: str | None = None,
+        totp_type: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        since: float | None = None,
+        on_wait: Callable[[Waiting], None] | None = None,
+        min_remaining: float | None = None,
+        now: float | None = None,
     ) -> Credential:
-        """Async :meth:`resolve`."""
+        """Async :meth:`resolve`: waits with the inbox's ``await_wait`` / ``apull``, so no
+        thread is held while a code is awaited, and the wait is cancellable."""
+        started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
         cred = await backend.afetch(parsed)
-        return self._finish(cred, parsed, min_remaining, now)
+        plan = plan_delivery(
+            cred,
+            totp_identifier=totp_identifier,
+            totp_url=totp_url,
+            totp_type=totp_type,
+            env=self.env,
+        )
+        if plan is None:
+            return self._finish(cred, parsed, min_remaining, now)
+        run = self._run(plan, started, wait, timeout, on_wait)
+        cred.ref = parsed.raw
+        mask_api_key_field(cred)
+        host = self.host if plan.source == "pull" else None
+        return apply_delivered(cred, await adeliver(cred, run, inbox=self.inbox, host=host))
 
     # -- batch ------------------------------------------------------------------------
     def _group(
@@ -201,17 +362,27 @@ class Vaults:
         return [r for r in results if r is not None]
 
     # -- lifecycle --------------------------------------------------------------------
+    def _close_inbox(self) -> None:
+        with self._inbox_lock:
+            inbox, own = self._inbox, self._own_inbox
+            if own:
+                self._inbox, self._own_inbox = None, False
+        if inbox is not None and own:
+            inbox.close()
+
     def close(self) -> None:
         with self._lock:
             instances, self._instances = list(self._instances.values()), {}
         for backend in instances:
             backend.close()
+        self._close_inbox()
 
     async def aclose(self) -> None:
         with self._lock:
             instances, self._instances = list(self._instances.values()), {}
         for backend in instances:
             await backend.aclose()
+        self._close_inbox()
 
     def __enter__(self) -> Vaults:
         return self

@@ -130,9 +130,9 @@ def _human(cred: Any, reveal: bool, now: float) -> str:
         left = max(0, int(cred.totp.valid_until - now))
         lines.append(f"  code      {cred.totp.code}  ({left} s left, source: {cred.totp_source})")
     elif cred.magic_link:
-        lines.append(f"  link      {cred.magic_link}")
+        lines.append(f"  link      {cred.magic_link}  (source: {cred.totp_source})")
     else:
-        lines.append("  code      - (no TOTP secret on this item)")
+        lines.append("  code      - (no TOTP secret on this item, and no code delivered)")
     for field in cred.fields:
         shown = field.public_dict(reveal=reveal)["value"]
         lines.append(f"  field     {field.name}: {shown}")
@@ -184,19 +184,96 @@ def _field_value(cred: Any, name: str) -> str:
     default=None,
     help=f"Print only this value ({', '.join(_SIMPLE_FIELDS)} or a custom field's name).",
 )
+@click.option(
+    "--totp-identifier",
+    metavar="ID",
+    default=None,
+    help="Wait for a code pushed for this e-mail/phone (default: the item's totp_identifier).",
+)
+@click.option(
+    "--totp-url",
+    metavar="URL",
+    default=None,
+    help="Pull the code from this endpoint (default: the item's totp_url field).",
+)
+@click.option(
+    "--totp-type",
+    type=click.Choice(["authenticator", "email", "text"]),
+    default=None,
+    help="Where the code comes from (default: the item's totp_type field).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="S",
+    help="Wait at most S seconds for a pulled or pushed code (default 900; 0: look once).",
+)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Look once; without a code yet, print the login without one (exit 0).",
+)
+@click.option(
+    "--since",
+    type=float,
+    default=None,
+    metavar="EPOCH",
+    help="Accept inbox codes created after this time (default: when the command started).",
+)
+@click.option(
+    "--pull-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="S",
+    help="Seconds between requests to a pull endpoint (default 10).",
+)
 def resolve(
     ref: str,
     as_json: bool,
     reveal: bool,
     min_remaining: float | None,
     field_name: str | None,
+    totp_identifier: str | None,
+    totp_url: str | None,
+    totp_type: str | None,
+    timeout: float | None,
+    no_wait: bool,
+    since: float | None,
+    pull_interval: float | None,
 ) -> None:
-    """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item)."""
+    """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item).
+
+    \b
+    The code comes from the item's TOTP secret, else its pull endpoint (--totp-url,
+    signed with $VAULTS_PULL_API_KEY or the item's totp_api_key field), else the codes
+    inbox (--totp-identifier; $VAULTS_STORE), waiting up to --timeout (exit 1 after).
+    On a terminal, stderr shows what is awaited and a countdown.
+    """
+    countdown = None
     try:
         from vaults.resolver import Vaults
 
-        with Vaults() as vaults:
-            cred = vaults.resolve(ref, min_remaining=min_remaining)
+        if sys.stderr.isatty():
+            from vaults.cli.waiting import Countdown
+
+            countdown = Countdown(sys.stderr)
+        with Vaults(pull_interval=pull_interval) as vaults:
+            try:
+                cred = vaults.resolve(
+                    ref,
+                    totp_identifier=totp_identifier,
+                    totp_url=totp_url,
+                    totp_type=totp_type,
+                    wait=not no_wait,
+                    timeout=timeout,
+                    since=since,
+                    on_wait=countdown,
+                    min_remaining=min_remaining,
+                )
+            finally:
+                if countdown is not None:
+                    countdown.stop()
             output = (
                 _field_value(cred, field_name)
                 if field_name
