@@ -22,12 +22,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 
-def _load_report() -> ModuleType:
-    # --import-mode=importlib: tests/ is no package, so load report.py by its path, once.
-    name = "vaults_reliability_report"
+def _load(stem: str) -> ModuleType:
+    """Load ``tests/reliability/<stem>.py`` once as module ``vaults_reliability_<stem>``
+    (--import-mode=importlib: tests/ is no package). Test modules then import it by that name."""
+    name = f"vaults_reliability_{stem}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / "report.py")
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{stem}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -35,7 +36,9 @@ def _load_report() -> ModuleType:
     return module
 
 
-report = _load_report()
+report = _load("report")
+misbehaving = _load("misbehaving")
+bounded = _load("bounded")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -39,7 +39,9 @@ SECTIONS: dict[str, Section] = {
     for s in (
         Section("leaks", "Secrets never leak", "paths checked", ("leaks",)),
         Section("parsers", "Parsers never crash", "inputs tried", ("crashes",)),
-        Section("faults", "Faults never hang and never lie", "scenarios", ("hangs", "wrong errors")),
+        Section(
+            "faults", "Faults never hang and never lie", "scenarios", ("hangs", "wrong errors")
+        ),
         Section(
             "crash",
             "Crashes and concurrency",

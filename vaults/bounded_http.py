@@ -1,0 +1,235 @@
+"""Bounded HTTP calls for vault transports: a deadline per request, bounded retries.
+
+- One request (connect, send, headers, body) gets ``timeout`` seconds. The body is read in
+  chunks against that deadline, so a server trickling its answer byte by byte cannot hold a
+  call past it (sync: the deadline plus at most one read timeout; async: the deadline itself).
+  Passing it raises :class:`httpx.ReadTimeout`.
+- Idempotent requests are retried on 429, 500, 502, 503 and 504 and on a connection closed or
+  reset under them: at most ``attempts`` tries in all, with exponential backoff and jitter
+  in between (:class:`Backoff`).
+- ``Retry-After`` (seconds or an HTTP date) is honoured on 429 and 503 when it asks for at
+  most ``max_retry_after`` seconds; a longer wait ends the retries at once (the caller gets
+  that response and reports it, see :func:`retry_after`).
+- Timeouts are not retried (each try would cost the whole timeout again), nor any other
+  status: a 404 or a ``bw serve`` "Not found." is an answer, not a fault.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import anyio
+import httpx
+
+__all__ = ["RETRY_STATUSES", "Backoff", "asend", "retry_after", "send"]
+
+log = logging.getLogger("vaults.http")
+
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_RETRIED_ERRORS: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+"""The connection was closed or reset under the request (a stale keep-alive socket, a
+restarting server): safe to retry an idempotent request."""
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How often and how long to wait between tries.
+
+    Before retry ``n`` (1-based) the wait is drawn uniformly from ``[c/2, c]`` with
+    ``c = min(cap, base * 2 ** (n - 1))`` ("equal jitter": never zero, never in lock step).
+    """
+
+    attempts: int = 3
+    base: float = 0.2
+    cap: float = 2.0
+    max_retry_after: float = 10.0
+
+    def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+        ceiling = min(self.cap, self.base * 2.0 ** max(0, retry - 1))
+        return ceiling / 2 + rand() * ceiling / 2
+
+    def wait_before(self, retry: int, response: httpx.Response | None) -> float | None:
+        """Seconds to wait before retry ``retry``; ``None``: do not retry."""
+        if retry >= self.attempts:
+            return None
+        asked = retry_after(response) if response is not None else None
+        if asked is None:
+            return self.delay(retry)
+        if asked > self.max_retry_after:
+            return None
+        return asked + self.delay(1) / 4  # at least what the server asked, plus jitter
+
+
+NO_RETRY: Final = Backoff(attempts=1)
+
+
+def retry_after(response: httpx.Response, now: float | None = None) -> float | None:
+    """The seconds a 429/503 response's ``Retry-After`` asks to wait (``None``: none given)."""
+    if response.status_code not in (429, 503):
+        return None
+    raw = response.headers.get("retry-after", "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _timeout(seconds: float, connect: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(seconds, connect))
+
+
+def _deadline_error(request: httpx.Request, seconds: float) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(f"no complete answer within {seconds:g} s", request=request)
+
+
+def _retry_reason(response: httpx.Response | None, exc: Exception | None) -> str:
+    return f"HTTP {response.status_code}" if response is not None else type(exc).__name__
+
+
+def _send_once(
+    client: httpx.Client, request: httpx.Request, seconds: float, deadline: float
+) -> httpx.Response:
+    response = client.send(request, stream=True)
+    try:
+        raw: list[bytes] = []
+        for chunk in response.iter_raw():
+            raw.append(chunk)
+            if time.monotonic() > deadline:
+                raise _deadline_error(request, seconds)
+    finally:
+        response.close()
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=b"".join(raw),
+        request=request,
+        extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+    )
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    backoff: Backoff = NO_RETRY,
+    connect_timeout: float = 5.0,
+    on_try: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """``client.request(method, url, **kwargs)``, bounded and retried as the module says.
+
+    Returns the last response (a 429/5xx one when the retries ran out); raises the last
+    :class:`httpx.HTTPError` otherwise. Non-idempotent methods are tried once. ``on_try`` is
+    called before each try (request counters).
+    """
+    tries = backoff if method.upper() in _IDEMPOTENT else NO_RETRY
+    retry = 0
+    while True:
+        request = client.build_request(
+            method, url, timeout=_timeout(timeout, connect_timeout), **kwargs
+        )
+        deadline = time.monotonic() + timeout
+        response: httpx.Response | None = None
+        if on_try is not None:
+            on_try()
+        try:
+            response = _send_once(client, request, timeout, deadline)
+        except _RETRIED_ERRORS as exc:
+            retry += 1
+            wait = tries.wait_before(retry, None)
+            if wait is None:
+                raise
+            error: Exception | None = exc
+        else:
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            retry += 1
+            wait = tries.wait_before(retry, response)
+            if wait is None:
+                return response
+            error = None
+        log.debug(
+            "%s %s: %s, try %d of %d in %.2f s",
+            method,
+            request.url.path,
+            _retry_reason(response, error),
+            retry + 1,
+            tries.attempts,
+            wait,
+        )
+        time.sleep(wait)
+
+
+async def asend(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    backoff: Backoff = NO_RETRY,
+    connect_timeout: float = 5.0,
+    on_try: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """The async :func:`send`; each try is cancelled at its deadline."""
+    tries = backoff if method.upper() in _IDEMPOTENT else NO_RETRY
+    retry = 0
+    while True:
+        request = client.build_request(
+            method, url, timeout=_timeout(timeout, connect_timeout), **kwargs
+        )
+        response: httpx.Response | None = None
+        if on_try is not None:
+            on_try()
+        try:
+            with anyio.fail_after(timeout):
+                response = await client.send(request, stream=True)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise _deadline_error(request, timeout) from None
+        except _RETRIED_ERRORS as exc:
+            retry += 1
+            wait = tries.wait_before(retry, None)
+            if wait is None:
+                raise
+            error: Exception | None = exc
+            response = None
+        else:
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            retry += 1
+            wait = tries.wait_before(retry, response)
+            if wait is None:
+                return response
+            error = None
+        log.debug(
+            "%s %s: %s, try %d of %d in %.2f s",
+            method,
+            request.url.path,
+            _retry_reason(response, error),
+            retry + 1,
+            tries.attempts,
+            wait,
+        )
+        await anyio.sleep(wait)
