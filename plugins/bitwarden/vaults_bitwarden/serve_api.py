@@ -28,6 +28,7 @@ import anyio.lowlevel
 import httpx
 from pydantic import SecretStr
 
+from vaults.bounded_http import Backoff, asend, retry_after, send
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
 from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
@@ -40,8 +41,10 @@ log = logging.getLogger("vaults_bitwarden.serve")
 
 UNLOCK_TIMEOUT: Final = 60.0
 """Unlocking derives the master key (PBKDF2/Argon2): allow at least this long."""
-_RETRIED: Final = (httpx.RemoteProtocolError, httpx.ReadError)
-"""A kept-alive socket closed under us: an idempotent GET is retried once."""
+BACKOFF: Final = Backoff(attempts=2, base=0.1)
+"""A GET is tried twice: a kept-alive socket closed under us, a 429 or 5xx is retried once
+after a short jittered wait (or the ``Retry-After`` asked, up to 10 s). A "Not found." or any
+other 400 envelope is an answer and never retried. One try is bounded by the timeout."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ class Envelope:
     message: str
 
 
-def _unavailable_for_status(source: str, status: int, method: str, path: str) -> VaultUnavailable:
+def _unavailable_for_status(
+    source: str, response: httpx.Response, method: str, path: str
+) -> VaultUnavailable:
+    status = response.status_code
     if status == 403:
         return VaultUnavailable(
             f"{source} refused the request (HTTP 403): bw serve only accepts requests whose "
@@ -61,6 +67,10 @@ def _unavailable_for_status(source: str, status: int, method: str, path: str) ->
         )
     if status >= 500:
         return VaultUnavailable(f"{source} failed with HTTP {status} on {method} {path}")
+    if status == 429:
+        asked = retry_after(response)
+        wait = f" (Retry-After {asked:.0f} s)" if asked is not None else ""
+        return VaultUnavailable(f"{source} is rate limiting (HTTP 429) {method} {path}{wait}")
     return VaultUnavailable(
         f"{source} answered HTTP {status} to {method} {path}; is VAULTS_BITWARDEN_URL the "
         "address of `bw serve`?"
@@ -72,7 +82,7 @@ def parse_envelope(response: httpx.Response, source: str, method: str, path: str
     that is not one (403, 5xx, unknown routes, non-JSON bodies)."""
     status = response.status_code
     if status not in (200, 400):
-        raise _unavailable_for_status(source, status, method, path)
+        raise _unavailable_for_status(source, response, method, path)
     try:
         body = response.json()
     except (ValueError, RecursionError):  # RecursionError: nested too deep
@@ -213,29 +223,23 @@ class ServeTransport:
         body: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Envelope:
-        attempts = 2 if method == "GET" else 1
-        for attempt in range(attempts):
-            self._count()
-            started = time.perf_counter()
-            try:
-                response = self.client.request(
-                    method,
-                    path,
-                    params=params,
-                    json=body,
-                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-                )
-            except _RETRIED as exc:
-                self._log(method, path, type(exc).__name__, started)
-                if attempt + 1 < attempts:
-                    continue
-                raise self._transport_error(exc, method, path) from None
-            except httpx.HTTPError as exc:
-                self._log(method, path, type(exc).__name__, started)
-                raise self._transport_error(exc, method, path) from None
-            self._log(method, path, response.status_code, started)
-            return parse_envelope(response, self.source, method, path)
-        raise AssertionError("unreachable")  # pragma: no cover
+        started = time.perf_counter()
+        try:
+            response = send(
+                self.client,
+                method,
+                path,
+                params=params,
+                json=body,
+                timeout=self._timeout if timeout is None else timeout,
+                backoff=BACKOFF,
+                on_try=self._count,
+            )
+        except httpx.HTTPError as exc:
+            self._log(method, path, type(exc).__name__, started)
+            raise self._transport_error(exc, method, path) from None
+        self._log(method, path, response.status_code, started)
+        return parse_envelope(response, self.source, method, path)
 
     def _unlock(self, generation: int) -> None:
         password = self._password
@@ -321,29 +325,23 @@ class ServeTransport:
         timeout: float | None = None,
     ) -> Envelope:
         client, _ = self._async_client()
-        attempts = 2 if method == "GET" else 1
-        for attempt in range(attempts):
-            self._count()
-            started = time.perf_counter()
-            try:
-                response = await client.request(
-                    method,
-                    path,
-                    params=params,
-                    json=body,
-                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-                )
-            except _RETRIED as exc:
-                self._log(method, path, type(exc).__name__, started)
-                if attempt + 1 < attempts:
-                    continue
-                raise self._transport_error(exc, method, path) from None
-            except httpx.HTTPError as exc:
-                self._log(method, path, type(exc).__name__, started)
-                raise self._transport_error(exc, method, path) from None
-            self._log(method, path, response.status_code, started)
-            return parse_envelope(response, self.source, method, path)
-        raise AssertionError("unreachable")  # pragma: no cover
+        started = time.perf_counter()
+        try:
+            response = await asend(
+                client,
+                method,
+                path,
+                params=params,
+                json=body,
+                timeout=self._timeout if timeout is None else timeout,
+                backoff=BACKOFF,
+                on_try=self._count,
+            )
+        except httpx.HTTPError as exc:
+            self._log(method, path, type(exc).__name__, started)
+            raise self._transport_error(exc, method, path) from None
+        self._log(method, path, response.status_code, started)
+        return parse_envelope(response, self.source, method, path)
 
     async def _aunlock(self, generation: int) -> None:
         password = self._password
