@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import anyio
 import pytest
 from vaults_onepassword.backend import OnePasswordBackend
-from vaults_onepassword.connect import ConnectTransport, normalise_host, scim_eq
+from vaults_onepassword.connect import BACKOFF, ConnectTransport, normalise_host, scim_eq
 from vaults_onepassword.op_cli import OpCliTransport
 from vaults_onepassword.testing.connect_server import RequestRecord
 from vaults_onepassword.testing.fixtures import ConnectFixture
@@ -260,11 +260,19 @@ def test_archived_item_served_by_id_with_state_is_not_returned(
 def test_server_errors_are_vault_unavailable(
     backend: OnePasswordBackend, onepassword_connect: ConnectFixture
 ) -> None:
-    onepassword_connect.server.inject_fault(503, message="sync is down")
+    # every try fails (a lone 5xx is retried: see the next test)
+    onepassword_connect.server.inject_fault(503, message="sync is down", times=BACKOFF.attempts)
     with pytest.raises(VaultUnavailable) as caught:
         fetch(backend, "op://Personal/GitHub")
     assert caught.value.exit_code == 4
     assert "503" in caught.value.message and "sync is down" in caught.value.message
+
+
+def test_a_passing_server_error_is_retried(
+    backend: OnePasswordBackend, onepassword_connect: ConnectFixture
+) -> None:
+    onepassword_connect.server.inject_fault(503, message="sync is down", times=1)
+    assert fetch(backend, "op://Personal/GitHub").username
 
 
 def test_unreachable_server_is_vault_unavailable(onepassword_connect: ConnectFixture) -> None:

@@ -32,6 +32,7 @@ import anyio.lowlevel
 import httpx
 from pydantic import SecretStr
 
+from vaults.bounded_http import Backoff, asend, retry_after, send
 from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
@@ -48,6 +49,10 @@ __all__ = ["ConnectPlan", "ConnectTransport", "clear_vault_cache", "normalise_ho
 USER_AGENT = "vaults-onepassword"
 # Several titles in one vault: one listing of the vault beats one filtered request per title.
 LIST_THRESHOLD = 2
+BACKOFF = Backoff(attempts=3, base=0.2)
+"""Every Connect request is a GET: a 429, a 5xx or a connection reset is retried (3 tries in
+all, jittered exponential backoff, ``Retry-After`` up to 10 s honoured). A 404 is an answer,
+never retried; each try is bounded by the transport's timeout."""
 
 # vault name -> id, for the process lifetime; keyed by server and a digest of the token.
 _VAULT_IDS: dict[tuple[str, str, str], str] = {}
@@ -322,8 +327,11 @@ class AsyncLanes:
     slower than 16 lanes (bench/onepassword_resolve_many.py).
     """
 
-    def __init__(self, factory: Callable[[], httpx.AsyncClient], size: int) -> None:
+    def __init__(
+        self, factory: Callable[[], httpx.AsyncClient], size: int, timeout: float = 10.0
+    ) -> None:
         self._factory = factory
+        self._timeout = timeout
         self._clients: list[httpx.AsyncClient | None] = [None] * max(1, size)
         self._free = list(range(len(self._clients)))
         self._slots = anyio.Semaphore(len(self._clients))
@@ -335,7 +343,9 @@ class AsyncLanes:
                 client = self._clients[lane]
                 if client is None:
                     client = self._clients[lane] = self._factory()
-                return await client.get(path, params=params)
+                return await asend(
+                    client, "GET", path, params=params, timeout=self._timeout, backoff=BACKOFF
+                )
             finally:
                 self._free.append(lane)
 
@@ -408,7 +418,9 @@ class ConnectTransport:
                 # An AsyncClient's connections belong to the event loop that opened them.
                 kwargs = self._client_kwargs()
                 kwargs["limits"] = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-                self._lanes = AsyncLanes(lambda: httpx.AsyncClient(**kwargs), self.concurrency)
+                self._lanes = AsyncLanes(
+                    lambda: httpx.AsyncClient(**kwargs), self.concurrency, self.timeout
+                )
                 self._lanes_loop = loop
             return self._lanes
 
@@ -456,12 +468,21 @@ class ConnectTransport:
                 )
             return VaultMissing(f"no 1Password vault '{request.label}' on this Connect server")
         detail = f": {message}" if message else ""
+        if status == 429:
+            asked = retry_after(response)
+            wait = f", Retry-After {asked:.0f} s" if asked is not None else ""
+            return VaultUnavailable(f"1Password Connect is rate limiting (HTTP 429{wait}){detail}")
         return VaultUnavailable(f"1Password Connect failed (HTTP {status}){detail}")
 
     def _transport_error(self, exc: httpx.HTTPError) -> VaultsError:
         if isinstance(exc, httpx.TimeoutException):
             return VaultUnavailable(
                 f"1Password Connect at {self.host} did not answer within {self.timeout:g} s"
+            )
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+            return VaultUnavailable(
+                f"1Password Connect at {self.host} closed or reset the connection "
+                f"({type(exc).__name__})"
             )
         return VaultUnavailable(
             f"cannot reach 1Password Connect at {self.host} ({type(exc).__name__})"
@@ -470,7 +491,9 @@ class ConnectTransport:
     def send(self, request: Request) -> Any | VaultsError:
         path, params = request.target()
         try:
-            response = self.client().get(path, params=params)
+            response = send(
+                self.client(), "GET", path, params=params, timeout=self.timeout, backoff=BACKOFF
+            )
         except httpx.HTTPError as exc:
             return self._transport_error(exc)
         return self._answer(request, response)
