@@ -8,13 +8,16 @@ with header ``x-vaults-signature`` (see :mod:`vaults.codes.signature`), until th
 answers ``{"verification_code": "<non-empty>"}`` or ``timeout`` runs out. An answer longer
 than 10 characters is a message, not a code: it goes through extraction (the
 ``vaults_extract_code`` hook), so an endpoint may simply hand back the e-mail it received.
-Connection errors and 5xx answers are retried with backoff, within the timeout.
+Connection errors, 5xx and 429 answers are retried with jittered backoff (a 429's or 503's
+``Retry-After`` is honoured), within the timeout; each request is bounded by
+``request_timeout`` (a server trickling its answer cannot hold it).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,7 @@ import anyio
 import httpx
 from pydantic import SecretStr
 
+from vaults.bounded_http import asend, retry_after, send
 from vaults.codes.signature import SIGNATURE_HEADER, sign_body
 from vaults.errors import AuthenticationFailed, CodeTimeout, InvalidInput, VaultUnavailable
 
@@ -112,6 +116,7 @@ class _Pull:
         self.failures = 0
         self.reached = False
         self.last_error: str | None = None
+        self.last_note: str | None = None
 
     def request(self) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(
@@ -127,8 +132,11 @@ class _Pull:
     def answer(self, response: httpx.Response) -> tuple[ExtractedCode | None, float]:
         """The code in ``response`` (or ``None``) and the delay before the next request."""
         status = response.status_code
-        if status >= 500:
-            return None, self.error(f"HTTP {status}")
+        if status >= 500 or status == 429:
+            reason = "HTTP 429 (rate limited)" if status == 429 else f"HTTP {status}"
+            delay = self.error(reason)
+            asked = retry_after(response)  # honoured; the pull's own deadline caps it
+            return None, delay if asked is None else max(delay, asked)
         if status in (401, 403):
             raise AuthenticationFailed(
                 f"the pull endpoint {self.shown} refused the request (HTTP {status}): "
@@ -139,18 +147,20 @@ class _Pull:
         self.reached = True
         self.failures = 0
         self.last_error = None
+        self.last_note = None
         return self.read_code(response), self.interval
 
     def error(self, reason: str) -> float:
         self.failures += 1
         self.last_error = reason
         backoff: float = _FIRST_BACKOFF * 2.0 ** (self.failures - 1)
-        return min(self.interval, backoff)
+        return min(self.interval, backoff * (1 + random.random() / 2))  # noqa: S311 - jitter
 
     def read_code(self, response: httpx.Response) -> ExtractedCode | None:
         try:
             data = response.json()
         except (ValueError, RecursionError):  # RecursionError: nested too deep
+            self.last_note = "its last answer was not JSON"
             return None
         raw = data.get("verification_code") if isinstance(data, dict) else None
         if isinstance(raw, int) and not isinstance(raw, bool):
@@ -174,7 +184,10 @@ class _Pull:
                 f"the pull endpoint {self.shown} could not be reached within "
                 f"{self.timeout:g} s (last error: {self.last_error})"
             )
-        return CodeTimeout(f"the pull endpoint {self.shown} gave no code within {self.timeout:g} s")
+        note = f" ({self.last_note})" if self.last_note else ""
+        return CodeTimeout(
+            f"the pull endpoint {self.shown} gave no code within {self.timeout:g} s{note}"
+        )
 
 
 def pull(
@@ -215,7 +228,9 @@ def pull(
             left = deadline - time.monotonic()
             body, headers = state.request()
             try:
-                response = client.post(
+                response = send(
+                    client,
+                    "POST",
                     state.url,
                     content=body,
                     headers=headers,
@@ -265,7 +280,9 @@ async def apull(
             left = deadline - anyio.current_time()
             body, headers = state.request()
             try:
-                response = await client.post(
+                response = await asend(
+                    client,
+                    "POST",
                     state.url,
                     content=body,
                     headers=headers,
