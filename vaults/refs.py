@@ -42,6 +42,13 @@ def parse_reference(raw: str) -> Reference:
     if not isinstance(raw, str):
         raise InvalidReference("a reference must be text like 'keepass://Title'")
     text = raw.strip()
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidReference(
+                "the reference is not valid text (an unpaired surrogate)"
+            ) from None
     if len(text) > 4096:
         raise InvalidReference("the reference is too long (over 4096 characters)")
     scheme, sep, body = text.partition("://")
