@@ -32,6 +32,11 @@ def _text(value: Any) -> str | None:
     return text if text != "" else None
 
 
+def entries(value: Any) -> list[Any]:
+    """A JSON array, else nothing (a wrong-typed member is ignored, not iterated)."""
+    return value if isinstance(value, list) else []
+
+
 def item_id(item: Mapping[str, Any]) -> str:
     value = item.get("id")
     if not isinstance(value, str) or not value:
@@ -74,11 +79,11 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
     username = _text(login.get("username"))
     password = _text(login.get("password"))
     uris: list[str] = []
-    for entry in login.get("uris") or ():
+    for entry in entries(login.get("uris")):
         uri = _text(entry.get("uri")) if isinstance(entry, Mapping) else None
         if uri is not None:
             uris.append(uri)
-    fields = [f for f in (_field(raw) for raw in item.get("fields") or ()) if f is not None]
+    fields = [f for f in (_field(raw) for raw in entries(item.get("fields"))) if f is not None]
     totp_raw = _text(login.get("totp"))
     totp_secret = None
     if totp_raw is not None and totp_raw.strip():

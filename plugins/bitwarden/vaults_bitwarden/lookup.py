@@ -26,7 +26,7 @@ from typing import Final
 
 from vaults.errors import AmbiguousItem, InvalidReference, ItemNotFound
 from vaults.refs import Reference
-from vaults_bitwarden.decode import item_id, item_name
+from vaults_bitwarden.decode import entries, item_id, item_name
 from vaults_bitwarden.domains import Location, locate
 from vaults_bitwarden.transport import Item
 
@@ -148,7 +148,7 @@ class Scope:
             if not isinstance(org, str) or org.lower() not in self.organizations:
                 return False
         if self.collections is not None:
-            ids = item.get("collectionIds") or ()
+            ids = entries(item.get("collectionIds"))
             if not any(isinstance(c, str) and c.lower() in self.collections for c in ids):
                 return False
         return True
@@ -295,7 +295,7 @@ def url_rank(item: Item, url: str) -> int:
     if where is None or item.get("type", 1) != 1 or not isinstance(login, Mapping):
         return Rank.NONE
     best = Rank.NONE
-    for entry in login.get("uris") or ():
+    for entry in entries(login.get("uris")):
         if not isinstance(entry, Mapping):
             continue
         uri = entry.get("uri")
