@@ -77,6 +77,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array, else nothing (a wrong-typed member is ignored, not iterated)."""
+    return value if isinstance(value, list) else []
+
+
 def _urls(entries: Any, key: str) -> tuple[str, ...]:
     if not isinstance(entries, list):
         return ()
@@ -90,11 +95,11 @@ def parse_item(data: Any, *, source: str) -> OnePasswordItem:
     if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
         raise VaultUnavailable(f"{source} returned something that is not a 1Password item")
     sections: dict[str, str | None] = {}
-    for section in data.get("sections") or []:
+    for section in _list(data.get("sections")):
         if isinstance(section, Mapping) and isinstance(section.get("id"), str):
             sections[section["id"]] = _text(section.get("label"))
     fields: list[ItemField] = []
-    for raw in data.get("fields") or []:
+    for raw in _list(data.get("fields")):
         if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
             continue
         section = raw.get("section")
