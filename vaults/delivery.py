@@ -283,7 +283,8 @@ def _named_error(cred: Credential, exc: VaultsError) -> VaultsError:
 
 
 # -- pull: one request (wait=False / timeout 0) -------------------------------------------------
-# ``vaults.codes.pull`` only loops until its timeout; one request reuses its protocol object.
+# ``vaults.codes.pull`` loops until its timeout (with timeout 0 its one request gets 50 ms);
+# one full request reuses its protocol object, sent with the same bounded ``send``.
 def _pull_once_state(plan: DeliveryPlan, host: PluginHost | None) -> _Pull:
     from vaults.codes.pull_endpoint import DEFAULT_PULL_INTERVAL, DEFAULT_REQUEST_TIMEOUT, _Pull
 
@@ -322,12 +323,19 @@ def _unreachable(state: _Pull, exc: httpx.HTTPError) -> VaultUnavailable:
 def _pull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
     import httpx
 
+    from vaults.bounded_http import send
+
     state = _pull_once_state(plan, host)
     body, headers = state.request()
     with httpx.Client(follow_redirects=False) as client:
         try:
-            response = client.post(
-                state.url, content=body, headers=headers, timeout=state.request_timeout
+            response = send(
+                client,
+                "POST",
+                state.url,
+                content=body,
+                headers=headers,
+                timeout=state.request_timeout,
             )
         except httpx.HTTPError as exc:
             raise _unreachable(state, exc) from None
@@ -337,12 +345,19 @@ def _pull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | N
 async def _apull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
     import httpx
 
+    from vaults.bounded_http import asend
+
     state = _pull_once_state(plan, host)
     body, headers = state.request()
     async with httpx.AsyncClient(follow_redirects=False) as client:
         try:
-            response = await client.post(
-                state.url, content=body, headers=headers, timeout=state.request_timeout
+            response = await asend(
+                client,
+                "POST",
+                state.url,
+                content=body,
+                headers=headers,
+                timeout=state.request_timeout,
             )
         except httpx.HTTPError as exc:
             raise _unreachable(state, exc) from None

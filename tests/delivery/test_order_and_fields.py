@@ -202,3 +202,37 @@ def test_plan_reads_fields_case_insensitively_and_strips() -> None:
     assert plan is not None and (plan.source, plan.identifier) == ("inbox", "a@example.com")
     blank = plan_delivery(cred, totp_identifier="  ")
     assert blank is not None and blank.identifier == "a@example.com"  # blank = not given
+
+
+def test_a_plain_resolve_imports_no_inbox_or_pull_code() -> None:
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from pydantic import SecretStr
+from vaults.backend import VaultBackend
+from vaults.models import Credential, CustomField
+from vaults.resolver import Vaults
+from vaults.testing.hosts import make_test_host
+from vaults.totp import parse_secret
+
+class Backend(VaultBackend):
+    scheme = "fields"
+    def fetch(self, ref):
+        field = CustomField(name="totp_identifier", value=SecretStr("a@b.c"))
+        secret = parse_secret("JBSWY3DPEHPK3PXP") if ref.path == "A" else None
+        return Credential(vault="fields", id=ref.path, name=ref.path, fields=[field] * (
+            ref.path == "A"), totp_secret=secret)
+
+with Vaults(make_test_host(), env={}, backends=[Backend()]) as vaults:
+    assert vaults.resolve("fields://A").totp_source == "vault"
+    assert vaults.resolve("fields://B").totp is None
+loaded = sorted(m for m in sys.modules if m.startswith(("vaults.codes", "httpx")))
+print(",".join(loaded))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
