@@ -161,6 +161,11 @@ def parse_params(raw: str) -> OtpParams:
     text = raw
     if not isinstance(text, str):
         raise _fail("expected text")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _fail("not valid text (an unpaired surrogate)") from None
     text = text.strip()
     if not text:
         raise _fail("the secret is empty")
