@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 import anyio.lowlevel
@@ -111,11 +111,17 @@ class Request:
     def target(self) -> tuple[str, dict[str, str] | None]:
         if self.kind == "vault":
             return "/v1/vaults", {"filter": scim_eq("name", self.vault)}
+        vault = _segment(self.vault)
         if self.kind == "list":
-            return f"/v1/vaults/{self.vault}/items", None
+            return f"/v1/vaults/{vault}/items", None
         if self.kind == "find":
-            return f"/v1/vaults/{self.vault}/items", {"filter": scim_eq("title", self.title)}
-        return f"/v1/vaults/{self.vault}/items/{self.item_id}", None
+            return f"/v1/vaults/{vault}/items", {"filter": scim_eq("title", self.title)}
+        return f"/v1/vaults/{vault}/items/{_segment(self.item_id)}", None
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment: ids come from the server's answers, whatever they hold."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe="")
 
 
 class VaultMissing(ItemNotFound):
