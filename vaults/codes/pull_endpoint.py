@@ -71,6 +71,8 @@ def _number(name: str, value: float, *, positive: bool) -> float:
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return f"connection closed or reset ({type(exc).__name__})"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
@@ -117,6 +119,7 @@ class _Pull:
         self.reached = False
         self.last_error: str | None = None
         self.last_note: str | None = None
+        self.asked: float | None = None
 
     def request(self) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(
@@ -135,8 +138,8 @@ class _Pull:
         if status >= 500 or status == 429:
             reason = "HTTP 429 (rate limited)" if status == 429 else f"HTTP {status}"
             delay = self.error(reason)
-            asked = retry_after(response)  # honoured; the pull's own deadline caps it
-            return None, delay if asked is None else max(delay, asked)
+            self.asked = retry_after(response)  # honoured; past the deadline: give up now
+            return None, delay if self.asked is None else max(delay, self.asked)
         if status in (401, 403):
             raise AuthenticationFailed(
                 f"the pull endpoint {self.shown} refused the request (HTTP {status}): "
@@ -148,6 +151,7 @@ class _Pull:
         self.failures = 0
         self.last_error = None
         self.last_note = None
+        self.asked = None
         return self.read_code(response), self.interval
 
     def error(self, reason: str) -> float:
@@ -179,6 +183,11 @@ class _Pull:
         return self._host.extract_code(text, None)
 
     def give_up(self) -> VaultUnavailable | CodeTimeout:
+        if self.asked is not None:
+            return VaultUnavailable(
+                f"the pull endpoint {self.shown} is rate limiting ({self.last_error}): it asked "
+                f"to wait {self.asked:.0f} s, past the {self.timeout:g} s allowed"
+            )
         if not self.reached and self.last_error is not None:
             return VaultUnavailable(
                 f"the pull endpoint {self.shown} could not be reached within "
@@ -243,7 +252,7 @@ def pull(
                 if code is not None:
                     return code
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or (state.asked is not None and state.asked > left):
                 raise state.give_up()
             time.sleep(min(delay, left))
 
@@ -295,6 +304,6 @@ async def apull(
                 if code is not None:
                     return code
             left = deadline - anyio.current_time()
-            if left <= 0:
+            if left <= 0 or (state.asked is not None and state.asked > left):
                 raise state.give_up()
             await anyio.sleep(min(delay, left))
