@@ -71,7 +71,13 @@ def verify_signature(
     except (ValueError, RecursionError):  # RecursionError: nested past the stack limit
         return False
     stamp = data.get("timestamp") if isinstance(data, dict) else None
-    if isinstance(stamp, bool) or not isinstance(stamp, int | float) or not math.isfinite(stamp):
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        return False
+    try:
+        stamp = float(stamp)
+    except OverflowError:  # an integer past the float range is no timestamp
+        return False
+    if not math.isfinite(stamp):
         return False
     current = time.time() if now is None else now
     return abs(current - stamp) <= max_age
