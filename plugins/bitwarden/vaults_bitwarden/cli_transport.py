@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -49,6 +50,13 @@ DROPPED_ENV: Final = (
 that change what ``bw`` prints."""
 _UNLOCK_PASSWORD_ENV: Final = "VAULTS_BW_UNLOCK_PASSWORD"  # noqa: S105 - a variable name
 _UNLOCK_TIMEOUT: Final = 120.0
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 class CliTransport:
@@ -146,6 +154,8 @@ class CliTransport:
                     "bw printed nothing (a stale BW_SESSION?); unlock the vault (`bw unlock`) "
                     "and set BW_SESSION"
                 )
+            if code < 0:
+                return VaultUnavailable(f"bw was killed by signal {_signal_name(-code)} for {what}")
             return VaultUnavailable(f"bw exited with status {code} for {what} and said nothing")
         return error_for_message(text, source=self.source, what=what, secrets=self._secrets())
 
