@@ -56,6 +56,13 @@ def _message(stderr: str) -> str:
     return _ERROR_PREFIX.sub("", stderr).strip()
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
 def op_error(
     stderr: str, returncode: int, key: ItemKey, secrets: Sequence[str] = ()
 ) -> VaultsError:
@@ -78,7 +85,12 @@ def op_error(
             f"'{key.item}'; use the item id",
             ids,
         )
-    first_line = message.splitlines()[0][:200] if message else f"exit status {returncode}"
+    if message:
+        first_line = message.splitlines()[0][:200]
+    elif returncode < 0:
+        first_line = f"killed by signal {_signal_name(-returncode)}"
+    else:
+        first_line = f"exit status {returncode}"
     if any(hint in lowered for hint in _AUTH_HINTS):
         return AuthenticationFailed(
             "the 1Password CLI is not signed in or its credentials were refused "
@@ -154,7 +166,14 @@ class OpCliTransport:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
             process.kill()
-            process.communicate()
+            try:
+                process.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                # a grandchild that left the process group still holds the pipes: stop reading
+                for pipe in (process.stdout, process.stderr):
+                    if pipe is not None:
+                        pipe.close()
+                process.wait()
             raise VaultUnavailable(
                 f"the 1Password CLI did not answer within {self.timeout:g} s and was stopped"
             ) from None
