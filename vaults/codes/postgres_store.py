@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import anyio
 
@@ -56,20 +56,29 @@ CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (created_at);
 """
 
 
+_SECRET_PARAMS = ("password", "sslpassword", "passfile", "secret", "token", "key")
+
+
 def redact_url(url: str) -> str:
-    """``url`` without its password (safe for messages and logs)."""
+    """``url`` without its password, in the user part or in the query (libpq takes
+    ``?password=…``): safe for messages and logs."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return "postgresql://…"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        if port is not None:
+            host = f"{host}:{port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = "&".join(
+        f"{name}={'***' if any(s in name.lower() for s in _SECRET_PARAMS) else value}"
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _import_psycopg() -> Any:
