@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy --strict vaults $(foreach p,$(PLUGIN_DIRS),$(p)/vaults_*)
 
 bench: $(STAMP) node_modules/.bin/bw
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) bench/run.py
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) bench/run.py --record
 
 reliability: $(STAMP) node_modules/.bin/bw
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) tests/reliability/run.py
