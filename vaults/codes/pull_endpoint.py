@@ -16,10 +16,13 @@ Connection errors, 5xx and 429 answers are retried with jittered backoff (a 429'
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -58,6 +61,34 @@ def _safe_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+_PULLING: ContextVar[bool] = ContextVar("vaults_pulling", default=False)
+
+
+class _SafeUrlsInHttpxLogs(logging.Filter):
+    """While a pull runs, httpx's "HTTP Request: POST <url>" log line shows the endpoint as
+    :func:`_safe_url` (the user part, query and fragment may hold tokens)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _PULLING.get() and isinstance(record.args, tuple):
+            record.args = tuple(
+                _safe_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+_LOG_FILTER = _SafeUrlsInHttpxLogs()
+
+
+@contextmanager
+def _pulling() -> Iterator[None]:
+    logging.getLogger("httpx").addFilter(_LOG_FILTER)  # once: addFilter skips a present one
+    token = _PULLING.set(True)
+    try:
+        yield
+    finally:
+        _PULLING.reset(token)
 
 
 def _number(name: str, value: float, *, positive: bool) -> float:
@@ -232,7 +263,7 @@ def pull(
         host=host,
     )
     deadline = time.monotonic() + state.timeout
-    with httpx.Client(follow_redirects=False) as client:
+    with _pulling(), httpx.Client(follow_redirects=False) as client:
         while True:
             left = deadline - time.monotonic()
             body, headers = state.request()
@@ -284,26 +315,27 @@ async def apull(
         host=host,
     )
     deadline = anyio.current_time() + state.timeout
-    async with httpx.AsyncClient(follow_redirects=False) as client:
-        while True:
-            left = deadline - anyio.current_time()
-            body, headers = state.request()
-            try:
-                response = await asend(
-                    client,
-                    "POST",
-                    state.url,
-                    content=body,
-                    headers=headers,
-                    timeout=max(0.05, min(state.request_timeout, left)),
-                )
-            except httpx.HTTPError as exc:
-                delay = state.error(_describe(exc))
-            else:
-                code, delay = state.answer(response)
-                if code is not None:
-                    return code
-            left = deadline - anyio.current_time()
-            if left <= 0 or (state.asked is not None and state.asked > left):
-                raise state.give_up()
-            await anyio.sleep(min(delay, left))
+    with _pulling():
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            while True:
+                left = deadline - anyio.current_time()
+                body, headers = state.request()
+                try:
+                    response = await asend(
+                        client,
+                        "POST",
+                        state.url,
+                        content=body,
+                        headers=headers,
+                        timeout=max(0.05, min(state.request_timeout, left)),
+                    )
+                except httpx.HTTPError as exc:
+                    delay = state.error(_describe(exc))
+                else:
+                    code, delay = state.answer(response)
+                    if code is not None:
+                        return code
+                left = deadline - anyio.current_time()
+                if left <= 0 or (state.asked is not None and state.asked > left):
+                    raise state.give_up()
+                await anyio.sleep(min(delay, left))
