@@ -39,6 +39,7 @@ def _load(stem: str) -> ModuleType:
 report = _load("report")
 misbehaving = _load("misbehaving")
 bounded = _load("bounded")
+canaries = _load("canaries")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -57,3 +58,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def reliability_report(request: pytest.FixtureRequest) -> Iterator[object]:
     """``.record(section, name, *, checked, failures=0, unit=None, detail="")``: see report.py."""
     yield report.Recorder(request.node.nodeid)
+
+
+@pytest.fixture
+def debug_caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """``caplog`` capturing every logger at DEBUG (leak tests read every record)."""
+    canaries.debug_logging(caplog)
+    return caplog

@@ -1,0 +1,533 @@
+"""Secrets never leak through the Python API: canaries in every vault, every error path driven.
+
+Each path is checked through its exception (str, repr, formatted traceback with causes) and
+the log records of every logger at DEBUG; success paths through the credential's repr, str
+and JSON forms. Vaults: a real KeePass file; ``bw serve`` and ``bw`` stand-ins that echo the
+configured secrets back in their errors; the 1Password Connect test server and ``op`` double
+seeded with canaries; the codes inbox; a pull endpoint; the TOTP parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+import pytest
+import vaults_reliability_canaries as c
+from vaults_keepass.testing import EntrySpec, create_database
+from vaults_onepassword.connect import clear_vault_cache
+from vaults_onepassword.testing.connect_server import ConnectServer
+from vaults_onepassword.testing.fixtures import make_op_cli
+from vaults_onepassword.testing.seed import field, login_item, otp_field, vault
+from vaults_reliability_canaries import LeakLedger
+from vaults_reliability_misbehaving import MisbehavingServer, Reply, Seen, json_reply
+
+from vaults import Vaults
+from vaults.codes import Inbox, pull
+from vaults.errors import (
+    AmbiguousItem,
+    AuthenticationFailed,
+    CodeTimeout,
+    ConfigurationError,
+    InvalidInput,
+    InvalidTotpSecret,
+    ItemNotFound,
+    VaultLocked,
+    VaultsError,
+    VaultUnavailable,
+)
+from vaults.totp import parse_secret
+
+OTP_URI = f"otpauth://totp/Acme:alice?secret={c.TOTP_SECRET}&issuer=Acme"
+
+
+def _finish(ledger: LeakLedger, report: Any) -> None:
+    ledger.record(report)
+    ledger.assert_clean()
+
+
+def _resolve(env: dict[str, str], ref: str) -> Any:
+    with Vaults(env=env) as vaults:
+        return vaults.resolve(ref)
+
+
+def _aresolve(env: dict[str, str], ref: str) -> Any:
+    async def run() -> Any:
+        vaults = Vaults(env=env)
+        try:
+            return await vaults.aresolve(ref)
+        finally:
+            vaults.close()
+
+    return anyio.run(run)
+
+
+def _resolve_many(env: dict[str, str], refs: list[str]) -> list[Any]:
+    with Vaults(env=env) as vaults:
+        return vaults.resolve_many(refs)
+
+
+# -- KeePass: a real KDBX file -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keepass_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("leaks-keepass") / "canary.kdbx"
+    create_database(
+        path,
+        c.KEEPASS_MASTER,
+        [
+            EntrySpec(
+                "Canary Login",
+                "alice",
+                c.PASSWORD,
+                "https://acme.example.test",
+                attributes={"otp": OTP_URI, "api key": c.FIELD_SECRET},
+                protected=frozenset({"api key"}),
+            ),
+            EntrySpec("Twin", "one", c.PASSWORD),
+            EntrySpec("Twin", "two", c.PASSWORD_2),
+            EntrySpec("Bad TOTP", "bob", c.PASSWORD, attributes={"otp": c.BAD_TOTP}),
+            EntrySpec(
+                "Bad TOTP URI",
+                "bob",
+                c.PASSWORD,
+                attributes={"otp": f"otpauth://totp/x?secret={c.TOTP_SECRET}&digits=99"},
+            ),
+        ],
+    )
+    return path
+
+
+def test_keepass(keepass_db: Path, tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("KeePass (Python API)")
+    env = {"VAULTS_KEEPASS_DB": str(keepass_db), "VAULTS_KEEPASS_PASSWORD": c.KEEPASS_MASTER}
+    log = debug_caplog
+    ledger.ok("keepass ok", lambda: _resolve(env, "keepass://Canary Login"), log)
+    ledger.error("keepass not found", lambda: _resolve(env, "keepass://Missing"), log, ItemNotFound)
+    ledger.error("keepass ambiguous", lambda: _resolve(env, "keepass://Twin"), log, AmbiguousItem)
+    ledger.error(
+        "keepass bad TOTP secret",
+        lambda: _resolve(env, "keepass://Bad TOTP"),
+        log,
+        InvalidTotpSecret,
+    )
+    ledger.error(
+        "keepass bad TOTP parameters",
+        lambda: _resolve(env, "keepass://Bad TOTP URI"),
+        log,
+        InvalidTotpSecret,
+    )
+    wrong = {**env, "VAULTS_KEEPASS_PASSWORD": c.WRONG_SECRET}
+    ledger.error(
+        "keepass wrong master password",
+        lambda: _resolve(wrong, "keepass://Canary Login"),
+        log,
+        AuthenticationFailed,
+    )
+    broken = tmp_path / "broken.kdbx"
+    data = bytearray(keepass_db.read_bytes())
+    data[len(data) // 2 :] = os.urandom(len(data) - len(data) // 2)
+    broken.write_bytes(bytes(data))
+    ledger.error(
+        "keepass corrupted file",
+        lambda: _resolve({**env, "VAULTS_KEEPASS_DB": str(broken)}, "keepass://Canary Login"),
+        log,
+        VaultsError,
+    )
+    ledger.error(
+        "keepass missing file",
+        lambda: _resolve({**env, "VAULTS_KEEPASS_DB": str(tmp_path / "nope.kdbx")}, "keepass://X"),
+        log,
+        ConfigurationError,
+    )
+    ledger.error(
+        "keepass missing key file",
+        lambda: _resolve(
+            {**env, "VAULTS_KEEPASS_KEYFILE": str(tmp_path / "nope.key")}, "keepass://X"
+        ),
+        log,
+        ConfigurationError,
+    )
+    ledger.error("keepass async not found", lambda: _aresolve(env, "keepass://Missing"), log)
+    log.clear()
+    ledger.errors(
+        "keepass resolve_many",
+        _resolve_many(
+            env,
+            ["keepass://Canary Login", "keepass://Twin", "keepass://Missing", "keepass://Bad TOTP"],
+        ),
+        log,
+    )
+    _finish(ledger, reliability_report)
+
+
+# -- Bitwarden: bw serve speaking the API, echoing secrets in its errors ---------------------
+
+BW_ID = "0b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f01"
+
+
+def _bw_item(name: str, item_id: str = BW_ID, **login: Any) -> dict[str, Any]:
+    base = {"username": "alice", "password": c.PASSWORD, "totp": c.TOTP_SECRET, "uris": []}
+    return {
+        "object": "item",
+        "id": item_id,
+        "type": 1,
+        "name": name,
+        "login": {**base, **login},
+        "fields": [{"name": "api key", "value": c.FIELD_SECRET, "type": 1, "linkedId": None}],
+    }
+
+
+def _listing(*items: Any) -> Reply:
+    return json_reply(200, {"success": True, "data": {"object": "list", "data": list(items)}})
+
+
+def _bw_fail(message: str, status: int = 400) -> Reply:
+    return json_reply(status, {"success": False, "message": message})
+
+
+def _bw_route(seen: Seen) -> Reply:
+    if seen.path == "/unlock":  # the server quotes the password it was sent
+        sent = json.loads(seen.body or b"{}").get("password", "")
+        return _bw_fail(f"Invalid master password. (got {sent})")
+    search = parse_qs(seen.query).get("search", [""])[0]
+    echo = f"{c.BW_PASSWORD} {c.BW_SESSION} {seen.headers.get('authorization', '')}"
+    replies = {
+        "Canary Login": _listing(_bw_item("Canary Login")),
+        "Twin": _listing(
+            _bw_item("Twin"), _bw_item("Twin", "1b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f02")
+        ),
+        "Bad TOTP": _listing(_bw_item("Bad TOTP", totp=c.BAD_TOTP)),
+        "Odd Shape": _listing(
+            {**_bw_item("Odd Shape"), "login": {"password": {"nested": c.PASSWORD}, "uris": 7}}
+        ),
+        "Locked": _bw_fail("Vault is locked."),
+        "Echo 400": _bw_fail(f"Session key {c.BW_SESSION} is invalid for {c.BW_PASSWORD}"),
+        "Echo 500": Reply(500, json.dumps({"message": echo, "stack": echo}).encode()),
+        "Echo 401": Reply(401, json.dumps({"message": echo}).encode()),
+        "Truncated": Reply(
+            200, json.dumps({"success": True, "data": _bw_item("T")}).encode()[:120]
+        ),
+        "Slow": Reply(200, b"{}", delay=10),
+    }
+    return replies.get(search, _listing())
+
+
+def test_bitwarden_serve(debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("Bitwarden bw serve (Python API)")
+    log = debug_caplog
+    with MisbehavingServer(route=_bw_route) as server:
+        env = {
+            "VAULTS_BITWARDEN_URL": server.url,
+            "VAULTS_BITWARDEN_TIMEOUT": "0.5",
+            "BW_SESSION": c.BW_SESSION,
+            "BW_PASSWORD": c.BW_PASSWORD,
+        }
+        ledger.ok("bw serve ok", lambda: _resolve(env, "bitwarden://Canary Login"), log)
+        for name, kind in (
+            ("Missing", ItemNotFound),
+            ("Twin", AmbiguousItem),
+            ("Bad TOTP", InvalidTotpSecret),
+            ("Locked", AuthenticationFailed),  # unlock with BW_PASSWORD fails
+            ("Echo 400", VaultUnavailable),
+            ("Echo 500", VaultUnavailable),
+            ("Echo 401", VaultUnavailable),
+            ("Truncated", VaultUnavailable),
+            ("Slow", VaultUnavailable),
+        ):
+            ledger.error(
+                f"bw serve {name}", lambda n=name: _resolve(env, f"bitwarden://{n}"), log, kind
+            )
+        ledger.either(
+            "bw serve odd item shape", lambda: _resolve(env, "bitwarden://Odd Shape"), log
+        )
+        no_unlock = {k: v for k, v in env.items() if k != "BW_PASSWORD"}
+        ledger.error(
+            "bw serve locked, no BW_PASSWORD",
+            lambda: _resolve(no_unlock, "bitwarden://Locked"),
+            log,
+            VaultLocked,
+        )
+        ledger.error("bw serve async", lambda: _aresolve(env, "bitwarden://Echo 500"), log)
+        log.clear()
+        ledger.errors(
+            "bw serve resolve_many",
+            _resolve_many(
+                env,
+                [
+                    "bitwarden://Canary Login",
+                    "bitwarden://Twin",
+                    "bitwarden://Missing",
+                    "bitwarden://Bad TOTP",
+                ],
+            ),
+            log,
+        )
+    with MisbehavingServer() as gone:
+        url = gone.url
+    ledger.error(
+        "bw serve unreachable",
+        lambda: _resolve({**env, "VAULTS_BITWARDEN_URL": url}, "bitwarden://X"),
+        log,
+        VaultUnavailable,
+    )
+    _finish(ledger, reliability_report)
+
+
+# -- Bitwarden: a bw stand-in that echoes its secrets ----------------------------------------
+
+BW_SCRIPT = """#!/bin/sh
+case "$*" in
+  *unlock*) echo "Invalid master password. ($VAULTS_BW_UNLOCK_PASSWORD)" >&2; exit 1 ;;
+  *Echo*) echo "Invalid session key $BW_SESSION" >&2; exit 1 ;;
+  *Garbage*) printf '%s' "$BW_SESSION not json"; exit 0 ;;
+  *Locked*) echo "Vault is locked." >&2; exit 1 ;;
+  *Missing*) echo "Not found." >&2; exit 1 ;;
+  *Crash*) echo "TypeError: cannot read $BW_SESSION" >&2; kill -SEGV $$ ;;
+esac
+echo "Not found." >&2; exit 1
+"""
+
+
+def test_bitwarden_cli(tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("Bitwarden bw CLI stand-in (Python API)")
+    log = debug_caplog
+    bw = tmp_path / "bw"
+    bw.write_text(BW_SCRIPT)
+    bw.chmod(bw.stat().st_mode | stat.S_IXUSR)
+    env = {
+        "VAULTS_BITWARDEN_BW": str(bw),
+        "VAULTS_BITWARDEN_TIMEOUT": "5",
+        "BW_SESSION": c.BW_SESSION,
+        "BW_PASSWORD": c.BW_PASSWORD,
+        "PATH": os.environ.get("PATH", ""),
+    }
+    for name in ("Missing", "Echo", "Garbage", "Locked", "Crash"):
+        ledger.error(f"bw cli {name}", lambda n=name: _resolve(env, f"bitwarden://{n}"), log)
+    ledger.error("bw cli async", lambda: _aresolve(env, "bitwarden://Echo"), log)
+    _finish(ledger, reliability_report)
+
+
+# -- 1Password: Connect test server and op double, seeded with canaries ----------------------
+
+
+def _op_seed() -> dict[str, Any]:
+    personal = vault(
+        "Personal",
+        [
+            login_item(
+                "Canary Login",
+                "alice",
+                c.PASSWORD,
+                extra_fields=[
+                    otp_field(OTP_URI, key="canary"),
+                    field("apikey", "api key", c.FIELD_SECRET, type="CONCEALED"),
+                ],
+            ),
+            login_item("Twin", "one", c.PASSWORD, key="twin-1"),
+            login_item("Twin", "two", c.PASSWORD_2, key="twin-2"),
+            login_item("Bad TOTP", "bob", c.PASSWORD, extra_fields=[otp_field(c.BAD_TOTP)]),
+        ],
+    )
+    restricted = vault("Restricted", [login_item("Root", "root", c.PASSWORD_2)])
+    return {
+        "account": "leaks.1password.com",
+        "access": [
+            {"kind": "connect", "token": c.OP_CONNECT_TOKEN, "vaults": [personal["id"]]},
+            {
+                "kind": "service_account",
+                "token": c.OP_SERVICE_ACCOUNT_TOKEN,
+                "vaults": [personal["id"]],
+            },
+        ],
+        "vaults": [personal, restricted],
+    }
+
+
+OP_PATHS = [
+    ("Missing", "op://Personal/Missing", ItemNotFound),
+    ("ambiguous", "op://Personal/Twin", AmbiguousItem),
+    ("bad TOTP", "op://Personal/Bad TOTP", InvalidTotpSecret),
+    ("no such vault", "op://Nowhere/Canary Login", ItemNotFound),
+    ("restricted vault", "op://Restricted/Root", VaultsError),
+    ("no such field", "op://Personal/Canary Login/nofield", VaultsError),
+]
+
+
+def test_onepassword_connect(debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("1Password Connect (Python API)")
+    log = debug_caplog
+    clear_vault_cache()
+    with ConnectServer(_op_seed()) as server:
+        env = {"OP_CONNECT_HOST": server.url, "OP_CONNECT_TOKEN": c.OP_CONNECT_TOKEN,
+               "VAULTS_ONEPASSWORD_TIMEOUT": "0.5"}  # fmt: skip
+        ledger.ok("connect ok", lambda: _resolve(env, "op://Personal/Canary Login"), log)
+        for name, ref, kind in OP_PATHS:
+            ledger.error(f"connect {name}", lambda r=ref: _resolve(env, r), log, kind)
+        wrong = {**env, "OP_CONNECT_TOKEN": c.WRONG_SECRET}
+        ledger.error(
+            "connect wrong token",
+            lambda: _resolve(wrong, "op://Personal/Canary Login"),
+            log,
+            AuthenticationFailed,
+        )
+        server.inject_fault(500, message=f"token {c.OP_CONNECT_TOKEN} broke", times=10)
+        ledger.error(
+            "connect 500 echoing the token",
+            lambda: _resolve(env, "op://Personal/Canary Login"),
+            log,
+            VaultUnavailable,
+        )
+        server.latency = 2.0
+        ledger.error(
+            "connect timeout",
+            lambda: _resolve(env, "op://Personal/Twin"),
+            log,
+            VaultUnavailable,
+        )
+        server.latency = 0.0
+        ledger.error("connect async", lambda: _aresolve(env, "op://Personal/Missing"), log)
+    with MisbehavingServer(
+        [Reply(200, json.dumps({"id": "x", "password": c.PASSWORD}).encode()[:30])]
+    ) as server:
+        env = {**env, "OP_CONNECT_HOST": server.url}
+        ledger.error(
+            "connect truncated JSON",
+            lambda: _resolve(env, f"op://{'v' * 26}/{'i' * 26}"),
+            log,
+            VaultUnavailable,
+        )
+    _finish(ledger, reliability_report)
+
+
+def test_onepassword_op_cli(tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("1Password op CLI double (Python API)")
+    log = debug_caplog
+    op = make_op_cli(_op_seed(), tmp_path)
+    env = {**op.env, "VAULTS_ONEPASSWORD_TRANSPORT": "cli", "VAULTS_ONEPASSWORD_TIMEOUT": "10"}
+    ledger.ok("op ok", lambda: _resolve(env, "op://Personal/Canary Login"), log)
+    for name, ref, kind in OP_PATHS:
+        ledger.error(f"op {name}", lambda r=ref: _resolve(env, r), log, kind)
+    wrong = {**env, "OP_SERVICE_ACCOUNT_TOKEN": c.WRONG_SECRET}
+    ledger.error(
+        "op wrong token", lambda: _resolve(wrong, "op://Personal/Canary Login"), log, VaultsError
+    )
+    echo = tmp_path / "echo-op"
+    echo.write_text(
+        '#!/bin/sh\necho "[ERROR] 2026/01/01 00:00:00 bad token $OP_SERVICE_ACCOUNT_TOKEN" >&2\n'
+        "exit 1\n"
+    )
+    echo.chmod(echo.stat().st_mode | stat.S_IXUSR)
+    ledger.error(
+        "op stderr echoing the token",
+        lambda: _resolve({**env, "VAULTS_ONEPASSWORD_OP": str(echo)}, "op://Personal/X"),
+        log,
+        VaultsError,
+    )
+    _finish(ledger, reliability_report)
+
+
+# -- the codes inbox and pull endpoints ------------------------------------------------------
+
+
+def test_codes_inbox(tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("Codes inbox and pull endpoint (Python API)")
+    log = debug_caplog
+    with Inbox(f"sqlite:///{tmp_path / 'codes.db'}") as inbox:
+        link = f"https://acme.co/l/{c.MAGIC_TOKEN}"
+        pushed = inbox.push("alice@example.test", f"Tap to sign in to Acme: {link} (10 min)")
+        assert pushed.value == link
+        ledger.texts("inbox repr", "repr", repr(inbox))
+        ledger.error(
+            "inbox push without a code",
+            lambda: inbox.push("bob@example.test", f"Your password is {c.PASSWORD}, keep it"),
+            log,
+            VaultsError,
+        )
+        ledger.error(
+            "inbox push to a bad identifier",
+            lambda: inbox.push("x" * 5000, f"Your code is 482913 {c.PASSWORD}"),
+            log,
+            InvalidInput,
+        )
+        ledger.error(
+            "inbox wait times out",
+            lambda: inbox.wait("carol@example.test", timeout=0.05),
+            log,
+            CodeTimeout,
+        )
+    blocker = tmp_path / "a-file"  # a directory path through a file: cannot be created
+    blocker.write_text("")
+    for url in (
+        f"postgresql://vaults:{c.STORE_PASSWORD}@127.0.0.1:1/vaults",
+        f"postgresql://127.0.0.1:1/vaults?password={c.STORE_PASSWORD}",
+        f"mysql://vaults:{c.STORE_PASSWORD}@127.0.0.1/vaults",
+        f"sqlite:///{blocker}/x.db?key={c.STORE_PASSWORD}",
+    ):
+        scheme = url.split(":", 1)[0]
+
+        def push_to(u: str = url) -> None:
+            with Inbox(u) as box:
+                box.push("alice@example.test", "Your code is 482913")
+
+        ledger.error(f"inbox store {scheme} unreachable or invalid", push_to, log, VaultsError)
+    # pull endpoints: the key signs, never travels; URL credentials and queries never shown
+    for name, reply in (
+        ("401", Reply(401, json.dumps({"detail": c.PULL_API_KEY}).encode())),
+        ("500", Reply(500, json.dumps({"detail": c.PULL_API_KEY}).encode())),
+        ("not JSON", Reply(200, f"<html>{c.PULL_API_KEY}".encode())),
+        ("slow", Reply(200, b"{}", delay=5)),
+        ("reset", Reply(reset=True)),
+        ("429", Reply(429, headers=(("Retry-After", "3600"),))),
+    ):
+        with MisbehavingServer([reply]) as server:
+            host_port = server.url.removeprefix("http://")
+            url = f"http://user:{c.URL_TOKEN}@{host_port}/pull?token={c.URL_TOKEN}#{c.URL_TOKEN}"
+            ledger.error(
+                f"pull {name}",
+                lambda u=url: pull(
+                    u, c.PULL_API_KEY, interval=0.05, timeout=0.4, request_timeout=0.2
+                ),
+                log,
+                VaultsError,
+            )
+    _finish(ledger, reliability_report)
+
+
+# -- TOTP parsing ----------------------------------------------------------------------------
+
+BAD_SECRETS = [
+    c.BAD_TOTP,
+    f"otpauth://totp/x?secret={c.BAD_TOTP}",
+    f"otpauth://totp/x?secret={c.TOTP_SECRET}&digits=99",
+    f"otpauth://totp/x?secret={c.TOTP_SECRET}&algorithm=MD5",
+    f"otpauth://totp/x?secret={c.TOTP_SECRET}&period=0",
+    f"otpauth://hotp/x?secret={c.TOTP_SECRET}&counter=1",
+    f"steam://{c.BAD_TOTP}",
+    f"otpauth-migration://offline?data={c.TOTP_SECRET}",
+    f" {c.TOTP_SECRET[:-3]}1 ",
+    f"{c.TOTP_SECRET}\x00",
+    c.TOTP_SECRET + "1",
+]
+
+
+def test_totp_parser(debug_caplog: Any, reliability_report) -> None:
+    ledger = LeakLedger("TOTP secrets (Python API)")
+    for n, raw in enumerate(BAD_SECRETS):
+        ledger.error(f"parse_secret bad #{n}", lambda r=raw: parse_secret(r), debug_caplog,
+                     InvalidTotpSecret)  # fmt: skip
+    ledger.either(
+        "parse_secret repeated secret",
+        lambda: parse_secret(f"otpauth://totp/x?secret={c.TOTP_SECRET}&secret={c.BAD_TOTP}"),
+        debug_caplog,
+    )
+    ledger.texts(
+        "parsed secret repr", "repr", repr(parse_secret(OTP_URI)), str(parse_secret(OTP_URI))
+    )
+    _finish(ledger, reliability_report)
