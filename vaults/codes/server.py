@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -101,6 +104,22 @@ class TotpCodeOut(BaseModel):
         )
 
 
+class ErrorOut(BaseModel):
+    """Why a request was refused."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="The problem; for a malformed request, one entry per invalid part."
+    )
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+_UNAUTHORIZED = _error("Missing or wrong x-api-key")
+_UNAVAILABLE = _error("The code store cannot be reached")
+
+
 class _BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
 
@@ -151,6 +170,44 @@ class _BodyLimit:
             {"detail": f"request body larger than {self.limit} bytes"}, status_code=413
         )
         await response(scope, receive, send)
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: text holding an unpaired surrogate (which
+    a JSON escape can carry but UTF-8 cannot) must not turn an answer into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+class _RequireKey:
+    """Answer 401 to a request under ``prefix`` without the right key before anything else
+    looks at it: FastAPI reads and validates the body before running dependencies, so a
+    malformed body would otherwise earn an unauthenticated caller a 400 or 422."""
+
+    def __init__(self, app: ASGIApp, allowed: Callable[[str | None], bool], prefix: str) -> None:
+        self.app = app
+        self.allowed = allowed
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
+            given = next(
+                (v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"x-api-key"),
+                None,
+            )
+            if not self.allowed(given):
+                await _unauthorized()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "missing or wrong x-api-key"},
+        status_code=401,
+        headers={"WWW-Authenticate": "ApiKey"},
+    )
 
 
 def _api_key(explicit: str | SecretStr | None, env: Mapping[str, str]) -> SecretStr:
@@ -210,9 +267,12 @@ def create_app(
 
     # The dependency is a default value (not an annotation): ``header`` is local here and
     # string annotations could not be resolved.
-    def authenticate(given: str | None = Security(header)) -> None:
+    def allowed(given: str | None) -> bool:
         supplied = hashlib.sha256((given or "").encode("utf-8", "replace")).digest()
-        if not hmac.compare_digest(supplied, expected):
+        return hmac.compare_digest(supplied, expected)
+
+    def authenticate(given: str | None = Security(header)) -> None:
+        if not allowed(given):
             raise HTTPException(
                 status_code=401,
                 detail="missing or wrong x-api-key",
@@ -221,7 +281,11 @@ def create_app(
 
     @app.exception_handler(VaultsError)
     async def _vaults_error(request: Request, exc: VaultsError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=_status_for(exc))
+        return _AsciiJSONResponse({"detail": exc.message}, status_code=_status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     @app.post(
         "/v1/credentials/totp",
@@ -229,9 +293,11 @@ def create_app(
         dependencies=[Depends(authenticate)],
         summary="Push a forwarded e-mail or SMS holding a code",
         responses={
-            401: {"description": "Missing or wrong x-api-key"},
-            413: {"description": "Body over 64 KiB"},
-            422: {"description": "Invalid body, or no code or magic link in the content"},
+            400: _error("The body cannot be read (not UTF-8 JSON)"),
+            401: _UNAUTHORIZED,
+            413: _error("Body over 64 KiB"),
+            422: _error("Invalid body, or no code or magic link in the content"),
+            503: _UNAVAILABLE,
         },
     )
     def push_code(request: PushRequest) -> TotpCodeOut:
@@ -249,7 +315,11 @@ def create_app(
         response_model=list[TotpCodeOut],
         dependencies=[Depends(authenticate)],
         summary="List pushed codes, newest first (expired ones included)",
-        responses={401: {"description": "Missing or wrong x-api-key"}},
+        responses={
+            401: _UNAUTHORIZED,
+            422: _error("Invalid parameters"),
+            503: _UNAVAILABLE,
+        },
     )
     def list_codes(
         totp_identifier: Annotated[str | None, Query(max_length=MAX_IDENTIFIER_LENGTH)] = None,
@@ -266,5 +336,6 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(_RequireKey, allowed=allowed, prefix="/v1/")
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     return app
