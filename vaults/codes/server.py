@@ -285,7 +285,11 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        # the invalid input is echoed back; a body that is not UTF-8 arrives as bytes
+        errors = jsonable_encoder(
+            exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")}
+        )
+        return _AsciiJSONResponse({"detail": errors}, status_code=422)
 
     @app.post(
         "/v1/credentials/totp",
