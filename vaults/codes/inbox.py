@@ -30,6 +30,7 @@ from vaults.codes.records import (
     OtpType,
     PushedCode,
     check_tag,
+    check_text,
     extraction_source,
     identifier_key,
     normalise_source,
@@ -167,6 +168,7 @@ class Inbox:
             raise InvalidInput(f"the content is longer than {MAX_CONTENT_LENGTH} characters")
         if not content.strip():
             raise InvalidInput("the content is empty")
+        check_text("content", content, nul=True)
         source = normalise_source(source)
         task_id = check_tag("task_id", task_id)
         workflow_run_id = check_tag("workflow_run_id", workflow_run_id)

@@ -17,6 +17,7 @@ __all__ = [
     "OtpType",
     "PushedCode",
     "check_tag",
+    "check_text",
     "extraction_source",
     "identifier_key",
     "iso_utc",
@@ -42,6 +43,19 @@ _SOURCE_ALIASES = {
 }
 
 
+def check_text(name: str, text: str, *, nul: bool = False) -> str:
+    """``text``, unless a store cannot hold it: an unpaired surrogate (not UTF-8) or, unless
+    ``nul``, a NUL character (PostgreSQL text cannot hold one)."""
+    if not nul and "\x00" in text:
+        raise InvalidInput(f"the {name} contains a NUL character")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"the {name} is not valid text (an unpaired surrogate)") from None
+    return text
+
+
 def identifier_key(identifier: str) -> str:
     """The form identifiers are matched by.
 
@@ -56,6 +70,7 @@ def identifier_key(identifier: str) -> str:
         raise InvalidInput("the identifier is empty")
     if len(ident) > MAX_IDENTIFIER_LENGTH:
         raise InvalidInput(f"the identifier is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    check_text("identifier", ident)
     local, at, domain = ident.rpartition("@")
     if at and local and domain and not any(ch.isspace() for ch in ident):
         return ident.casefold()
@@ -68,7 +83,9 @@ def normalise_source(source: str | None) -> str | None:
     """``email`` and ``phone`` (``sms``, ``text`` …) are canonical; other labels are kept."""
     if source is None:
         return None
-    text = source.strip().lower()
+    if not isinstance(source, str):
+        raise InvalidInput("the source must be a string")
+    text = check_text("source", source.strip().lower())
     if not text:
         return None
     if len(text) > MAX_TAG_LENGTH:
@@ -87,7 +104,7 @@ def check_tag(name: str, value: str | None) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string")
-    text = value.strip()
+    text = check_text(name, value.strip())
     if len(text) > MAX_TAG_LENGTH:
         raise InvalidInput(f"{name} is longer than {MAX_TAG_LENGTH} characters")
     return text or None
