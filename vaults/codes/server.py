@@ -285,9 +285,12 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # the invalid input is echoed back; a body that is not UTF-8 arrives as bytes
+        # what is wrong and where, never the input itself: for a missing field pydantic's
+        # "input" is the whole body (the pushed message, its code or magic link). A body that
+        # is not UTF-8 arrives as bytes.
+        shown = [{k: e[k] for k in ("type", "loc", "msg", "ctx") if k in e} for e in exc.errors()]
         errors = jsonable_encoder(
-            exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")}
+            shown, custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")}
         )
         return _AsciiJSONResponse({"detail": errors}, status_code=422)
 
