@@ -40,6 +40,7 @@ report = _load("report")
 misbehaving = _load("misbehaving")
 bounded = _load("bounded")
 canaries = _load("canaries")
+canary_vaults = _load("canary_vaults")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

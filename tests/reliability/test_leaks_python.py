@@ -14,18 +14,23 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import anyio
 import pytest
 import vaults_reliability_canaries as c
-from vaults_keepass.testing import EntrySpec, create_database
 from vaults_onepassword.connect import clear_vault_cache
 from vaults_onepassword.testing.connect_server import ConnectServer
 from vaults_onepassword.testing.fixtures import make_op_cli
-from vaults_onepassword.testing.seed import field, login_item, otp_field, vault
 from vaults_reliability_canaries import LeakLedger
-from vaults_reliability_misbehaving import MisbehavingServer, Reply, Seen, json_reply
+from vaults_reliability_canary_vaults import (
+    BW_SCRIPT,
+    OTP_URI,
+    bw_serve_route,
+    executable,
+    make_keepass_db,
+    op_seed,
+)
+from vaults_reliability_misbehaving import MisbehavingServer, Reply
 
 from vaults import Vaults
 from vaults.codes import Inbox, pull
@@ -42,8 +47,6 @@ from vaults.errors import (
     VaultUnavailable,
 )
 from vaults.totp import parse_secret
-
-OTP_URI = f"otpauth://totp/Acme:alice?secret={c.TOTP_SECRET}&issuer=Acme"
 
 
 def _finish(ledger: LeakLedger, report: Any) -> None:
@@ -77,31 +80,7 @@ def _resolve_many(env: dict[str, str], refs: list[str]) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def keepass_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("leaks-keepass") / "canary.kdbx"
-    create_database(
-        path,
-        c.KEEPASS_MASTER,
-        [
-            EntrySpec(
-                "Canary Login",
-                "alice",
-                c.PASSWORD,
-                "https://acme.example.test",
-                attributes={"otp": OTP_URI, "api key": c.FIELD_SECRET},
-                protected=frozenset({"api key"}),
-            ),
-            EntrySpec("Twin", "one", c.PASSWORD),
-            EntrySpec("Twin", "two", c.PASSWORD_2),
-            EntrySpec("Bad TOTP", "bob", c.PASSWORD, attributes={"otp": c.BAD_TOTP}),
-            EntrySpec(
-                "Bad TOTP URI",
-                "bob",
-                c.PASSWORD,
-                attributes={"otp": f"otpauth://totp/x?secret={c.TOTP_SECRET}&digits=99"},
-            ),
-        ],
-    )
-    return path
+    return make_keepass_db(tmp_path_factory.mktemp("leaks-keepass") / "canary.kdbx")
 
 
 def test_keepass(keepass_db: Path, tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
@@ -169,60 +148,11 @@ def test_keepass(keepass_db: Path, tmp_path: Path, debug_caplog: Any, reliabilit
 
 # -- Bitwarden: bw serve speaking the API, echoing secrets in its errors ---------------------
 
-BW_ID = "0b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f01"
-
-
-def _bw_item(name: str, item_id: str = BW_ID, **login: Any) -> dict[str, Any]:
-    base = {"username": "alice", "password": c.PASSWORD, "totp": c.TOTP_SECRET, "uris": []}
-    return {
-        "object": "item",
-        "id": item_id,
-        "type": 1,
-        "name": name,
-        "login": {**base, **login},
-        "fields": [{"name": "api key", "value": c.FIELD_SECRET, "type": 1, "linkedId": None}],
-    }
-
-
-def _listing(*items: Any) -> Reply:
-    return json_reply(200, {"success": True, "data": {"object": "list", "data": list(items)}})
-
-
-def _bw_fail(message: str, status: int = 400) -> Reply:
-    return json_reply(status, {"success": False, "message": message})
-
-
-def _bw_route(seen: Seen) -> Reply:
-    if seen.path == "/unlock":  # the server quotes the password it was sent
-        sent = json.loads(seen.body or b"{}").get("password", "")
-        return _bw_fail(f"Invalid master password. (got {sent})")
-    search = parse_qs(seen.query).get("search", [""])[0]
-    echo = f"{c.BW_PASSWORD} {c.BW_SESSION} {seen.headers.get('authorization', '')}"
-    replies = {
-        "Canary Login": _listing(_bw_item("Canary Login")),
-        "Twin": _listing(
-            _bw_item("Twin"), _bw_item("Twin", "1b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f02")
-        ),
-        "Bad TOTP": _listing(_bw_item("Bad TOTP", totp=c.BAD_TOTP)),
-        "Odd Shape": _listing(
-            {**_bw_item("Odd Shape"), "login": {"password": {"nested": c.PASSWORD}, "uris": 7}}
-        ),
-        "Locked": _bw_fail("Vault is locked."),
-        "Echo 400": _bw_fail(f"Session key {c.BW_SESSION} is invalid for {c.BW_PASSWORD}"),
-        "Echo 500": Reply(500, json.dumps({"message": echo, "stack": echo}).encode()),
-        "Echo 401": Reply(401, json.dumps({"message": echo}).encode()),
-        "Truncated": Reply(
-            200, json.dumps({"success": True, "data": _bw_item("T")}).encode()[:120]
-        ),
-        "Slow": Reply(200, b"{}", delay=10),
-    }
-    return replies.get(search, _listing())
-
 
 def test_bitwarden_serve(debug_caplog: Any, reliability_report) -> None:
     ledger = LeakLedger("Bitwarden bw serve (Python API)")
     log = debug_caplog
-    with MisbehavingServer(route=_bw_route) as server:
+    with MisbehavingServer(route=bw_serve_route) as server:
         env = {
             "VAULTS_BITWARDEN_URL": server.url,
             "VAULTS_BITWARDEN_TIMEOUT": "0.5",
@@ -282,25 +212,11 @@ def test_bitwarden_serve(debug_caplog: Any, reliability_report) -> None:
 
 # -- Bitwarden: a bw stand-in that echoes its secrets ----------------------------------------
 
-BW_SCRIPT = """#!/bin/sh
-case "$*" in
-  *unlock*) echo "Invalid master password. ($VAULTS_BW_UNLOCK_PASSWORD)" >&2; exit 1 ;;
-  *Echo*) echo "Invalid session key $BW_SESSION" >&2; exit 1 ;;
-  *Garbage*) printf '%s' "$BW_SESSION not json"; exit 0 ;;
-  *Locked*) echo "Vault is locked." >&2; exit 1 ;;
-  *Missing*) echo "Not found." >&2; exit 1 ;;
-  *Crash*) echo "TypeError: cannot read $BW_SESSION" >&2; kill -SEGV $$ ;;
-esac
-echo "Not found." >&2; exit 1
-"""
-
 
 def test_bitwarden_cli(tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
     ledger = LeakLedger("Bitwarden bw CLI stand-in (Python API)")
     log = debug_caplog
-    bw = tmp_path / "bw"
-    bw.write_text(BW_SCRIPT)
-    bw.chmod(bw.stat().st_mode | stat.S_IXUSR)
+    bw = executable(tmp_path / "bw", BW_SCRIPT)
     env = {
         "VAULTS_BITWARDEN_BW": str(bw),
         "VAULTS_BITWARDEN_TIMEOUT": "5",
@@ -317,39 +233,6 @@ def test_bitwarden_cli(tmp_path: Path, debug_caplog: Any, reliability_report) ->
 # -- 1Password: Connect test server and op double, seeded with canaries ----------------------
 
 
-def _op_seed() -> dict[str, Any]:
-    personal = vault(
-        "Personal",
-        [
-            login_item(
-                "Canary Login",
-                "alice",
-                c.PASSWORD,
-                extra_fields=[
-                    otp_field(OTP_URI, key="canary"),
-                    field("apikey", "api key", c.FIELD_SECRET, type="CONCEALED"),
-                ],
-            ),
-            login_item("Twin", "one", c.PASSWORD, key="twin-1"),
-            login_item("Twin", "two", c.PASSWORD_2, key="twin-2"),
-            login_item("Bad TOTP", "bob", c.PASSWORD, extra_fields=[otp_field(c.BAD_TOTP)]),
-        ],
-    )
-    restricted = vault("Restricted", [login_item("Root", "root", c.PASSWORD_2)])
-    return {
-        "account": "leaks.1password.com",
-        "access": [
-            {"kind": "connect", "token": c.OP_CONNECT_TOKEN, "vaults": [personal["id"]]},
-            {
-                "kind": "service_account",
-                "token": c.OP_SERVICE_ACCOUNT_TOKEN,
-                "vaults": [personal["id"]],
-            },
-        ],
-        "vaults": [personal, restricted],
-    }
-
-
 OP_PATHS = [
     ("Missing", "op://Personal/Missing", ItemNotFound),
     ("ambiguous", "op://Personal/Twin", AmbiguousItem),
@@ -364,9 +247,12 @@ def test_onepassword_connect(debug_caplog: Any, reliability_report) -> None:
     ledger = LeakLedger("1Password Connect (Python API)")
     log = debug_caplog
     clear_vault_cache()
-    with ConnectServer(_op_seed()) as server:
-        env = {"OP_CONNECT_HOST": server.url, "OP_CONNECT_TOKEN": c.OP_CONNECT_TOKEN,
-               "VAULTS_ONEPASSWORD_TIMEOUT": "0.5"}  # fmt: skip
+    with ConnectServer(op_seed()) as server:
+        env = {
+            "OP_CONNECT_HOST": server.url,
+            "OP_CONNECT_TOKEN": c.OP_CONNECT_TOKEN,
+            "VAULTS_ONEPASSWORD_TIMEOUT": "0.5",
+        }
         ledger.ok("connect ok", lambda: _resolve(env, "op://Personal/Canary Login"), log)
         for name, ref, kind in OP_PATHS:
             ledger.error(f"connect {name}", lambda r=ref: _resolve(env, r), log, kind)
@@ -409,7 +295,7 @@ def test_onepassword_connect(debug_caplog: Any, reliability_report) -> None:
 def test_onepassword_op_cli(tmp_path: Path, debug_caplog: Any, reliability_report) -> None:
     ledger = LeakLedger("1Password op CLI double (Python API)")
     log = debug_caplog
-    op = make_op_cli(_op_seed(), tmp_path)
+    op = make_op_cli(op_seed(), tmp_path)
     env = {**op.env, "VAULTS_ONEPASSWORD_TRANSPORT": "cli", "VAULTS_ONEPASSWORD_TIMEOUT": "10"}
     ledger.ok("op ok", lambda: _resolve(env, "op://Personal/Canary Login"), log)
     for name, ref, kind in OP_PATHS:
@@ -520,8 +406,9 @@ BAD_SECRETS = [
 def test_totp_parser(debug_caplog: Any, reliability_report) -> None:
     ledger = LeakLedger("TOTP secrets (Python API)")
     for n, raw in enumerate(BAD_SECRETS):
-        ledger.error(f"parse_secret bad #{n}", lambda r=raw: parse_secret(r), debug_caplog,
-                     InvalidTotpSecret)  # fmt: skip
+        ledger.error(
+            f"parse_secret bad #{n}", lambda r=raw: parse_secret(r), debug_caplog, InvalidTotpSecret
+        )
     ledger.either(
         "parse_secret repeated secret",
         lambda: parse_secret(f"otpauth://totp/x?secret={c.TOTP_SECRET}&secret={c.BAD_TOTP}"),
