@@ -9,7 +9,7 @@ Two engines per target (``fuzz/fuzz_targets.py``):
   run per target in a subprocess (``fuzz/atheris_fuzz.py``), seeded with the same real shapes.
 
 Sizes: ``VAULTS_FUZZ_EXAMPLES`` hypothesis examples per target (default 300 under
-``make reliability``, 60 otherwise) and ``VAULTS_FUZZ_SECONDS`` of atheris per target (default 8,
+``make reliability``, 60 otherwise) and ``VAULTS_FUZZ_SECONDS`` of atheris per target (default 6,
 two targets at a time). Inputs tried per target go to the report.
 """
 
@@ -262,7 +262,7 @@ def _atheris(key: str, seconds: float, workdir: Path) -> AtherisRun:
 
 def test_atheris_coverage_guided(reliability_report: Any, tmp_path: Path) -> None:
     pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris)")
-    seconds = float(os.environ.get("VAULTS_FUZZ_SECONDS", "8"))
+    seconds = float(os.environ.get("VAULTS_FUZZ_SECONDS", "6"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(lambda key: _atheris(key, seconds, tmp_path), ft.TARGETS))
     crashed = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -28,6 +29,7 @@ from typing import Any, Final
 import fuzz_seeds as seeds
 import httpx
 from pydantic import SecretStr
+from vaults_bitwarden import serve_api
 from vaults_bitwarden.backend import BitwardenBackend
 from vaults_bitwarden.cli_transport import CliTransport
 from vaults_bitwarden.lookup import parse_query
@@ -35,6 +37,7 @@ from vaults_bitwarden.process import Run, _complete_json
 from vaults_bitwarden.serve_api import ServeTransport
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_keepass.totp_fields import totp_from_attributes
+from vaults_onepassword import connect
 from vaults_onepassword.backend import OnePasswordBackend
 from vaults_onepassword.connect import ConnectTransport, clear_vault_cache
 from vaults_onepassword.op_cli import OpCliTransport
@@ -56,12 +59,17 @@ from vaults.totp import code_at, code_for_entry, parse_secret
 
 __all__ = ["TARGETS", "Target"]
 
+# Retries keep their course but not their waits: the retry policy has its own tests
+# (test_faults_*); here a fuzzed 5xx would only make each input sleep.
+serve_api.BACKOFF = dataclasses.replace(serve_api.BACKOFF, base=0.0, cap=0.0)
+connect.BACKOFF = dataclasses.replace(connect.BACKOFF, base=0.0, cap=0.0)
+
 AT: Final = 1_767_225_600.0
 """The instant codes are computed for (2026-01-01T00:00:00Z)."""
 SERVE_URL: Final = "http://127.0.0.1:8087"
 CONNECT_URL: Final = "http://127.0.0.1:8080"
 PULL_KEY: Final = "pull-key-fuzz-5b1e"
-SERVE_STATUSES: Final = (200, 400, 200, 403, 500, 404, 200, 401)
+SERVE_STATUSES: Final = (200, 400, 200, 403, 500, 404, 200, 429)
 EXIT_CODES: Final = (0, 1, 0, 2)
 PULL_STATUSES: Final = (200, 200, 204, 302, 401, 403, 404, 500, 503)
 
