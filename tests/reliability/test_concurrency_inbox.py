@@ -13,7 +13,8 @@ There are exactly as many waits as codes, so:
 - then every waiter waits once more with a short timeout on an empty inbox: each must give up
   on time, not early and not past its timeout (plus ``SLACK``).
 
-This file doubles as the worker script (``python test_concurrency_inbox.py waiter|pusher …``).
+``VAULTS_CONCURRENCY_ROUNDS`` sets ``ROUNDS`` (default 3: 48 codes, 48 waits per store). This
+file doubles as the worker script (``python test_concurrency_inbox.py waiter|pusher …``).
 """
 
 from __future__ import annotations
