@@ -197,3 +197,17 @@ def test_apull_times_out(pull_endpoint: Any) -> None:
 
     with pytest.raises(CodeTimeout):
         anyio.run(main)
+
+
+@pytest.mark.parametrize(
+    ("answer", "value"),
+    [("550 127", "550127"), ("550-127", "550127"), (" K7Q2ZP ", "K7Q2ZP"), ("a b", "a b")],
+)
+def test_short_answers_are_the_code_with_separators_removed(
+    pull_endpoint: Any, codes_host: PluginHost, answer: str, value: str
+) -> None:
+    pull_endpoint.answers = [(200, {"verification_code": answer})]
+    found = pull(
+        pull_endpoint.url, pull_endpoint.api_key, interval=0.05, timeout=5, host=codes_host
+    )
+    assert (found.otp_type, found.value) == ("totp", value)

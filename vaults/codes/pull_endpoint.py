@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -206,7 +207,10 @@ class _Pull:
         if len(text) <= MAX_PLAIN_CODE_LENGTH:
             from vaults.codes.extract import ExtractedCode
 
-            return ExtractedCode(otp_type="totp", value=text, origin=None)
+            # "550 127" and "550-127" are typed as 550127; anything else is kept as given
+            joined = re.sub(r"[\s\-]", "", text)
+            value = joined if len(joined) >= 4 and joined.isalnum() else text
+            return ExtractedCode(otp_type="totp", value=value, origin=None)
         if self._host is None:
             from vaults.host import make_host
 
