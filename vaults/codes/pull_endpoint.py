@@ -207,9 +207,9 @@ class _Pull:
         if len(text) <= MAX_PLAIN_CODE_LENGTH:
             from vaults.codes.extract import ExtractedCode
 
-            # "550 127" and "550-127" are typed as 550127; anything else is kept as given
+            # digits grouped like "550 127" or "550-127" are typed as 550127; others kept
             joined = re.sub(r"[\s\-]", "", text)
-            value = joined if len(joined) >= 4 and joined.isalnum() else text
+            value = joined if len(joined) >= 4 and joined.isascii() and joined.isdigit() else text
             return ExtractedCode(otp_type="totp", value=value, origin=None)
         if self._host is None:
             from vaults.host import make_host
