@@ -131,7 +131,15 @@ class LeakLedger:
         self.check(path, surface, [Exposure(f"{path} {surface}", t) for t in texts])
 
     def record(self, report: Any) -> None:
-        report.record("leaks", self.group, checked=self.paths, failures=len(self.problems))
+        surfaces = sorted({seen.rsplit(" [", 1)[1].rstrip("]") for seen in self.seen})
+        report.record(
+            "leaks",
+            self.group,
+            checked=self.paths,
+            failures=len(self.problems),
+            detail=f"{len({s.rsplit(' [', 1)[0] for s in self.seen})} paths x surfaces: "
+            + ", ".join(surfaces),
+        )
 
     def assert_clean(self) -> None:
         assert not self.problems, "secrets leaked:\n" + "\n".join(self.problems)

@@ -32,21 +32,53 @@ class Section:
     title: str
     unit: str
     failure_kinds: tuple[str, ...]
+    about: str = ""
 
 
 SECTIONS: dict[str, Section] = {
     s.key: s
     for s in (
-        Section("leaks", "Secrets never leak", "paths checked", ("leaks",)),
-        Section("parsers", "Parsers never crash", "inputs tried", ("crashes",)),
         Section(
-            "faults", "Faults never hang and never lie", "scenarios", ("hangs", "wrong errors")
+            "leaks",
+            "Secrets never leak",
+            "paths checked",
+            ("leaks",),
+            "Every vault, the codes inbox and pull endpoints are seeded with canaries, one per "
+            "kind (item password, TOTP secret, BW_SESSION, BW_PASSWORD, OP_CONNECT_TOKEN, "
+            "OP_SERVICE_ACCOUNT_TOKEN, VAULTS_API_KEY, pull API key, KeePass master password, "
+            "store password, URL token, magic-link token, wrong passwords typed). A path is one "
+            "error (or success) path seen through one surface: exception str/repr/traceback, "
+            "log records of every logger at DEBUG, CLI stdout+stderr (plain, --json, "
+            "VAULTS_DEBUG=1), HTTP error body, credential repr/str/JSON. A leak is a canary "
+            "found in any of them.",
+        ),
+        Section(
+            "parsers",
+            "Parsers never crash",
+            "inputs tried",
+            ("crashes",),
+            "Inputs tried per parser (property-based and coverage-guided); a crash is any "
+            "exception other than the documented typed errors.",
+        ),
+        Section(
+            "faults",
+            "Faults never hang and never lie",
+            "scenarios",
+            ("hangs", "wrong errors"),
+            "Real misbehaving servers on 127.0.0.1 (500, 429 + Retry-After, resets, slow and "
+            "trickled answers, truncated bodies and JSON) and bw/op stand-ins that hang, die by "
+            "a signal or print garbage. A hang is a call not finished within its bound (tries x "
+            "timeout + backoff + Retry-After); a wrong error is a wrong type, a message not "
+            "naming the cause, an unbounded or missing retry, a retried not-found, or a child "
+            "process left running.",
         ),
         Section(
             "crash",
             "Crashes and concurrency",
             "tries",
             ("acknowledged codes lost", "lost wake-ups", "double hand-outs"),
+            "Pushes killed mid-write, concurrent pushers and waiters across processes, one-time "
+            "hand-outs.",
         ),
     )
 }
