@@ -27,11 +27,50 @@ BW_ID = "0b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f01"
 BW_TWIN_ID = "1b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f02"
 
 
-def make_keepass_db(path: Path) -> Path:
+PULL_PATHS = ("ok", "401", "500", "garbage")
+
+
+def pull_route(seen: Seen) -> Reply:
+    """A pull endpoint per path: ``/ok`` hands out a code, the others fail echoing secrets."""
+    echo = json.dumps({"detail": f"{c.PULL_API_KEY} {seen.query}"}).encode()
+    if seen.path.endswith("/ok"):
+        return json_reply(200, {"verification_code": "482913"})
+    if seen.path.endswith("/401"):
+        return Reply(401, echo)
+    if seen.path.endswith("/500"):
+        return Reply(500, echo)
+    return Reply(200, b"<html>" + echo)
+
+
+def _pull_entries(pull_base: str | None) -> list[EntrySpec]:
+    """Items whose code comes from a pull endpoint (``totp_url``, a hidden field with a token in
+    its user part and query), signed with the item's ``totp_api_key`` field, stored as a plain
+    text field on purpose (vaults must mask it anyway)."""
+    if pull_base is None:
+        return []
+    host = pull_base.removeprefix("http://")
+    return [
+        EntrySpec(
+            f"Pull {name}",
+            "alice",
+            c.PASSWORD,
+            attributes={
+                "totp_url": f"http://u:{c.URL_TOKEN}@{host}/{name}?token={c.URL_TOKEN}",
+                "totp_api_key": c.PULL_API_KEY,
+                "totp_type": "email",
+            },
+            protected=frozenset({"totp_url"}),  # hidden by the user: its token stays hidden
+        )
+        for name in PULL_PATHS
+    ]
+
+
+def make_keepass_db(path: Path, pull_base: str | None = None) -> Path:
     create_database(
         path,
         c.KEEPASS_MASTER,
         [
+            *_pull_entries(pull_base),
             EntrySpec(
                 "Canary Login",
                 "alice",

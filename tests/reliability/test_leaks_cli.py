@@ -32,6 +32,7 @@ from vaults_reliability_canary_vaults import (
     executable,
     make_keepass_db,
     op_seed,
+    pull_route,
 )
 from vaults_reliability_misbehaving import MisbehavingServer, Reply
 
@@ -60,12 +61,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         MisbehavingServer(route=bw_serve_route) as bw_serve,
         ConnectServer(op_seed()) as connect,
         MisbehavingServer([Reply(401, b'{"detail": "bad signature"}')]) as pull_401,
+        MisbehavingServer(route=pull_route) as pulls,
     ):
         (tmp / "op").mkdir()
         op = make_op_cli(op_seed(), tmp / "op")
         yield {
             "tmp": tmp,
-            "keepass": make_keepass_db(tmp / "canary.kdbx"),
+            "keepass": make_keepass_db(tmp / "canary.kdbx", pull_base=pulls.url),
             "bw_serve": bw_serve.url,
             "bw": executable(tmp / "bw", BW_SCRIPT),
             "connect": connect,
@@ -106,6 +108,28 @@ def _runs(w: dict[str, Any]) -> list[Run]:
             ("resolve", "keepass://Canary Login"),
             {**kp, "VAULTS_KEEPASS_PASSWORD": c.WRONG_SECRET},
             debug=True,
+        ),
+        Run(
+            "keepass pulled code",
+            ("resolve", "keepass://Pull ok", "--timeout", "5", "--pull-interval", "0.1"),
+            kp,
+            exits=ok,
+        ),
+        Run(
+            "keepass pull refused",
+            ("resolve", "keepass://Pull 401", "--timeout", "1"),
+            kp,
+            debug=True,
+        ),
+        Run(
+            "keepass pull failing",
+            ("resolve", "keepass://Pull 500", "--timeout", "0.5", "--pull-interval", "0.1"),
+            kp,
+        ),
+        Run(
+            "keepass pull garbage",
+            ("resolve", "keepass://Pull garbage", "--timeout", "0.5", "--pull-interval", "0.1"),
+            kp,
         ),
         Run("bw serve ok", ("resolve", "bitwarden://Canary Login"), serve, exits=ok),
         Run("bw serve echoing 400", ("resolve", "bitwarden://Echo 400"), serve, debug=True),

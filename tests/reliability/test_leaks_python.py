@@ -25,10 +25,12 @@ from vaults_reliability_canaries import LeakLedger
 from vaults_reliability_canary_vaults import (
     BW_SCRIPT,
     OTP_URI,
+    PULL_PATHS,
     bw_serve_route,
     executable,
     make_keepass_db,
     op_seed,
+    pull_route,
 )
 from vaults_reliability_misbehaving import MisbehavingServer, Reply
 
@@ -143,6 +145,33 @@ def test_keepass(keepass_db: Path, tmp_path: Path, debug_caplog: Any, reliabilit
         ),
         log,
     )
+    _finish(ledger, reliability_report)
+
+
+def test_keepass_item_with_a_pull_endpoint(
+    tmp_path: Path, debug_caplog: Any, reliability_report
+) -> None:
+    """An item's code from its own pull endpoint (totp_url, signed with its totp_api_key)."""
+    ledger = LeakLedger("KeePass item with a pull endpoint (Python API)")
+    with MisbehavingServer(route=pull_route) as server:
+        db = make_keepass_db(tmp_path / "pull.kdbx", pull_base=server.url)
+        env = {"VAULTS_KEEPASS_DB": str(db), "VAULTS_KEEPASS_PASSWORD": c.KEEPASS_MASTER}
+
+        def resolve(ref: str) -> Any:
+            with Vaults(env=env, code_timeout=0.5, pull_interval=0.1) as vaults:
+                return vaults.resolve(ref)
+
+        for name in PULL_PATHS:
+            if name == "ok":
+                cred = ledger.ok("pulled code", lambda: resolve("keepass://Pull ok"), debug_caplog)
+                assert cred.totp is not None and cred.totp.code == "482913"
+            else:
+                ledger.error(
+                    f"pull endpoint {name}",
+                    lambda n=name: resolve(f"keepass://Pull {n}"),
+                    debug_caplog,
+                    VaultsError,
+                )
     _finish(ledger, reliability_report)
 
 
