@@ -137,7 +137,8 @@ MISBEHAVIOURS = [
         "ambiguous",
         lambda t: (
             "echo 'More than one result was found. Try getting a specific object by "
-            f"`id` instead. The following objects were found:\n{BW_ID}\n{BW_ID[:-1]}2' >&2\nexit 1\n"
+            "`id` instead. The following objects were found:\n"
+            f"{BW_ID}\n{BW_ID[:-1]}2' >&2\nexit 1\n"
             if t == "bw"
             else 'echo \'[ERROR] 2026/01/01 00:00:00 More than one item matches "GitHub". Try '
             'again and specify the item by its ID:\n\t* for the item "GitHub" in vault Personal: '
