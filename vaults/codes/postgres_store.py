@@ -16,7 +16,15 @@ import anyio
 
 from vaults.codes.fifo_wakeup import tag_for
 from vaults.codes.records import OtpType, PushedCode
-from vaults.codes.store import AsyncListener, CodeStore, Listener
+from vaults.codes.store import (
+    COLUMNS,
+    AsyncListener,
+    CodeStore,
+    Listener,
+    code_values,
+    history_filter,
+    row_to_code,
+)
 from vaults.errors import ConfigurationError, VaultUnavailable
 
 if TYPE_CHECKING:
@@ -30,10 +38,6 @@ _CONNECT_TIMEOUT_S = 10
 LISTENER_APPLICATION_NAME = "vaults-codes-wait"
 """``application_name`` of waiters' LISTEN connections (visible in ``pg_stat_activity``)."""
 _SCHEMA_LOCK = 0x7661756C  # advisory lock id ("vaul") serialising schema creation
-_COLUMNS = (
-    "code_id, identifier, otp_type, value, origin, source, task_id, workflow_run_id, "
-    "created_at, expires_at, consumed_at"
-)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     id BIGSERIAL PRIMARY KEY,
@@ -89,22 +93,6 @@ def _import_psycopg() -> Any:
             "a postgresql:// code store needs psycopg 3: pip install 'vaults[postgres]'"
         ) from None
     return psycopg
-
-
-def _row_to_code(row: tuple[Any, ...]) -> PushedCode:
-    return PushedCode(
-        id=row[0],
-        identifier=row[1],
-        otp_type=row[2],
-        value=row[3],
-        origin=row[4],
-        source=row[5],
-        task_id=row[6],
-        workflow_run_id=row[7],
-        created_at=row[8],
-        expires_at=row[9],
-        consumed_at=row[10],
-    )
 
 
 class PostgresStore(CodeStore):
@@ -173,25 +161,10 @@ class PostgresStore(CodeStore):
     def insert(self, code: PushedCode, key: str) -> None:
         # INSERT and NOTIFY in one statement/transaction: the wake-up leaves at commit.
         self._run(
-            f"WITH added AS (INSERT INTO {TABLE} (identifier_key, {_COLUMNS}) "  # noqa: S608
+            f"WITH added AS (INSERT INTO {TABLE} (identifier_key, {COLUMNS}) "  # noqa: S608
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING 1) "
             "SELECT pg_notify(%s, %s) FROM added",
-            (
-                key,
-                code.id,
-                code.identifier,
-                code.otp_type,
-                code.value,
-                code.origin,
-                code.source,
-                code.task_id,
-                code.workflow_run_id,
-                code.created_at,
-                code.expires_at,
-                code.consumed_at,
-                CHANNEL,
-                tag_for(key),
-            ),
+            (*code_values(code, key), CHANNEL, tag_for(key)),
             fetch=True,
         )
 
@@ -203,26 +176,17 @@ class PostgresStore(CodeStore):
         otp_type: OtpType | None,
         limit: int,
     ) -> list[PushedCode]:
-        where: list[str] = []
-        params: list[Any] = []
-        if key is not None:
-            where.append("identifier_key = %s")
-            params.append(key)
-        if workflow_run_id is not None:
-            where.append("workflow_run_id = %s")
-            params.append(workflow_run_id)
-        if otp_type is not None:
-            where.append("otp_type = %s")
-            params.append(otp_type)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = history_filter(
+            "%s", key=key, workflow_run_id=workflow_run_id, otp_type=otp_type
+        )
         params.append(limit)
         rows = self._run(
-            f"SELECT {_COLUMNS} FROM {TABLE} {clause} "  # noqa: S608 - constant pieces
+            f"SELECT {COLUMNS} FROM {TABLE} {clause} "  # noqa: S608 - constant pieces
             "ORDER BY created_at DESC, id DESC LIMIT %s",
             params,
             fetch=True,
         )
-        return [_row_to_code(row) for row in rows]
+        return [row_to_code(row) for row in rows]
 
     def newest(
         self, *, key: str, since: float | None, now: float, consume: bool
@@ -235,17 +199,17 @@ class PostgresStore(CodeStore):
         if consume:
             rows = self._run(
                 f"UPDATE {TABLE} SET consumed_at = %s WHERE id = ({pick} FOR UPDATE) "  # noqa: S608
-                f"AND consumed_at IS NULL RETURNING {_COLUMNS}",
+                f"AND consumed_at IS NULL RETURNING {COLUMNS}",
                 (now, key, now, floor),
                 fetch=True,
             )
         else:
             rows = self._run(
-                f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ({pick})",  # noqa: S608
+                f"SELECT {COLUMNS} FROM {TABLE} WHERE id = ({pick})",  # noqa: S608
                 (key, now, floor),
                 fetch=True,
             )
-        return _row_to_code(rows[0]) if rows else None
+        return row_to_code(rows[0]) if rows else None
 
     def prune(self, before: float) -> int:
         result = self._run(

@@ -16,20 +16,24 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from vaults.codes import fifo_wakeup
 from vaults.codes.records import OtpType, PushedCode
-from vaults.codes.store import AsyncListener, CodeStore, Listener, SleepListener
+from vaults.codes.store import (
+    COLUMNS,
+    AsyncListener,
+    CodeStore,
+    Listener,
+    SleepListener,
+    code_values,
+    history_filter,
+    row_to_code,
+)
 from vaults.errors import VaultUnavailable
 
 __all__ = ["SqliteStore"]
 
 _BUSY_TIMEOUT_S = 10.0
-_COLUMNS = (
-    "code_id, identifier, otp_type, value, origin, source, task_id, workflow_run_id, "
-    "created_at, expires_at, consumed_at"
-)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS codes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,22 +54,6 @@ CREATE INDEX IF NOT EXISTS codes_by_key ON codes (identifier_key, created_at);
 CREATE INDEX IF NOT EXISTS codes_by_run ON codes (workflow_run_id, created_at);
 CREATE INDEX IF NOT EXISTS codes_by_time ON codes (created_at);
 """
-
-
-def _row_to_code(row: tuple[Any, ...]) -> PushedCode:
-    return PushedCode(
-        id=row[0],
-        identifier=row[1],
-        otp_type=row[2],
-        value=row[3],
-        origin=row[4],
-        source=row[5],
-        task_id=row[6],
-        workflow_run_id=row[7],
-        created_at=row[8],
-        expires_at=row[9],
-        consumed_at=row[10],
-    )
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -185,22 +173,9 @@ class SqliteStore(CodeStore):
     def insert(self, code: PushedCode, key: str) -> None:
         with self._connect() as conn:
             conn.execute(
-                f"INSERT INTO codes (identifier_key, {_COLUMNS}) "  # noqa: S608 - constant
+                f"INSERT INTO codes (identifier_key, {COLUMNS}) "  # noqa: S608 - constant
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    code.id,
-                    code.identifier,
-                    code.otp_type,
-                    code.value,
-                    code.origin,
-                    code.source,
-                    code.task_id,
-                    code.workflow_run_id,
-                    code.created_at,
-                    code.expires_at,
-                    code.consumed_at,
-                ),
+                code_values(code, key),
             )
         if self._wakeups is not None:
             self._wakeups.notify(key)
@@ -213,26 +188,17 @@ class SqliteStore(CodeStore):
         otp_type: OtpType | None,
         limit: int,
     ) -> list[PushedCode]:
-        where: list[str] = []
-        params: list[Any] = []
-        if key is not None:
-            where.append("identifier_key = ?")
-            params.append(key)
-        if workflow_run_id is not None:
-            where.append("workflow_run_id = ?")
-            params.append(workflow_run_id)
-        if otp_type is not None:
-            where.append("otp_type = ?")
-            params.append(otp_type)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = history_filter(
+            "?", key=key, workflow_run_id=workflow_run_id, otp_type=otp_type
+        )
         params.append(limit)
         with self._connect() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM codes {clause} "  # noqa: S608 - constant pieces
+                f"SELECT {COLUMNS} FROM codes {clause} "  # noqa: S608 - constant pieces
                 "ORDER BY created_at DESC, id DESC LIMIT ?",
                 params,
             ).fetchall()
-        return [_row_to_code(row) for row in rows]
+        return [row_to_code(row) for row in rows]
 
     def newest(
         self, *, key: str, since: float | None, now: float, consume: bool
@@ -247,15 +213,15 @@ class SqliteStore(CodeStore):
                 # One statement under SQLite's write lock: two consumers never share a code.
                 rows = conn.execute(
                     f"UPDATE codes SET consumed_at = ? WHERE id = ({pick}) "  # noqa: S608
-                    f"AND consumed_at IS NULL RETURNING {_COLUMNS}",
+                    f"AND consumed_at IS NULL RETURNING {COLUMNS}",
                     (now, key, now, floor),
                 ).fetchall()
             else:
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM codes WHERE id = ({pick})",  # noqa: S608
+                    f"SELECT {COLUMNS} FROM codes WHERE id = ({pick})",  # noqa: S608
                     (key, now, floor),
                 ).fetchall()
-        return _row_to_code(rows[0]) if rows else None
+        return row_to_code(rows[0]) if rows else None
 
     def prune(self, before: float) -> int:
         with self._connect() as conn:

@@ -3,6 +3,8 @@
 A store keeps :class:`~vaults.codes.records.PushedCode` rows and wakes waiters: a listener
 is registered *before* the waiter's first look at the table and the pusher notifies *after*
 its commit, so a push can never slip between a waiter's check and its sleep.
+
+The SQL stores also share the column list, the row mapping and the ``history`` filters.
 """
 
 from __future__ import annotations
@@ -10,12 +12,87 @@ from __future__ import annotations
 import abc
 import time
 from types import TracebackType
+from typing import Any
 
 import anyio
 
 from vaults.codes.records import OtpType, PushedCode
 
-__all__ = ["AsyncListener", "AsyncSleepListener", "CodeStore", "Listener", "SleepListener"]
+__all__ = [
+    "COLUMNS",
+    "AsyncListener",
+    "AsyncSleepListener",
+    "CodeStore",
+    "Listener",
+    "SleepListener",
+    "code_values",
+    "history_filter",
+    "row_to_code",
+]
+
+COLUMNS = (
+    "code_id, identifier, otp_type, value, origin, source, task_id, workflow_run_id, "
+    "created_at, expires_at, consumed_at"
+)
+"""The columns of a :class:`PushedCode` in a SQL store, in the order :func:`row_to_code`
+reads them and :func:`code_values` gives them."""
+
+
+def row_to_code(row: tuple[Any, ...]) -> PushedCode:
+    """The code in a row selected as :data:`COLUMNS`."""
+    return PushedCode(
+        id=row[0],
+        identifier=row[1],
+        otp_type=row[2],
+        value=row[3],
+        origin=row[4],
+        source=row[5],
+        task_id=row[6],
+        workflow_run_id=row[7],
+        created_at=row[8],
+        expires_at=row[9],
+        consumed_at=row[10],
+    )
+
+
+def code_values(code: PushedCode, key: str) -> tuple[Any, ...]:
+    """The parameters of an INSERT into ``(identifier_key, COLUMNS)``."""
+    return (
+        key,
+        code.id,
+        code.identifier,
+        code.otp_type,
+        code.value,
+        code.origin,
+        code.source,
+        code.task_id,
+        code.workflow_run_id,
+        code.created_at,
+        code.expires_at,
+        code.consumed_at,
+    )
+
+
+def history_filter(
+    placeholder: str,
+    *,
+    key: str | None,
+    workflow_run_id: str | None,
+    otp_type: OtpType | None,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (empty without filters) and its parameters for
+    :meth:`CodeStore.history`; ``placeholder`` is the driver's (``?`` or ``%s``)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("identifier_key", key),
+        ("workflow_run_id", workflow_run_id),
+        ("otp_type", otp_type),
+    ):
+        if value is not None:
+            where.append(f"{column} = {placeholder}")
+            params.append(value)
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params
 
 
 class Listener(abc.ABC):
