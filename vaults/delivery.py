@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from vaults.codes.extract import ExtractedCode
     from vaults.codes.inbox import Inbox
     from vaults.codes.pull_endpoint import _Pull
+    from vaults.codes.records import PushedCode
     from vaults.host import PluginHost
 
 __all__ = [
@@ -274,6 +275,16 @@ def _from_pull(found: ExtractedCode) -> Delivered:
     )
 
 
+def _from_inbox(code: PushedCode) -> Delivered:
+    return Delivered(
+        source="inbox",
+        otp_type=code.otp_type,
+        value=code.value,
+        created_at=code.created_at,
+        expires_at=code.expires_at,
+    )
+
+
 _NAMED_ERRORS = (CodeTimeout, VaultUnavailable, AuthenticationFailed)
 
 
@@ -381,9 +392,21 @@ class DeliveryRun:
     def blocking(self) -> bool:
         return self.wait and self.timeout > 0
 
+    @property
+    def inbox_timeout(self) -> float:
+        """What the inbox is given: the timeout when blocking, else 0 (one look)."""
+        return self.timeout if self.blocking else 0
+
     def announce(self) -> None:
         if self.on_wait is not None and self.blocking:
             self.on_wait(Waiting(self.plan.source, self.plan.target, self.timeout))
+
+
+def _single_pull(run: DeliveryRun, found: ExtractedCode | None) -> Delivered | None:
+    """The answer of a single pull request (``run`` not blocking)."""
+    if found is None and run.wait:
+        raise CodeTimeout(f"the pull endpoint {run.plan.target} had no code yet")
+    return _from_pull(found) if found is not None else None
 
 
 def _pull_interval(run: DeliveryRun) -> float:
@@ -407,10 +430,7 @@ def deliver(
         if plan.source == "pull":
             assert plan.url is not None and plan.api_key is not None
             if not run.blocking:
-                found = _pull_once(plan, host)
-                if found is None and run.wait:
-                    raise CodeTimeout(f"the pull endpoint {plan.target} had no code yet")
-                return _from_pull(found) if found is not None else None
+                return _single_pull(run, _pull_once(plan, host))
             from vaults.codes.pull_endpoint import pull
 
             run.announce()
@@ -425,26 +445,19 @@ def deliver(
             return _from_pull(found)
         assert plan.identifier is not None
         box = inbox()
-        if run.blocking:
-            run.announce()
+        run.announce()
         try:
             code = box.wait(
                 plan.identifier,
                 since=run.since,
-                timeout=run.timeout if run.blocking else 0,
+                timeout=run.inbox_timeout,
                 consume=run.consume,
             )
         except CodeTimeout:
             if run.wait:
                 raise
             return None
-        return Delivered(
-            source="inbox",
-            otp_type=code.otp_type,
-            value=code.value,
-            created_at=code.created_at,
-            expires_at=code.expires_at,
-        )
+        return _from_inbox(code)
     except _NAMED_ERRORS as exc:
         raise _named_error(cred, exc) from None
 
@@ -465,10 +478,7 @@ async def adeliver(
         if plan.source == "pull":
             assert plan.url is not None and plan.api_key is not None
             if not run.blocking:
-                found = await _apull_once(plan, host)
-                if found is None and run.wait:
-                    raise CodeTimeout(f"the pull endpoint {plan.target} had no code yet")
-                return _from_pull(found) if found is not None else None
+                return _single_pull(run, await _apull_once(plan, host))
             from vaults.codes.pull_endpoint import apull
 
             run.announce()
@@ -483,25 +493,18 @@ async def adeliver(
             return _from_pull(found)
         assert plan.identifier is not None
         box = await anyio.to_thread.run_sync(inbox)
-        if run.blocking:
-            run.announce()
+        run.announce()
         try:
             code = await box.await_wait(
                 plan.identifier,
                 since=run.since,
-                timeout=run.timeout if run.blocking else 0,
+                timeout=run.inbox_timeout,
                 consume=run.consume,
             )
         except CodeTimeout:
             if run.wait:
                 raise
             return None
-        return Delivered(
-            source="inbox",
-            otp_type=code.otp_type,
-            value=code.value,
-            created_at=code.created_at,
-            expires_at=code.expires_at,
-        )
+        return _from_inbox(code)
     except _NAMED_ERRORS as exc:
         raise _named_error(cred, exc) from None
