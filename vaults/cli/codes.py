@@ -8,6 +8,7 @@ store unreachable 4).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -38,6 +39,16 @@ def _store_option(func: F) -> F:
         metavar="URL",
         default=None,
         help="Code store (default: $VAULTS_STORE, else SQLite in the user data directory).",
+    )(func)
+
+
+def _timeout_option(func: F) -> F:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=900.0,
+        show_default=True,
+        help="Give up after this many seconds (exit 1).",
     )(func)
 
 
@@ -220,13 +231,7 @@ class _Countdown:
     metavar="EPOCH",
     help="Only codes pushed after this time (epoch seconds; default: any unexpired code).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=900.0,
-    show_default=True,
-    help="Give up after this many seconds (exit 1).",
-)
+@_timeout_option
 @click.option(
     "--interval",
     type=click.FloatRange(min=0, min_open=True),
@@ -249,16 +254,15 @@ def wait(
     """Wait for the newest unexpired code for an identifier; print it (or its link)."""
     show_countdown = sys.stdout.isatty() and sys.stderr.isatty()
     try:
-        with _open_inbox(store_url) as inbox:
-            if show_countdown:
-                with _Countdown(sys.stderr, identifier.strip(), timeout):
-                    code = inbox.wait(
-                        identifier, since=since, timeout=timeout, interval=interval, consume=consume
-                    )
-            else:
-                code = inbox.wait(
-                    identifier, since=since, timeout=timeout, interval=interval, consume=consume
-                )
+        with (
+            _open_inbox(store_url) as inbox,
+            _Countdown(sys.stderr, identifier.strip(), timeout)
+            if show_countdown
+            else contextlib.nullcontext(),
+        ):
+            code = inbox.wait(
+                identifier, since=since, timeout=timeout, interval=interval, consume=consume
+            )
     except Exception as exc:
         fail(exc)
     if as_json:
@@ -304,13 +308,7 @@ def extract(source: str | None) -> None:
     show_default=True,
     help="Seconds between requests.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=900.0,
-    show_default=True,
-    help="Give up after this many seconds (exit 1).",
-)
+@_timeout_option
 @click.option("--json", "as_json", is_flag=True, help='Print {"otp_type", "value"} as JSON.')
 def pull(
     url: str,
