@@ -3,10 +3,13 @@
 The PostgreSQL server (initdb + pg_ctl on a free 127.0.0.1 port) starts once per session
 and is removed at the end. Without the server binaries the PostgreSQL cases are skipped,
 unless VAULTS_REQUIRE_POSTGRES=1 (CI), which turns the skip into a failure.
+
+tests/delivery/conftest.py reuses the store fixtures and the HTTP helpers from here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -51,7 +54,8 @@ def pg_url(pg_server: object) -> str:
     return pg_server.url
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
+    """Drop the codes table: the next store on ``url`` starts empty."""
     import psycopg
 
     from vaults.codes.postgres_store import TABLE
@@ -66,7 +70,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'codes.db'}"
     url: str = request.getfixturevalue("pg_url")
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 
@@ -149,13 +153,18 @@ def inbox(make_inbox: Callable[..., Inbox]) -> Inbox:
     return make_inbox()
 
 
-@pytest.fixture
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
+def loopback_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    return loopback_port()
 
 
 class FakeClock:
@@ -222,23 +231,36 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
                 return
             assert isinstance(answer, tuple)
             status, data = answer
-            payload = data if isinstance(data, bytes) else json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, data if isinstance(data, bytes) else json.dumps(data).encode())
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serving(Handler) as base_url:
+        endpoint.url = f"{base_url}/totp"
+        yield endpoint
+
+
+# -- HTTP helpers, also used by tests/delivery ----------------------------------------------
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: bytes) -> None:
+    """Answer the handler's request with ``status`` and the JSON bytes ``payload``."""
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port) in a thread; yields
+    ``http://127.0.0.1:PORT``; shut down, closed and joined on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/totp"
     try:
-        yield endpoint
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

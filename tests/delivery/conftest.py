@@ -1,24 +1,34 @@
 """Fixtures for resolve-with-delivery: a vault backend with custom fields, real code stores
 (SQLite files; a throwaway PostgreSQL server), and a user's pull endpoint on 127.0.0.1 that
-checks signatures with ``verify_signature`` as the docs tell endpoint authors to."""
+checks signatures with ``verify_signature`` as the docs tell endpoint authors to.
+
+The PostgreSQL server, the store helpers and the HTTP helpers are the codes tests' own
+(tests/codes/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 from pydantic import SecretStr
 
+from tests.codes.conftest import (  # fixtures are re-exported here for pytest
+    free_port,  # noqa: F401
+    listener_count,
+    pg_server,  # noqa: F401
+    pg_url,  # noqa: F401
+    reset_postgres,
+    send_json,
+    serving,
+    sqlite_url,  # noqa: F401
+)
 from vaults.backend import VaultBackend
 from vaults.codes.inbox import Inbox
 from vaults.errors import ItemNotFound
@@ -87,28 +97,6 @@ class FieldsBackend(VaultBackend):
 
 
 # -- stores -------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    from vaults.codes.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
-
-    try:
-        server = ThrowawayPostgres().start()
-    except PostgresMissing as exc:
-        if os.environ.get("VAULTS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"VAULTS_REQUIRE_POSTGRES=1 but {exc}")
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
-    try:
-        wait_ready(server.url)
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'codes.db'}"
-
-
 BOTH_STORES = pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 """Run a test on a SQLite file and on PostgreSQL (the default is SQLite only)."""
 
@@ -119,31 +107,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if getattr(request, "param", "sqlite") == "sqlite":
         return f"sqlite:///{tmp_path / 'codes.db'}"
     url: str = request.getfixturevalue("pg_url")
-    import psycopg
-
-    from vaults.codes.postgres_store import TABLE
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    reset_postgres(url)
     return url
-
-
-def listener_count(store_url: str) -> int:
-    """Waiters registered on the store right now (FIFOs beside SQLite; LISTEN sessions)."""
-    if store_url.startswith("sqlite:///"):
-        wake_dir = Path(store_url[len("sqlite:///") :] + ".wake")
-        return len(list(wake_dir.glob("*.fifo"))) if wake_dir.is_dir() else 0
-    import psycopg
-
-    from vaults.codes.postgres_store import LISTENER_APPLICATION_NAME
-
-    with psycopg.connect(store_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
-            "AND query ILIKE 'LISTEN %%'",
-            (LISTENER_APPLICATION_NAME,),
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def wait_for_listeners(store_url: str, count: int = 1, timeout: float = 30) -> None:
@@ -239,35 +204,14 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
             ok = verify_signature(body, self.headers.get("x-vaults-signature"), endpoint.api_key)
             endpoint.seen.append(SeenRequest(body, dict(self.headers.items()), time.time(), ok))
             status, data = endpoint.next_answer() if ok else (401, {"detail": "bad signature"})
-            payload = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, json.dumps(data).encode())
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}/codes"
-    try:
+    with serving(Handler) as base_url:
+        endpoint.url = f"{base_url}/codes"
         yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def no_leak(texts: Sequence[str], secrets: Sequence[str] = (CANARY,)) -> None:

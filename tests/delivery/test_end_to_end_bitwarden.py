@@ -20,13 +20,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.codes.conftest import loopback_port, send_json, serving
 from tests.delivery.conftest import CANARY, no_leak, wait_for_listeners
 from vaults.codes import verify_signature
 
@@ -86,12 +87,7 @@ def pull_server() -> Iterator[PullServer]:
                 state.polls += 1
                 ready = state.polls > state.answer_after
                 status, data = 200, ({"verification_code": state.code} if ready else {})
-            payload = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, json.dumps(data).encode())
             self.wfile.flush()
             if status == 200 and data:
                 state.answered_at = time.monotonic()
@@ -99,17 +95,9 @@ def pull_server() -> Iterator[PullServer]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/vaults/code"
-    try:
+    with serving(Handler) as base_url:
+        state.url = f"{base_url}/vaults/code"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -150,7 +138,7 @@ def setup(
         with httpx.Client(base_url=serve_bw.url, trust_env=False) as client:
             synced = client.post("/sync", timeout=60).json()
         assert synced["success"] is True, synced
-        port = _free_port()
+        port = loopback_port()
         log = work / "serve.log"
         env = {**_base_env(), "VAULTS_API_KEY": SERVE_KEY, "VAULTS_LOAD_PLUGINS": ""}
         with log.open("w") as sink:
@@ -165,15 +153,6 @@ def setup(
         _wait_healthy(base, serve, log)
         yield Setup(bw_serve=serve_bw.url, serve=base, store_url=store_url)
     assert SERVE_KEY not in log.read_text()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _base_env() -> dict[str, str]:
