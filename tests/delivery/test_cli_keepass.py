@@ -88,35 +88,65 @@ def start(
     )
 
 
-def test_piped_field_prints_only_the_pushed_code(
-    env: dict[str, str], inbox: Inbox, sqlite_url: str
-) -> None:
-    proc = start(env, "keepass://Acme", "--field", "code", "--timeout", "30")
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [VAULTS, "resolve", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def resolve_while_pushing(
+    env: dict[str, str], inbox: Inbox, sqlite_url: str, *args: str, push: str
+) -> tuple[int | None, str, str]:
+    """Start ``vaults resolve ARGS``, push the e-mail ``push`` once it waits; its exit code
+    and output."""
+    proc = start(env, *args)
     try:
         wait_for_listeners(sqlite_url)
-        inbox.push(EMAIL, "Your Acme sign-in code is 661 942.", source="email")
+        inbox.push(EMAIL, push, source="email")
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err
+    return proc.returncode, out, err
+
+
+def test_piped_field_prints_only_the_pushed_code(
+    env: dict[str, str], inbox: Inbox, sqlite_url: str
+) -> None:
+    returncode, out, err = resolve_while_pushing(
+        env,
+        inbox,
+        sqlite_url,
+        "keepass://Acme",
+        "--field",
+        "code",
+        "--timeout",
+        "30",
+        push="Your Acme sign-in code is 661 942.",
+    )
+    assert returncode == 0, err
     assert (out, err) == ("661942\n", "")  # no countdown when stderr is not a terminal
 
 
 def test_json_names_the_source_and_masks_secrets(
     env: dict[str, str], inbox: Inbox, sqlite_url: str
 ) -> None:
-    proc = start(env, "keepass://Acme", "--json", "--timeout", "30")
-    try:
-        wait_for_listeners(sqlite_url)
-        inbox.push(EMAIL, "Your Acme sign-in code is 661 943.", source="email")
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
+    returncode, out, err = resolve_while_pushing(
+        env,
+        inbox,
+        sqlite_url,
+        "keepass://Acme",
+        "--json",
+        "--timeout",
+        "30",
+        push="Your Acme sign-in code is 661 943.",
+    )
+    assert returncode == 0, err
     data = json.loads(out)
     assert (data["username"], data["password"], data["totp_source"]) == (
         "alice",
@@ -130,13 +160,7 @@ def test_json_names_the_source_and_masks_secrets(
 def test_vault_secret_wins_and_never_touches_the_store(
     env: dict[str, str], sqlite_url: str
 ) -> None:
-    done = subprocess.run(
-        [VAULTS, "resolve", "keepass://Both", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(env, "keepass://Both", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["totp_source"] == "vault"
     assert not Path(sqlite_url[len("sqlite:///") :]).exists()  # no store was opened
@@ -144,13 +168,7 @@ def test_vault_secret_wins_and_never_touches_the_store(
 
 def test_timeout_exit_1_names_item_and_source(env: dict[str, str], inbox: Inbox) -> None:
     inbox.push(EMAIL, "Your code is 123123")  # stale: before the command started
-    done = subprocess.run(
-        [VAULTS, "resolve", "keepass://Acme", "--timeout", "0.5"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(env, "keepass://Acme", "--timeout", "0.5")
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
         "error: 'Acme' (keepass): no code for 'user@example.com' arrived within 0.5 s\n"
@@ -158,35 +176,17 @@ def test_timeout_exit_1_names_item_and_source(env: dict[str, str], inbox: Inbox)
 
 
 def test_no_wait_prints_the_login_without_a_code(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [VAULTS, "resolve", "keepass://Acme", "--no-wait"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(env, "keepass://Acme", "--no-wait")
     assert done.returncode == 0, done.stderr
     assert "username  alice" in done.stdout
     assert "code      - (no TOTP secret on this item, and no code delivered)" in done.stdout
 
 
 def test_pull_without_reachable_endpoint_and_key_errors(env: dict[str, str]) -> None:
-    down = subprocess.run(
-        [VAULTS, "resolve", "keepass://Pull", "--no-wait"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    down = run(env, "keepass://Pull", "--no-wait")
     assert down.returncode == 4 and "could not be reached" in down.stderr
     no_leak([down.stdout, down.stderr])
-    no_key = subprocess.run(
-        [VAULTS, "resolve", "keepass://Acme", "--totp-url", "http://127.0.0.1:9/x"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    no_key = run(env, "keepass://Acme", "--totp-url", "http://127.0.0.1:9/x")
     assert no_key.returncode == 2 and "VAULTS_PULL_API_KEY" in no_key.stderr
 
 
