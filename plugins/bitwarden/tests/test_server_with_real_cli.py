@@ -403,6 +403,11 @@ def test_bw_serve_sync_lock_and_unlock(
     bw_serve_copy: str, bitwarden_server: BitwardenTestServer
 ) -> None:
     added = VaultItem(name="Added For Serve", username="serve@example.com", password="serve-pass")
+    with httpx.Client(base_url=bw_serve_copy) as settle:
+        # let any sync the fresh serve runs finish first: a sync that ends after the item is
+        # added records a "last sync" newer than the item and makes the next sync a no-op
+        assert settle.post("/sync", timeout=30).json()["success"] is True
+    time.sleep(0.05)  # the item's revision date must be later than that sync, not the same ms
     with bitwarden_server.temporary_item(added), httpx.Client(base_url=bw_serve_copy) as client:
         assert client.get(f"/object/item/{added.id}").status_code == 400
         synced = client.post("/sync", timeout=30).json()
