@@ -100,6 +100,20 @@ class TotpCode(BaseModel):
         return data
 
 
+def _without_credentials(url: str) -> str:
+    """A pull-endpoint URL as shown unrevealed: no user part, query or fragment (tokens)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return MASK
+    hidden = parts.query or parts.fragment or "@" in parts.netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + ("?…" if hidden else "")
+
+
 class CustomField(BaseModel):
     """A custom field of a vault item. Values are secret (hidden fields hold secrets)."""
 
@@ -118,6 +132,8 @@ class CustomField(BaseModel):
             value = None
         elif reveal or self.type in ("text", "boolean", "linked", "url", "email"):
             value = self.value.get_secret_value()
+            if not reveal and self.name.casefold() == "totp_url":
+                value = _without_credentials(value)
         else:
             value = MASK
         return {"name": self.name, "value": value, "type": self.type, "section": self.section}

@@ -131,3 +131,23 @@ def test_pickled_credential_still_hides() -> None:
     cred = pickle.loads(pickle.dumps(make_credential()))
     no_leak(renderings(cred), [CANARY])
     assert cred.password.get_secret_value() == CANARY_PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://u:VAULTSCANARY@pull.example:8443/code?token=VAULTSCANARY#f",
+            "https://pull.example:8443/code?…",
+        ),
+        ("https://pull.example/code", "https://pull.example/code"),
+        ("http://[broken/VAULTSCANARY", "********"),
+        ("http://pull.example:99999/VAULTSCANARY", "********"),
+    ],
+)
+def test_a_visible_totp_url_field_is_shown_without_its_tokens(url: str, shown: str) -> None:
+    field = CustomField(name="totp_url", value=SecretStr(url), type="text")
+    assert field.public_dict()["value"] == shown
+    assert field.public_dict(reveal=True)["value"] == url
+    other = CustomField(name="homepage", value=SecretStr(url), type="text")
+    assert other.public_dict()["value"] == url

@@ -135,7 +135,7 @@ def _human(cred: Any, reveal: bool, now: float) -> str:
         lines.append("  code      - (no TOTP secret on this item, and no code delivered)")
     for field in cred.fields:
         shown = field.public_dict(reveal=reveal)["value"]
-        lines.append(f"  field     {field.name}: {shown}")
+        lines.append(f"  field     {field.name}: {'-' if shown is None else shown}")
     return "\n".join(lines)
 
 
