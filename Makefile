@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
+PLUGIN_PKGS := $(patsubst %/__init__.py,%,$(wildcard plugins/*/vaults_*/__init__.py))
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench reliability clean help
@@ -37,7 +38,7 @@ test: $(STAMP) node_modules/.bin/bw
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vaults $(PLUGIN_DIRS) tests bench
 	$(VENV)/bin/ruff format --check vaults $(PLUGIN_DIRS) tests bench
-	$(VENV)/bin/mypy --strict vaults $(foreach p,$(PLUGIN_DIRS),$(p)/vaults_*)
+	$(VENV)/bin/mypy --strict vaults $(PLUGIN_PKGS)
 
 bench: $(STAMP) node_modules/.bin/bw
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) bench/run.py --record
