@@ -252,7 +252,7 @@ def apply_delivered(cred: Credential, delivered: Delivered | None) -> Credential
         cred.magic_link = delivered.value
     else:
         start = math.floor(delivered.created_at)
-        end = max(start + 1, math.ceil(delivered.expires_at))
+        end = max(start + 1, math.floor(delivered.expires_at))  # never past the real expiry
         cred.totp = TotpCode(
             code=delivered.value,
             valid_from=start,
