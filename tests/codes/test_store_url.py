@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from vaults.codes.inbox import Inbox
@@ -111,3 +112,25 @@ def test_unreachable_postgres_is_vault_unavailable(codes_host: PluginHost, free_
     assert canary not in repr(inbox)
     with pytest.raises(VaultUnavailable):
         inbox.wait("user@example.com", timeout=0)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw-canary-7f3k@[::1",  # Python's urlsplit refuses it too
+        "postgresql://u:pw-canary-7f3k x@127.0.0.1/db",  # libpq quotes the password back
+    ],
+)
+def test_malformed_postgres_url_is_a_configuration_error(codes_host: PluginHost, url: str) -> None:
+    inbox = Inbox(url, host=codes_host)
+    with pytest.raises(ConfigurationError) as caught:
+        inbox.list()
+    assert caught.value.exit_code == 2
+    assert "pw-canary-7f3k" not in str(caught.value)
+
+
+def test_malformed_postgres_url_is_a_configuration_error_when_listening_async() -> None:
+    store = PostgresStore("postgresql://u:pw-canary-7f3k x@127.0.0.1/db")
+    with pytest.raises(ConfigurationError) as caught:
+        anyio.run(store.alisten, "user@example.com")
+    assert "pw-canary-7f3k" not in str(caught.value)

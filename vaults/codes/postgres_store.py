@@ -107,16 +107,26 @@ class PostgresStore(CodeStore):
     # -- connections ----------------------------------------------------------------
     def _unavailable(self, exc: BaseException) -> VaultUnavailable:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        password = urlsplit(self._url).password
+        try:
+            password = urlsplit(self._url).password
+        except ValueError:  # a URL Python cannot split: libpq's reason may quote it whole
+            return VaultUnavailable(f"the code store {self.description} cannot be used")
         if password:
             reason = reason.replace(password, "***")
         return VaultUnavailable(f"the code store {self.description} cannot be used: {reason}")
+
+    def _malformed(self) -> ConfigurationError:
+        return ConfigurationError(
+            f"the code store URL {self.description} is not a valid PostgreSQL URL"
+        )
 
     def _open(self, *, autocommit: bool, **params: str) -> psycopg.Connection[Any]:
         try:
             conn: psycopg.Connection[Any] = self._psycopg.connect(
                 self._url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S, **params
             )
+        except self._psycopg.ProgrammingError:  # libpq refused the URL (and quotes it back)
+            raise self._malformed() from None
         except self._psycopg.Error as exc:
             raise self._unavailable(exc) from None
         return conn
@@ -237,6 +247,8 @@ class PostgresStore(CodeStore):
                 connect_timeout=_CONNECT_TIMEOUT_S,
                 application_name=LISTENER_APPLICATION_NAME,
             )
+        except psycopg.ProgrammingError:  # libpq refused the URL (and quotes it back)
+            raise self._malformed() from None
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None
         try:
