@@ -47,6 +47,8 @@ def test_plugins_human(plugin_site: FakeSite) -> None:
 def test_plugins_none_installed() -> None:
     result = CliRunner().invoke(cli, ["plugins"], env={"VAULTS_LOAD_PLUGINS": ""})
     assert result.exit_code == 0
-    assert "no vault plugins installed" in result.stdout
+    assert "no vault plugins loaded: VAULTS_LOAD_PLUGINS=(empty: none)" in result.stdout
+    result = CliRunner().invoke(cli, ["plugins"], env={"VAULTS_LOAD_PLUGINS": "nosuch"})
+    assert "VAULTS_LOAD_PLUGINS=nosuch matches none installed" in result.stdout
     result = CliRunner().invoke(cli, ["plugins", "--json"], env={"VAULTS_LOAD_PLUGINS": ""})
     assert json.loads(result.stdout) == []

@@ -66,7 +66,7 @@ def cli() -> None:
 
     \b
     Exit codes: 0 ok; 1 not found, ambiguous or no code; 2 usage or bad input;
-    3 vault locked or authentication failed; 4 vault unavailable.
+    3 vault locked or authentication failed; 4 vault unavailable; 70 internal error.
     Set VAULTS_DEBUG=1 to see tracebacks.
     """
 
@@ -302,7 +302,17 @@ def plugins(as_json: bool) -> None:
         _print_json([info.as_dict() for info in infos])
         return
     if not infos:
-        click.echo("no vault plugins installed (pip install vaults-keepass, vaults-bitwarden …)")
+        import os
+
+        if "VAULTS_LOAD_PLUGINS" in os.environ:
+            wanted = os.environ["VAULTS_LOAD_PLUGINS"].strip() or "(empty: none)"
+            click.echo(
+                f"no vault plugins loaded: VAULTS_LOAD_PLUGINS={wanted} matches none installed"
+            )
+        else:
+            click.echo(
+                "no vault plugins installed (pip install vaults-keepass, vaults-bitwarden …)"
+            )
         return
     for info in infos:
         version = f" {info.version}" if info.version else ""
