@@ -43,11 +43,8 @@ from vaults.errors import (
 from vaults.models import Credential, CustomField, TotpCode
 
 if TYPE_CHECKING:
-    import httpx
-
     from vaults.codes.extract import ExtractedCode
     from vaults.codes.inbox import Inbox
-    from vaults.codes.pull_endpoint import _Pull
     from vaults.codes.records import PushedCode
     from vaults.host import PluginHost
 
@@ -294,85 +291,18 @@ def _named_error(cred: Credential, exc: VaultsError) -> VaultsError:
 
 
 # -- pull: one request (wait=False / timeout 0) -------------------------------------------------
-# ``vaults.codes.pull`` loops until its timeout (with timeout 0 its one request gets 50 ms);
-# one full request reuses its protocol object, sent with the same bounded ``send``.
-def _pull_once_state(plan: DeliveryPlan, host: PluginHost | None) -> _Pull:
-    from vaults.codes.pull_endpoint import DEFAULT_PULL_INTERVAL, DEFAULT_REQUEST_TIMEOUT, _Pull
+def _pull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
+    from vaults.codes.pull_endpoint import pull_once
 
     assert plan.url is not None and plan.api_key is not None
-    return _Pull(
-        plan.url,
-        plan.api_key,
-        task_id=None,
-        workflow_run_id=None,
-        totp_identifier=plan.identifier,
-        extra=None,
-        interval=DEFAULT_PULL_INTERVAL,
-        timeout=0.0,
-        request_timeout=DEFAULT_REQUEST_TIMEOUT,
-        host=host,
-    )
-
-
-def _read_once(state: _Pull, response: httpx.Response) -> ExtractedCode | None:
-    code, _delay = state.answer(response)  # raises on 3xx/4xx, notes 5xx in last_error
-    if code is None and state.last_error is not None:
-        raise VaultUnavailable(
-            f"the pull endpoint {state.shown} could not answer ({state.last_error})"
-        )
-    return code
-
-
-def _unreachable(state: _Pull, exc: httpx.HTTPError) -> VaultUnavailable:
-    from vaults.codes.pull_endpoint import _describe
-
-    return VaultUnavailable(
-        f"the pull endpoint {state.shown} could not be reached ({_describe(exc)})"
-    )
-
-
-def _pull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
-    import httpx
-
-    from vaults.bounded_http import send
-
-    state = _pull_once_state(plan, host)
-    body, headers = state.request()
-    with httpx.Client(follow_redirects=False) as client:
-        try:
-            response = send(
-                client,
-                "POST",
-                state.url,
-                content=body,
-                headers=headers,
-                timeout=state.request_timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise _unreachable(state, exc) from None
-    return _read_once(state, response)
+    return pull_once(plan.url, plan.api_key, totp_identifier=plan.identifier, host=host)
 
 
 async def _apull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
-    import httpx
+    from vaults.codes.pull_endpoint import apull_once
 
-    from vaults.bounded_http import asend
-
-    state = _pull_once_state(plan, host)
-    body, headers = state.request()
-    async with httpx.AsyncClient(follow_redirects=False) as client:
-        try:
-            response = await asend(
-                client,
-                "POST",
-                state.url,
-                content=body,
-                headers=headers,
-                timeout=state.request_timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise _unreachable(state, exc) from None
-    return _read_once(state, response)
+    assert plan.url is not None and plan.api_key is not None
+    return await apull_once(plan.url, plan.api_key, totp_identifier=plan.identifier, host=host)
 
 
 # -- running a plan -----------------------------------------------------------------------

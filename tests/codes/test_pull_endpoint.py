@@ -211,3 +211,35 @@ def test_short_answers_are_the_code_with_separators_removed(
         pull_endpoint.url, pull_endpoint.api_key, interval=0.05, timeout=5, host=codes_host
     )
     assert (found.otp_type, found.value) == ("totp", value)
+
+
+def test_pull_once_asks_one_signed_request(
+    pull_endpoint: Any, codes_host: PluginHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vaults.codes import pull_endpoint as module
+
+    caplog.set_level("DEBUG")
+    url = f"{pull_endpoint.url}?token=tok-canary-51f0"
+    pull_endpoint.answers = [(200, {"verification_code": ""})]
+    assert module.pull_once(url, pull_endpoint.api_key, totp_identifier="u@x.example") is None
+    pull_endpoint.answers = [(200, {"verification_code": "550 127"})]
+    found = module.pull_once(url, pull_endpoint.api_key, host=codes_host)
+    assert found is not None and found.value == "550127"
+    pull_endpoint.answers = [(200, {"verification_code": "604218"})]
+    found = anyio.run(lambda: module.apull_once(url, pull_endpoint.api_key, host=codes_host))
+    assert found is not None and found.value == "604218"
+    assert len(pull_endpoint.seen) == 3 and all(seen.signature_ok for seen in pull_endpoint.seen)
+    assert "tok-canary-51f0" not in caplog.text  # httpx's request log line hides the query
+
+
+def test_pull_once_errors_are_typed_and_not_retried(pull_endpoint: Any) -> None:
+    from vaults.codes import pull_endpoint as module
+
+    pull_endpoint.answers = [(503, {})]
+    with pytest.raises(VaultUnavailable, match="HTTP 503"):
+        module.pull_once(pull_endpoint.url, pull_endpoint.api_key)
+    assert len(pull_endpoint.seen) == 1
+    with pytest.raises(AuthenticationFailed):
+        module.pull_once(pull_endpoint.url, "wrong-key")
+    with pytest.raises(VaultUnavailable, match="could not be reached"):
+        module.pull_once("http://127.0.0.1:9/totp", pull_endpoint.api_key, request_timeout=2)

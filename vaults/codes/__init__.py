@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vaults.codes.extract import ExtractedCode
     from vaults.codes.inbox import Inbox
-    from vaults.codes.pull_endpoint import apull, pull
+    from vaults.codes.pull_endpoint import apull, apull_once, pull, pull_once
     from vaults.codes.records import PushedCode
     from vaults.codes.signature import SIGNATURE_HEADER, sign_body, verify_signature
 
@@ -28,6 +28,8 @@ _LAZY = {
     "PushedCode": "vaults.codes.records",
     "pull": "vaults.codes.pull_endpoint",
     "apull": "vaults.codes.pull_endpoint",
+    "pull_once": "vaults.codes.pull_endpoint",
+    "apull_once": "vaults.codes.pull_endpoint",
     "SIGNATURE_HEADER": "vaults.codes.signature",
     "sign_body": "vaults.codes.signature",
     "verify_signature": "vaults.codes.signature",
@@ -39,7 +41,9 @@ __all__ = [
     "Inbox",
     "PushedCode",
     "apull",
+    "apull_once",
     "pull",
+    "pull_once",
     "sign_body",
     "verify_signature",
 ]

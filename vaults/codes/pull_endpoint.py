@@ -44,7 +44,9 @@ __all__ = [
     "DEFAULT_PULL_TIMEOUT",
     "MAX_PLAIN_CODE_LENGTH",
     "apull",
+    "apull_once",
     "pull",
+    "pull_once",
 ]
 
 DEFAULT_PULL_INTERVAL = 10.0
@@ -343,3 +345,111 @@ async def apull(
                 if left <= 0 or (state.asked is not None and state.asked > left):
                     raise state.give_up()
                 await anyio.sleep(min(delay, left))
+
+
+# -- one request ------------------------------------------------------------------------
+def _once_state(
+    url: str,
+    api_key: str | SecretStr,
+    task_id: str | None,
+    workflow_run_id: str | None,
+    totp_identifier: str | None,
+    extra: Mapping[str, Any] | None,
+    request_timeout: float,
+    host: PluginHost | None,
+) -> _Pull:
+    return _Pull(
+        url,
+        api_key,
+        task_id=task_id,
+        workflow_run_id=workflow_run_id,
+        totp_identifier=totp_identifier,
+        extra=extra,
+        interval=DEFAULT_PULL_INTERVAL,
+        timeout=0.0,
+        request_timeout=request_timeout,
+        host=host,
+    )
+
+
+def _once_answer(state: _Pull, response: httpx.Response) -> ExtractedCode | None:
+    code, _delay = state.answer(response)  # raises on 3xx/4xx, notes 5xx/429 in last_error
+    if code is None and state.last_error is not None:
+        raise VaultUnavailable(
+            f"the pull endpoint {state.shown} could not answer ({state.last_error})"
+        )
+    return code
+
+
+def _once_unreachable(state: _Pull, exc: httpx.HTTPError) -> VaultUnavailable:
+    return VaultUnavailable(
+        f"the pull endpoint {state.shown} could not be reached ({_describe(exc)})"
+    )
+
+
+def pull_once(
+    url: str,
+    api_key: str | SecretStr,
+    *,
+    task_id: str | None = None,
+    workflow_run_id: str | None = None,
+    totp_identifier: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    host: PluginHost | None = None,
+) -> ExtractedCode | None:
+    """Ask the endpoint once (one signed request, bounded by ``request_timeout``).
+
+    Returns the code or link, or ``None`` when the endpoint has none yet. Raises
+    :class:`~vaults.errors.VaultUnavailable` when it cannot be reached or answers 5xx/429
+    (no retry here), :class:`~vaults.errors.AuthenticationFailed` on 401/403.
+    """
+    state = _once_state(
+        url, api_key, task_id, workflow_run_id, totp_identifier, extra, request_timeout, host
+    )
+    body, headers = state.request()
+    with _pulling(), httpx.Client(follow_redirects=False) as client:
+        try:
+            response = send(
+                client,
+                "POST",
+                state.url,
+                content=body,
+                headers=headers,
+                timeout=state.request_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise _once_unreachable(state, exc) from None
+    return _once_answer(state, response)
+
+
+async def apull_once(
+    url: str,
+    api_key: str | SecretStr,
+    *,
+    task_id: str | None = None,
+    workflow_run_id: str | None = None,
+    totp_identifier: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    host: PluginHost | None = None,
+) -> ExtractedCode | None:
+    """Async :func:`pull_once`."""
+    state = _once_state(
+        url, api_key, task_id, workflow_run_id, totp_identifier, extra, request_timeout, host
+    )
+    body, headers = state.request()
+    with _pulling():
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            try:
+                response = await asend(
+                    client,
+                    "POST",
+                    state.url,
+                    content=body,
+                    headers=headers,
+                    timeout=state.request_timeout,
+                )
+            except httpx.HTTPError as exc:
+                raise _once_unreachable(state, exc) from None
+    return _once_answer(state, response)
