@@ -128,17 +128,6 @@ def parse_totp_type(value: str | None, cred: Credential | None = None) -> TotpTy
     return found
 
 
-def _safe_url(url: str) -> str:
-    """``scheme://host[:port]/path`` (no credentials, query or fragment)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
-
-
 @dataclass(frozen=True)
 class DeliveryPlan:
     """Where ``resolve`` will get the code: the pull endpoint or the inbox."""
@@ -152,7 +141,12 @@ class DeliveryPlan:
     def target(self) -> str:
         """What is waited on: the identifier, or the endpoint's URL without secrets."""
         if self.source == "pull" and self.url is not None:
-            return _safe_url(self.url)
+            from vaults.redact import url_without_secrets
+
+            try:
+                return url_without_secrets(self.url)
+            except ValueError:
+                return "(a malformed URL)"
         return self.identifier or ""
 
 

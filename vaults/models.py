@@ -102,16 +102,17 @@ class TotpCode(BaseModel):
 
 def _without_credentials(url: str) -> str:
     """A pull-endpoint URL as shown unrevealed: no user part, query or fragment (tokens)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import urlsplit
+
+    from vaults.redact import url_without_secrets
 
     try:
+        shown = url_without_secrets(url)
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
     except ValueError:
         return MASK
     hidden = parts.query or parts.fragment or "@" in parts.netloc
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + ("?…" if hidden else "")
+    return shown + ("?…" if hidden else "")
 
 
 class CustomField(BaseModel):

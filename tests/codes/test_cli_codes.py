@@ -123,6 +123,9 @@ def test_bad_input_exits_2(runner: CliRunner) -> None:
     result = run(runner, "list", "--store", "mysql://u:pw-canary@127.0.0.1/x")
     assert result.exit_code == 2
     assert "pw-canary" not in result.output
+    bad_port = run(runner, "pull", "--url", "http://127.0.0.1:99999/t", "--api-key", "k")
+    assert bad_port.exit_code == 2
+    assert bad_port.stderr.startswith("error: the pull URL is malformed")
 
 
 def test_unreachable_store_exits_4(runner: CliRunner, free_port: int) -> None:

@@ -243,3 +243,13 @@ def test_pull_once_errors_are_typed_and_not_retried(pull_endpoint: Any) -> None:
         module.pull_once(pull_endpoint.url, "wrong-key")
     with pytest.raises(VaultUnavailable, match="could not be reached"):
         module.pull_once("http://127.0.0.1:9/totp", pull_endpoint.api_key, request_timeout=2)
+
+
+def test_a_malformed_pull_url_is_invalid_input_not_a_crash() -> None:
+    from vaults.codes import pull_once
+
+    for url in ("http://127.0.0.1:99999/totp", "http://pull.example:notaport/totp"):
+        with pytest.raises(InvalidInput, match="malformed"):
+            pull_once(url, "key")
+        with pytest.raises(InvalidInput, match="malformed"):
+            pull(url, "key", timeout=0)

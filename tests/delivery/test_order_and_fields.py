@@ -236,3 +236,13 @@ print(",".join(loaded))
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_the_waited_on_endpoint_is_shown_without_secrets() -> None:
+    from vaults.delivery import DeliveryPlan
+
+    plan = DeliveryPlan(source="pull", identifier=None, url="https://u:tok@codes.example/x?t=tok")
+    assert plan.target == "https://codes.example/x"
+    assert DeliveryPlan(source="pull", identifier=None, url="https://h:99999/x").target == (
+        "(a malformed URL)"
+    )

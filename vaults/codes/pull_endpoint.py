@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from vaults.bounded_http import asend, retry_after, send
 from vaults.codes.signature import SIGNATURE_HEADER, sign_body
 from vaults.errors import AuthenticationFailed, CodeTimeout, InvalidInput, VaultUnavailable
+from vaults.redact import url_without_secrets
 
 if TYPE_CHECKING:
     from vaults.codes.extract import ExtractedCode
@@ -57,26 +58,18 @@ _FIRST_BACKOFF = 0.5
 _USER_AGENT = "vaults-pull/1"
 
 
-def _safe_url(url: str) -> str:
-    """``scheme://host[:port]/path``: no credentials, query or fragment (they may hold tokens)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
-
-
 _PULLING: ContextVar[bool] = ContextVar("vaults_pulling", default=False)
 
 
 class _SafeUrlsInHttpxLogs(logging.Filter):
     """While a pull runs, httpx's "HTTP Request: POST <url>" log line shows the endpoint as
-    :func:`_safe_url` (the user part, query and fragment may hold tokens)."""
+    :func:`~vaults.redact.url_without_secrets` (user part, query and fragment may hold tokens)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _PULLING.get() and isinstance(record.args, tuple):
             record.args = tuple(
-                _safe_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+                url_without_secrets(str(arg)) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
             )
         return True
 
@@ -136,7 +129,10 @@ class _Pull:
         if not self.api_key.get_secret_value():
             raise InvalidInput("the pull endpoint's API key is empty")
         self.url = url
-        self.shown = _safe_url(url)
+        try:
+            self.shown = url_without_secrets(url)
+        except ValueError:  # e.g. a port out of range
+            raise InvalidInput("the pull URL is malformed") from None
         self.fields: dict[str, Any] = dict(extra or {})
         self.fields.update(
             {
