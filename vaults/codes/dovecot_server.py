@@ -151,6 +151,7 @@ default_login_user = {self._login}
 first_valid_uid = {min(self._uid, 500)}
 first_valid_gid = 0
 auth_mechanisms = {mechanisms}
+auth_failure_delay = 0
 disable_plaintext_auth = yes
 mail_location = maildir:{self.root / "mail"}/%u
 mail_uid = {self._uid}

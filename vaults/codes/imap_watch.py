@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import imaplib
 import logging
@@ -464,10 +465,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _close(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(Exception):  # closing a broken session must not raise
         client.shutdown()
-    except Exception:  # noqa: S110 - closing a broken session must not raise
-        pass
 
 
 def watch_imap(
