@@ -23,9 +23,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # The demo needs only the runtime and the KeePass plugin; `make test` adds the test extras
-# and the other plugins to the same venv.
+# and the other plugins to the same venv. One setuptools in the venv instead of one isolated
+# build environment per package, and bytecode compiled on first import: ~2x less CPU.
+PIP_FAST := --quiet --disable-pip-version-check --no-compile
 $(DEMO_STAMP): pyproject.toml plugins/keepass/pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e . -e plugins/keepass
+	$(PY) -m pip install $(PIP_FAST) 'setuptools>=68'
+	$(PY) -m pip install $(PIP_FAST) --no-build-isolation -e . -e plugins/keepass
 	touch $@
 
 $(STAMP): pyproject.toml $(PLUGINS) | $(PY)
