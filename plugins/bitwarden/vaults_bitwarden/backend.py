@@ -21,7 +21,6 @@ from vaults.backend import VaultBackend
 from vaults.errors import ItemNotFound, VaultsError
 from vaults.models import Credential
 from vaults.refs import Reference
-from vaults_bitwarden.cli_transport import CliTransport
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.lookup import (
     ItemIndex,
@@ -33,7 +32,6 @@ from vaults_bitwarden.lookup import (
     search_term,
     select,
 )
-from vaults_bitwarden.serve_api import ServeTransport
 from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
 from vaults_bitwarden.transport import Item, Transport
 
@@ -60,9 +58,15 @@ class BitwardenBackend(VaultBackend):
     def from_env(cls, env: Mapping[str, str]) -> BitwardenBackend:
         """``VAULTS_BITWARDEN_URL`` set: ``bw serve``; otherwise the ``bw`` CLI."""
         settings = BitwardenSettings.from_env(env)
-        transport: Transport = (
-            ServeTransport(settings) if settings.url is not None else CliTransport(settings)
-        )
+        transport: Transport
+        if settings.url is not None:  # each transport imports only what it uses (httpx or not)
+            from vaults_bitwarden.serve_api import ServeTransport
+
+            transport = ServeTransport(settings)
+        else:
+            from vaults_bitwarden.cli_transport import CliTransport
+
+            transport = CliTransport(settings)
         return cls(transport)
 
     def __repr__(self) -> str:
