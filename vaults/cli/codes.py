@@ -424,3 +424,79 @@ def serve(
         uvicorn.Server(config).run()
     except Exception as exc:
         fail(exc)
+
+
+@codes.command()
+@click.argument("url", metavar="imap://USER@HOST[:PORT]/MAILBOX")
+@click.option(
+    "--identifier",
+    "-i",
+    default=None,
+    help="Store every code for this identifier (default: each mail's recipient).",
+)
+@click.option("--mark-seen", is_flag=True, help="Mark the mails read (default: untouched).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds between checks when the server has no IDLE.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PEM file of a private CA to trust (also: $SSL_CERT_FILE).",
+)
+@_store_option
+def watch(
+    url: str,
+    identifier: str | None,
+    mark_seen: bool,
+    interval: float,
+    ca_file: str | None,
+    store_url: str | None,
+) -> None:
+    """Watch an IMAP folder (IDLE) and store the code of every mail that arrives.
+
+    \b
+    imap:// and imaps:// use TLS (port 993); imap+starttls:// upgrades port 143.
+    Login with $VAULTS_IMAP_PASSWORD, or an OAuth2 access token in
+    $VAULTS_IMAP_OAUTH_TOKEN (XOAUTH2, as Gmail and Outlook require).
+    Only mail arriving after the start is read; runs until interrupted (Ctrl-C).
+      VAULTS_IMAP_PASSWORD=… vaults codes watch imap://user%40example.com@mail.example.com/INBOX
+    """
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    for name in ("vaults.codes.imap", "vaults.codes.mail"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        try:
+            import imapclient  # noqa: F401
+        except ImportError:
+            from vaults.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "'vaults codes watch' needs the mail extra: pip install 'vaults[mail]'"
+            ) from None
+        from vaults.codes.imap_watch import watch_imap
+
+        stop = threading.Event()
+        try:
+            watch_imap(
+                url,
+                store_url=store_url,
+                identifier=identifier,
+                mark_seen=mark_seen,
+                interval=interval,
+                ca_file=ca_file,
+                stop=stop,
+            )
+        except KeyboardInterrupt:
+            stop.set()
+    except Exception as exc:
+        fail(exc)
