@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +105,8 @@ class SyncCache:
             "token": entry.token,
             "sync": entry.sync,
         }
+        import tempfile  # only writers pay for it
+
         tmp: str | None = None
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
