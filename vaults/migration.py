@@ -51,7 +51,7 @@ def _fail(problem: str) -> InvalidTotpSecret:
 
 
 def is_migration_uri(text: str) -> bool:
-    return text.strip()[:21].lower() == "otpauth-migration://"
+    return text.strip()[:20].lower() == "otpauth-migration://"
 
 
 class _Reader:
@@ -134,7 +134,7 @@ def _account(chunk: bytes) -> MigrationAccount:
     digit_count = _DIGITS.get(digits)
     if digit_count is None:
         return _with(found, problem=f"unknown digit count {digits}")
-    label = quote(name or issuer or "account", safe="@:")
+    label = _label(name, issuer)
     params: dict[str, str | int] = {"secret": base64.b32encode(secret).decode("ascii").rstrip("=")}
     if issuer:
         params["issuer"] = issuer
@@ -146,6 +146,16 @@ def _account(chunk: bytes) -> MigrationAccount:
         params["period"] = 30
     uri = f"otpauth://{type_name}/{label}?{urlencode(params, quote_via=quote)}"
     return _with(found, uri=uri)
+
+
+def _label(name: str, issuer: str) -> str:
+    """``Issuer:account``, each part escaped (a colon inside a part stays encoded)."""
+    if ":" in name:
+        head, _, tail = name.partition(":")
+        return f"{quote(head.strip(), safe='@')}:{quote(tail.strip(), safe='@')}"
+    if issuer and name:
+        return f"{quote(issuer, safe='@')}:{quote(name, safe='@')}"
+    return quote(name or issuer or "account", safe="@")
 
 
 def _with(found: MigrationAccount, **changes: str | None) -> MigrationAccount:

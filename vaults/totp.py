@@ -43,8 +43,8 @@ MAX_TIME: Final = 1e15
 
 
 HOTP_IN_VAULT: Final = (
-    "it is an HOTP (counter-based) secret: no vault here keeps its counter, so no code "
-    "is made (read it with: vaults totp - ; nothing increments the counter)"
+    "an HOTP (counter-based) secret: no vault here keeps its counter, so no code is made "
+    "('vaults totp URI' prints the code for the URI's counter)"
 )
 
 

@@ -301,7 +301,7 @@ def parse_params(raw: str, rules: Base32Rules = DEFAULT_RULES) -> OtpParams:
     text = text.strip()
     if not text:
         raise _fail("the secret is empty")
-    lowered = text[:12].lower()
+    lowered = text[:24].lower()
     if lowered.startswith("otpauth://"):
         return _parse_otpauth(text, rules)
     if lowered.startswith("steam://"):
