@@ -19,11 +19,16 @@ __all__ = [
     "InvalidTotpSecret",
     "ItemNotFound",
     "NoCode",
+    "ReadOnlyVault",
+    "RepromptRequired",
+    "TotpAlreadySet",
     "TotpExpired",
     "UnknownScheme",
     "VaultLocked",
     "VaultUnavailable",
     "VaultsError",
+    "WriteConflict",
+    "WriteNotVerified",
 ]
 
 EXIT_OK = 0
@@ -84,6 +89,11 @@ class AuthenticationFailed(VaultsError):
     exit_code = EXIT_AUTH
 
 
+class RepromptRequired(AuthenticationFailed):
+    """The item asks for the master password again before use (Bitwarden's "master
+    password re-prompt"); pass ``allow_reprompt=True`` / ``--allow-reprompt`` to use it."""
+
+
 class VaultUnavailable(VaultsError):
     """The vault could not be reached: server down, timeout, 5xx, CLI missing or crashed."""
 
@@ -110,3 +120,21 @@ class UnknownScheme(InvalidInput):
 
 class ConfigurationError(InvalidInput):
     """Required configuration (environment variables, files) is missing or wrong."""
+
+
+# -- writing TOTP secrets (Vaults.set_totp) --------------------------------------------------
+class TotpAlreadySet(VaultsError):
+    """The item already holds a different TOTP secret and ``replace`` was not given."""
+
+
+class ReadOnlyVault(InvalidInput):
+    """The vault plugin (or its configuration) cannot store secrets."""
+
+
+class WriteConflict(VaultUnavailable):
+    """The vault changed since it was read (e.g. a KeePass file saved meanwhile): nothing
+    was written."""
+
+
+class WriteNotVerified(VaultUnavailable):
+    """A written secret did not read back as written; the previous state was restored."""

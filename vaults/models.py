@@ -165,6 +165,9 @@ class Credential(BaseModel):
     totp_error: str | None = None
     """Why the item's TOTP secret gives no code (unparseable, HOTP…); safe to show. The
     credential is still returned with ``totp=None`` (set by backends, or by the host)."""
+    reprompt: bool = False
+    """The vault asks for the master password again before showing this item (Bitwarden's
+    re-prompt): the host returns it only when allowed (``Vaults(allow_reprompt=True)``)."""
 
     def field(self, name: str) -> CustomField | None:
         """The first custom field called ``name`` (case-insensitive)."""

@@ -17,6 +17,7 @@ __all__ = ["cli", "main"]
 _LAZY_COMMANDS = {
     "codes": ("vaults.cli.codes", "codes", "Push, wait for, list and pull emailed/SMS codes."),
     "serve": ("vaults.cli.codes", "serve", "Run the HTTP API that receives pushed codes."),
+    "set-totp": ("vaults.cli.set_totp", "set_totp", "Store a TOTP secret (key or QR) in an item."),
 }
 
 
@@ -65,8 +66,9 @@ def cli() -> None:
     """Log in to websites that demand 2FA: username, password and a ready-to-type code.
 
     \b
-    Exit codes: 0 ok; 1 not found, ambiguous or no code; 2 usage or bad input;
-    3 vault locked or authentication failed; 4 vault unavailable; 70 internal error.
+    Exit codes: 0 ok; 1 not found, ambiguous, no code or a TOTP secret already set;
+    2 usage, bad input or a vault that cannot store secrets; 3 vault locked or
+    authentication failed; 4 vault unavailable or changed meanwhile; 70 internal error.
     Set VAULTS_DEBUG=1 to see tracebacks.
     """
 
@@ -274,6 +276,11 @@ def _field_value(cred: Any, name: str) -> str:
     help="Accept inbox codes created after this time (default: when the command started).",
 )
 @click.option(
+    "--allow-reprompt",
+    is_flag=True,
+    help="Also return items that ask for the master password again (Bitwarden re-prompt).",
+)
+@click.option(
     "--pull-interval",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -293,6 +300,7 @@ def resolve(
     no_wait: bool,
     since: float | None,
     pull_interval: float | None,
+    allow_reprompt: bool,
 ) -> None:
     """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item).
 
@@ -310,7 +318,7 @@ def resolve(
             from vaults.cli.waiting import Countdown
 
             countdown = Countdown(sys.stderr)
-        with Vaults(pull_interval=pull_interval) as vaults:
+        with Vaults(pull_interval=pull_interval, allow_reprompt=allow_reprompt) as vaults:
             try:
                 cred = vaults.resolve(
                     ref,

@@ -108,4 +108,5 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
         fields=fields,
         totp_secret=totp_secret,
         totp_error=totp_error,
+        reprompt=item.get("reprompt") == 1,
     )
