@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,12 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 import vaults
+from vaults.codes.inbound import (
+    MAIL_PREFIXES,
+    MAX_INBOUND_BYTES,
+    SIGNED_PREFIXES,
+    add_inbound_routes,
+)
 from vaults.codes.inbox import DEFAULT_LIMIT, MAX_LIMIT, Inbox
 from vaults.codes.records import MAX_IDENTIFIER_LENGTH, MAX_TAG_LENGTH, PushedCode
 from vaults.errors import ConfigurationError, InvalidInput, NoCode, VaultsError, VaultUnavailable
@@ -123,22 +130,27 @@ _UNAVAILABLE = _error("The code store cannot be reached")
 class _BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.larger = dict(larger or {})  # path prefix → its own limit (inbound mail)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next(
+            (n for prefix, n in self.larger.items() if path.startswith(prefix)), self.default
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.limit:
-                    await self._refuse(scope, receive, send)
+                if declared > limit:
+                    await self._refuse(limit, scope, receive, send)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -148,8 +160,8 @@ class _BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -165,9 +177,9 @@ class _BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
-            {"detail": f"request body larger than {self.limit} bytes"}, status_code=413
+            {"detail": f"request body larger than {limit} bytes"}, status_code=413
         )
         await response(scope, receive, send)
 
@@ -185,13 +197,25 @@ class _RequireKey:
     looks at it: FastAPI reads and validates the body before running dependencies, so a
     malformed body would otherwise earn an unauthenticated caller a 400 or 422."""
 
-    def __init__(self, app: ASGIApp, allowed: Callable[[str | None], bool], prefix: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed: Callable[[str | None], bool],
+        prefix: str,
+        exempt: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.allowed = allowed
         self.prefix = prefix
+        self.exempt = exempt  # provider webhooks: checked by their own signatures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
+        path = str(scope.get("path", ""))
+        if (
+            scope["type"] == "http"
+            and path.startswith(self.prefix)
+            and not path.startswith(self.exempt)
+        ):
             given = next(
                 (v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"x-api-key"),
                 None,
@@ -247,6 +271,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # load the extractor plugins before the first request, not during it
+        await anyio.to_thread.run_sync(lambda: box.host)
         try:
             yield
         finally:
@@ -343,6 +369,11 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(_RequireKey, allowed=allowed, prefix="/v1/")
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    add_inbound_routes(app, box, env)
+    app.add_middleware(_RequireKey, allowed=allowed, prefix="/v1/", exempt=SIGNED_PREFIXES)
+    app.add_middleware(
+        _BodyLimit,
+        limit=MAX_BODY_BYTES,
+        larger={prefix: MAX_INBOUND_BYTES for prefix in MAIL_PREFIXES},
+    )
     return app
