@@ -160,6 +160,9 @@ class Credential(BaseModel):
     ref: str | None = None
     totp_secret: TotpSecret | None = Field(default=None, exclude=True, repr=False)
     """Set by backends; the host turns it into ``totp``. Never serialised."""
+    reprompt: bool = False
+    """The vault asks for the master password again before showing this item (Bitwarden's
+    re-prompt): the host returns it only when allowed (``Vaults(allow_reprompt=True)``)."""
 
     def field(self, name: str) -> CustomField | None:
         """The first custom field called ``name`` (case-insensitive)."""

@@ -388,19 +388,43 @@ def pull(
     show_default=True,
 )
 @_store_option
-def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
+@click.option(
+    "--allowed-hosts",
+    metavar="NAMES",
+    default="",
+    envvar="VAULTS_ALLOWED_HOSTS",
+    help="Host header names accepted besides the bound address, comma-separated (the name "
+    "forwarders use, e.g. codes.example.com; '*' for any). Env: VAULTS_ALLOWED_HOSTS.",
+)
+@click.option("--docs", is_flag=True, help="Serve the OpenAPI docs at /docs and /openapi.json.")
+@click.option(
+    "--insecure-short-key",
+    is_flag=True,
+    help="Accept keys shorter than 16 characters (never on a reachable address).",
+)
+def serve(
+    host: str,
+    port: int,
+    log_level: str,
+    store_url: str | None,
+    allowed_hosts: str,
+    docs: bool,
+    insecure_short_key: bool,
+) -> None:
     """Run the HTTP API receiving pushed codes (needs: pip install 'vaults[server]').
 
     \b
     POST /v1/credentials/totp  {"totp_identifier", "content", "source", "task_id"?,
                                 "workflow_run_id"?}
     GET  /v1/credentials/totp?totp_identifier=&workflow_run_id=&otp_type=&limit=
-    Header x-api-key must equal $VAULTS_API_KEY. Docs at /docs.
+    Header x-api-key: $VAULTS_PUSH_KEY (comma-separated; may only push) or
+    $VAULTS_API_KEY (may also read).
     """
     try:
         try:
             import uvicorn
 
+            from vaults.codes.security import Limits, uvicorn_config
             from vaults.codes.server import create_app
         except ImportError:
             from vaults.errors import ConfigurationError
@@ -408,14 +432,31 @@ def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
             raise ConfigurationError(
                 "'vaults serve' needs the server extra: pip install 'vaults[server]'"
             ) from None
-        app = create_app(store_url=store_url)
+        import os
+
+        hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+        limits = Limits.from_env(os.environ)
+        app = create_app(
+            store_url=store_url,
+            allow_short_keys=insecure_short_key,
+            docs=docs,
+            allowed_hosts=hosts,
+            limits=limits,
+        )
         if host not in ("127.0.0.1", "localhost", "::1"):
             click.echo(
                 f"warning: serving on {host}: other machines can reach the API; put TLS in "
                 "front of it",
                 err=True,
             )
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+            if not hosts:
+                click.echo(
+                    "warning: no --allowed-hosts: only requests naming the server's IP address "
+                    "in Host are answered",
+                    err=True,
+                )
+        config = uvicorn_config(app, host=host, port=port, limits=limits, log_level=log_level)
+        uvicorn.Server(config).run()
     except Exception as exc:
         fail(exc)
 

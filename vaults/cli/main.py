@@ -224,6 +224,11 @@ def _field_value(cred: Any, name: str) -> str:
     help="Accept inbox codes created after this time (default: when the command started).",
 )
 @click.option(
+    "--allow-reprompt",
+    is_flag=True,
+    help="Also return items that ask for the master password again (Bitwarden re-prompt).",
+)
+@click.option(
     "--pull-interval",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -243,6 +248,7 @@ def resolve(
     no_wait: bool,
     since: float | None,
     pull_interval: float | None,
+    allow_reprompt: bool,
 ) -> None:
     """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item).
 
@@ -260,7 +266,7 @@ def resolve(
             from vaults.cli.waiting import Countdown
 
             countdown = Countdown(sys.stderr)
-        with Vaults(pull_interval=pull_interval) as vaults:
+        with Vaults(pull_interval=pull_interval, allow_reprompt=allow_reprompt) as vaults:
             try:
                 cred = vaults.resolve(
                     ref,

@@ -54,8 +54,10 @@ from vaults.codes.mime import (
     decode_text,
     mail_from_fields,
     parse_mail,
+    recipient_for,
 )
-from vaults.codes.records import PushedCode
+from vaults.codes.records import PushedCode, identifier_key
+from vaults.codes.security import SlidingWindow, client_address
 from vaults.errors import InvalidInput, NoCode
 
 __all__ = [
@@ -216,9 +218,36 @@ async def _raw(value: str | UploadFile | None) -> bytes | None:
     return None
 
 
+class _OverQuota(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
+def _check_quota(quota: SlidingWindow | None, identifier: str | None) -> None:
+    if quota is None or identifier is None:
+        return
+    try:
+        key = identifier_key(identifier)
+    except InvalidInput:
+        return  # push_parsed_mail reports it
+    wait = quota.hit(key)
+    if wait is not None:
+        raise _OverQuota(wait)
+
+
+def _too_many(wait: float, what: str) -> JSONResponse:
+    return JSONResponse({"detail": what}, status_code=429, headers={"Retry-After": f"{wait:.0f}"})
+
+
 def _push_mail(
-    box: Inbox, mail: MailMessage, envelope: Sequence[str], identifier: str | None = None
+    box: Inbox,
+    mail: MailMessage,
+    envelope: Sequence[str],
+    quota: SlidingWindow | None,
+    identifier: str | None = None,
 ) -> list[PushedCode]:
+    _check_quota(quota, identifier or recipient_for(mail, envelope))
     try:
         return [push_parsed_mail(box, mail, identifier=identifier, envelope=envelope)]
     except NoCode as exc:
@@ -230,10 +259,22 @@ def _push_mail(
 
 
 # -- the routes ---------------------------------------------------------------------------------
-def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None:
+def add_inbound_routes(
+    app: FastAPI,
+    box: Inbox,
+    env: Mapping[str, str],
+    *,
+    failures: SlidingWindow | None = None,
+    quota: SlidingWindow | None = None,
+) -> None:
     """Register the ``/v1/inbound/*`` routes on ``app``, configured from ``env``. The caller
-    exempts ``/v1/inbound/`` (except ``mime``) from the ``x-api-key`` check and allows
-    bodies up to :data:`MAX_INBOUND_BYTES` there."""
+    exempts :data:`SIGNED_PREFIXES` from the ``x-api-key`` check and allows bodies up to
+    :data:`MAX_INBOUND_BYTES` under :data:`MAIL_PREFIXES`.
+
+    ``failures``: the server's count of failed keys per client address; a refused signature
+    counts as one, and a client past its limit gets 429 before its signature is looked at.
+    ``quota``: pushes per identifier; over it, 429 with ``Retry-After`` (providers retry).
+    """
     twilio_token = _secret(env, TWILIO_TOKEN_ENV)
     mailgun_key = _secret(env, MAILGUN_KEY_ENV)
     sendgrid_auth = _secret(env, SENDGRID_AUTH_ENV)
@@ -258,12 +299,31 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
     async def run(func: Any, *args: Any, **kwargs: Any) -> Any:
         return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
 
+    def blocked(request: Request) -> JSONResponse | None:
+        if failures is None:
+            return None
+        wait = failures.retry_after(client_address(request.scope))
+        return None if wait is None else _too_many(wait, "too many refused requests")
+
+    def refuse(request: Request, response: JSONResponse) -> JSONResponse:
+        if failures is not None and response.status_code == 403:
+            failures.add(client_address(request.scope))
+        return response
+
+    async def push_mail_answer(mail: MailMessage, envelope: Sequence[str]) -> JSONResponse:
+        try:
+            return _stored(await run(_push_mail, box, mail, envelope, quota))
+        except _OverQuota as over:
+            return _too_many(over.wait, "too many pushes a minute for this identifier")
+
     hidden: dict[str, Any] = {"include_in_schema": True, "tags": ["inbound"]}
 
     @app.post("/v1/inbound/twilio", summary="Twilio SMS webhook (X-Twilio-Signature)", **hidden)
     async def twilio(request: Request) -> Response:
         if twilio_token is None:
             return _off("Twilio")
+        if (answer := blocked(request)) is not None:
+            return answer
         data = await form(request)
         params = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
         given = request.headers.get("x-twilio-signature", "")
@@ -273,20 +333,25 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
             for url in _url_variants(signed_url(request))
         ):
             log.warning("Twilio webhook refused: bad signature")
-            return _refused()
+            return refuse(request, _refused())
         to = _text(data.get("To")).strip()
         body = _text(data.get("Body"))
         if to and body.strip():
             try:
+                _check_quota(quota, to)
                 code = await run(box.push, to, body, source="phone")
                 log.info("stored a %s for %s from Twilio", code.otp_type, code.identifier)
             except (NoCode, InvalidInput) as exc:
                 log.info("Twilio SMS skipped: %s", exc.message)
+            except _OverQuota as over:
+                return _too_many(over.wait, "too many pushes a minute for this identifier")
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     async def mailgun_handler(request: Request) -> Response:
         if mailgun_key is None:
             return _off("Mailgun")
+        if (answer := blocked(request)) is not None:
+            return answer
         data = await form(request)
         timestamp = _text(data.get("timestamp"))
         token = _text(data.get("token"))
@@ -294,16 +359,16 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
         expected = mailgun_signature(mailgun_key.get_secret_value(), timestamp, token)
         if not (timestamp and token and signature) or not _same(signature, expected):
             log.warning("Mailgun webhook refused: bad signature")
-            return _refused()
+            return refuse(request, _refused())
         now = time.time()
         try:
             age = abs(now - float(timestamp))
         except ValueError:
-            return _refused("bad timestamp")
+            return refuse(request, _refused("bad timestamp"))
         if age > MAILGUN_MAX_AGE:
-            return _refused("stale timestamp")
+            return refuse(request, _refused("stale timestamp"))
         if not mailgun_tokens.add(token, now):
-            return _refused("token already used")
+            return refuse(request, _refused("token already used"))
         recipient = _text(data.get("recipient"))
         envelope = [r.strip() for r in recipient.split(",") if r.strip()]
         raw = await _raw(data.get("body-mime"))
@@ -318,7 +383,7 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
                 to=[v for v in (headers.get("to"), headers.get("cc")) if v] or envelope,
                 sender=_text(data.get("sender")) or None,
             )
-        return _stored(await run(_push_mail, box, mail, envelope))
+        return await push_mail_answer(mail, envelope)
 
     app.post("/v1/inbound/mailgun", summary="Mailgun route (signed form)", **hidden)(
         mailgun_handler
@@ -331,9 +396,11 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
     async def sendgrid(request: Request) -> Response:
         if sendgrid_auth is None:
             return _off("SendGrid")
+        if (answer := blocked(request)) is not None:
+            return answer
         refused = _basic_auth(request, sendgrid_auth)
         if refused is not None:
-            return refused
+            return refuse(request, refused)
         data = await form(request)
         envelope = _sendgrid_envelope(_text(data.get("envelope")))
         raw = await _raw(data.get("email"))
@@ -352,15 +419,17 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
                 to=[field("to"), field("cc")],
                 sender=field("from") or None,
             )
-        return _stored(await run(_push_mail, box, mail, envelope))
+        return await push_mail_answer(mail, envelope)
 
     @app.post("/v1/inbound/postmark", summary="Postmark inbound JSON (basic auth)", **hidden)
     async def postmark(request: Request) -> Response:
         if postmark_auth is None:
             return _off("Postmark")
+        if (answer := blocked(request)) is not None:
+            return answer
         refused = _basic_auth(request, postmark_auth)
         if refused is not None:
-            return refused
+            return refuse(request, refused)
         try:
             payload = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError):
@@ -386,7 +455,7 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
                 to=to,
                 sender=str(payload.get("From") or "") or None,
             )
-        return _stored(await run(_push_mail, box, mail, envelope))
+        return await push_mail_answer(mail, envelope)
 
     @app.post(
         "/v1/inbound/mime",
@@ -414,6 +483,10 @@ def add_inbound_routes(app: FastAPI, box: Inbox, env: Mapping[str, str]) -> None
         raw = await request.body()
         mail = await run(parse_mail, raw)
         envelope = [recipient] if recipient else []
+        try:
+            _check_quota(quota, identifier or recipient_for(mail, envelope))
+        except _OverQuota as over:
+            return _too_many(over.wait, "too many pushes a minute for this identifier")
         code = await run(
             push_parsed_mail,
             box,

@@ -103,4 +103,5 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
         uris=uris,
         fields=fields,
         totp_secret=totp_secret,
+        reprompt=item.get("reprompt") == 1,
     )
