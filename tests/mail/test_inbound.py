@@ -375,3 +375,34 @@ def test_mail_routes_take_large_mails_but_not_huge_ones(client: TestClient, inbo
     assert client.post("/v1/inbound/mime", content=huge, headers=auth).status_code == 413
     # the Twilio route keeps the small JSON-API limit
     assert client.post("/v1/inbound/twilio", content=b"x" * 70_000).status_code == 413
+
+
+def test_refused_signatures_and_quota_share_the_servers_limits(inbox: Inbox) -> None:
+    from vaults.codes.security import Limits
+
+    limits = Limits(failed_keys_per_minute=3, pushes_per_minute=2)
+    app = create_app(inbox=inbox, api_key=API_KEY, env=ENV, limits=limits)
+    url = f"{BASE}/v1/inbound/twilio"
+    with TestClient(app, base_url=BASE) as client:
+        form = twilio_form()
+        good = {"X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(url, form)}
+        # per-identifier quota: the third SMS for the same number within a minute waits
+        assert client.post(url, data=form, headers=good).status_code == 200
+        assert client.post(url, data=form, headers=good).status_code == 200
+        over = client.post(url, data=form, headers=good)
+        assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
+        # forged signatures count as failed keys: then 429 even for a good one
+        bad = {"X-Twilio-Signature": "Zm9yZ2Vk"}
+        assert [client.post(url, data=form, headers=bad).status_code for _ in range(3)] == [
+            403,
+            403,
+            403,
+        ]
+        assert client.post(url, data=form, headers=good).status_code == 429
+        blocked = client.post(
+            "/v1/inbound/sendgrid",
+            files={"email": (None, code_mail("731046"))},
+            headers=basic(SENDGRID_AUTH),
+        )
+        assert blocked.status_code == 429
+    assert len(inbox.list()) == 2
