@@ -33,7 +33,6 @@ from vaults.delivery import (
 )
 from vaults.errors import (
     InvalidInput,
-    InvalidTotpSecret,
     RepromptRequired,
     UnknownScheme,
     VaultsError,
@@ -176,15 +175,13 @@ class Vaults:
         cred.ref = ref.raw
         mask_api_key_field(cred)
         if cred.totp is None and cred.totp_secret is not None:
-            try:
-                cred.totp = code_for_entry(
-                    cred.totp_secret,
-                    self.clock() if now is None else now,
-                    self.min_remaining if min_remaining is None else min_remaining,
-                )
-            except InvalidTotpSecret:
-                raise
+            cred.totp = code_for_entry(
+                cred.totp_secret,
+                self.clock() if now is None else now,
+                self.min_remaining if min_remaining is None else min_remaining,
+            )
             cred.totp_source = "vault"
+            cred.totp_error = None
         elif cred.totp is not None and cred.totp_source is None:
             cred.totp_source = "server"
         return cred
