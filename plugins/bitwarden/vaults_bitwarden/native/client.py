@@ -413,7 +413,9 @@ class ApiSession:
             expires = data.get("expires")
             self._expires_at = float(expires) if isinstance(expires, (int, float)) else 0.0
 
-    def _store(self, vault: Vault, sync: Mapping[str, Any], revision: int) -> None:
+    def _store(
+        self, vault: Vault, sync: Mapping[str, Any], revision: int, index: str | None = None
+    ) -> None:
         assert self._salt is not None and self._kdf is not None
         self.cache.store(
             CachedSync(
@@ -422,6 +424,7 @@ class ApiSession:
                 kdf=self._kdf,
                 sync=sync,
                 token=self._encrypted_token(vault),
+                index=index or vault.export_index(),
             )
         )
 
@@ -468,8 +471,10 @@ class ApiSession:
         revision = self._revision_date()
         if revision == cached.revision:
             self._revision = revision
+            if cached.index is not None and not vault.import_index(cached.index):
+                log.debug("the cached listing is unusable: decrypting the names again")
             if self._token_reply is not None:  # the token changed: keep the new one
-                self._store(vault, cached.sync, revision)
+                self._store(vault, cached.sync, revision, cached.index)
             return vault
         log.debug("the vault changed since the cache was written: syncing")
         return self._fresh(revision=revision)

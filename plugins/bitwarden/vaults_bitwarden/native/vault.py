@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from vaults_bitwarden.native.crypto import (
     SymmetricKey,
     decrypt_text,
     decrypt_type2,
+    encrypt_text,
     load_private_key,
     make_master_key,
     stretch_master_key,
@@ -227,6 +229,24 @@ class Vault:
         if self._names is None:
             self._names = self._summaries(uris=False)
         return self._names
+
+    def export_index(self) -> str | None:
+        """The listing (and the ids that failed) as one EncString under the user key."""
+        document = {"listing": self.listing(), "broken": self.broken}
+        return encrypt_text(self.user_key, json.dumps(document, separators=(",", ":")))
+
+    def import_index(self, index: str) -> bool:
+        """Take the listing from :meth:`export_index` (of the same sync); False if unusable."""
+        try:
+            document = json.loads(decrypt_text(self.user_key, index) or "")
+        except (EncStringError, ValueError, RecursionError):
+            return False
+        if not isinstance(document, dict) or not isinstance(document.get("listing"), list):
+            return False
+        broken = document.get("broken")
+        self._listing = [entry for entry in document["listing"] if isinstance(entry, dict)]
+        self.broken = dict(broken) if isinstance(broken, dict) else {}
+        return True
 
     def cipher(self, item_id: str) -> Json | None:
         return self.ciphers.get(item_id.lower())
