@@ -35,6 +35,7 @@ from vaults_bitwarden.testing.seed import (
     GITHUB,
     ORG_WITH_KEY,
     SECURE_NOTE,
+    SHARED_NAME_ORG,
 )
 from vaults_bitwarden.testing.server import BitwardenTestServer
 
@@ -233,6 +234,15 @@ def test_lookups_and_the_cache(bitwarden_server: BitwardenTestServer, tmp_path: 
     assert fetch(first, "bitwarden://?url=https://keyed.example.org/a").id == CIPHER_KEY.id
     note = fetch(first, f"bitwarden://{SECURE_NOTE.id}")
     assert note.username is None and note.password is None
+    account = bitwarden_server.account
+    for scope in (
+        f"organization={account.organization_name}",
+        f"collection={account.collection_name}",
+        f"organization={account.organization_id}&collection={account.collection_id}",
+    ):
+        assert fetch(first, f"bitwarden://Shared Name?{scope}").id == SHARED_NAME_ORG.id
+    with pytest.raises(ItemNotFound, match="organization named"):
+        fetch(first, "bitwarden://Shared Name?organization=Nobody")
     assert _paths(bitwarden_server) == [
         "/identity/connect/token",
         "/api/accounts/revision-date",
@@ -244,7 +254,6 @@ def test_lookups_and_the_cache(bitwarden_server: BitwardenTestServer, tmp_path: 
     assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     text = cache_file.read_text()
-    account = bitwarden_server.account
     for secret in (
         account.master_password,
         account.client_secret,

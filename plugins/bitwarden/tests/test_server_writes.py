@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from vaults_bitwarden.testing.crypto import SymmetricKey, decrypt_type2, encrypt_text
 from vaults_bitwarden.testing.fixtures import WritableVault
 from vaults_bitwarden.testing.server import BitwardenTestServer
@@ -72,6 +74,7 @@ LOGIN: dict[str, Any] = {
 }
 
 
+@pytest.mark.slow  # two `bw create item` runs and a bw serve (plus the two logins, once)
 def test_bw_create_edit_and_delete_write_through(
     bitwarden_writable: WritableVault, bw_serve_writable: str
 ) -> None:
@@ -136,8 +139,11 @@ def test_bw_create_edit_and_delete_write_through(
         assert server.cipher(org_id)["deletedDate"] is not None
 
 
-def test_a_stale_or_foreign_write_is_refused(bitwarden_writable: WritableVault) -> None:
-    server, account = bitwarden_writable.server, bitwarden_writable.server.account
+def test_a_stale_or_foreign_write_is_refused(
+    bitwarden_server_factory: Callable[[list[Any]], BitwardenTestServer],
+) -> None:
+    server = bitwarden_server_factory([])
+    account = server.account
     key = account.user_key
     body = {"type": 1, "name": encrypt_text(key, "Direct"), "login": {"username": None}}
     headers = {"Authorization": f"Bearer {_token(server)}"}
