@@ -26,13 +26,19 @@ node_modules/.bin/bw: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Real OTP widgets (input-otp, Chakra UI, Ant Design, react-otp-input, Vue) from npm, bundled
+# with esbuild into the browser tests' pages (tests/browser/widgets).
+WIDGETS := tests/browser/widgets
+$(WIDGETS)/dist/.built: $(WIDGETS)/package.json $(WIDGETS)/package-lock.json $(WIDGETS)/build.mjs $(wildcard $(WIDGETS)/src/*)
+	cd $(WIDGETS) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
 demo: $(STAMP)
 	@$(PY) -m vaults_keepass.demo .demo/demo.kdbx
 	@echo '$$ vaults resolve "keepass://Demo/Acme Cloud"'
 	@VAULTS_KEEPASS_DB=.demo/demo.kdbx VAULTS_KEEPASS_PASSWORD=demo \
 		$(VENV)/bin/vaults resolve "keepass://Demo/Acme Cloud"
 
-test: $(STAMP) node_modules/.bin/bw
+test: $(STAMP) node_modules/.bin/bw $(WIDGETS)/dist/.built
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(VENV)/bin/pytest
 
 lint: $(STAMP)
@@ -40,11 +46,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check vaults $(PLUGIN_DIRS) tests bench
 	$(VENV)/bin/mypy --strict vaults $(PLUGIN_PKGS)
 
-bench: $(STAMP) node_modules/.bin/bw
+bench: $(STAMP) node_modules/.bin/bw $(WIDGETS)/dist/.built
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) bench/run.py --record
 
 reliability: $(STAMP) node_modules/.bin/bw
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) tests/reliability/run.py
 
 clean:
-	rm -rf $(VENV) node_modules .demo build *.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) node_modules .demo build *.egg-info plugins/*/*.egg-info \
+		$(WIDGETS)/node_modules $(WIDGETS)/dist

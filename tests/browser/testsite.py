@@ -154,7 +154,11 @@ class Website:
         if session.totp_secret is not None:
             import pyotp
 
-            ok = pyotp.TOTP(session.totp_secret).verify(code, valid_window=1)
+            class SiteTotp(pyotp.TOTP):
+                min_secret_length_bits = 80  # the demo vault's secret is an 80-bit one
+
+            # one window either side: resolve hands out the next code near a window's end
+            ok = SiteTotp(session.totp_secret).verify(code, valid_window=1)
         else:
             ok = session.code is not None and secrets.compare_digest(code, session.code)
         return self._record(session, ok, "ok" if ok else f"wrong code ({len(code)} characters)")

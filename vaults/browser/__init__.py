@@ -321,11 +321,19 @@ def _fill_code(target: Any, code: CodeLike, submit: bool, timeout: float) -> Pla
     keyboard = _keyboard(target)
     pause = _frames(target)[0]
     method: Literal["keys", "paste", "fill"] = "keys"
-    yield from _type_keys(inputs, text, filled, keyboard)
+    # Playwright's errors quote the call log (the text typed): never raised as they are
+    changed = f"the code entry on {inputs.frame_url} changed while the code was typed"
+    try:
+        yield from _type_keys(inputs, text, filled, keyboard)
+    except PlaywrightError:
+        raise CodeFieldNotFound(changed) from None
     kept = yield from _kept(inputs, text, pause)
     if kept is False:
         log.debug("the page did not keep the typed code; trying another way")
-        method = yield from _type_other(inputs, text)
+        try:
+            method = yield from _type_other(inputs, text)
+        except PlaywrightError:
+            raise CodeFieldNotFound(changed) from None
         kept = yield from _kept(inputs, text, pause)
         if kept is False:
             raise CodeFieldNotFound(
@@ -352,10 +360,13 @@ def _fill_login(
         raise LoginFieldNotFound(f"{credential.name!r} has no username for the form on {where}")
     if password is not None and credential.password is None:
         raise LoginFieldNotFound(f"{credential.name!r} has no password for the form on {where}")
-    if user is not None:
-        yield call(user, "fill", credential.username)
-    if password is not None and credential.password is not None:
-        yield call(password, "fill", credential.password.get_secret_value())
+    try:  # Playwright's errors quote the call log (the value filled): never raised as they are
+        if user is not None:
+            yield call(user, "fill", credential.username)
+        if password is not None and credential.password is not None:
+            yield call(password, "fill", credential.password.get_secret_value())
+    except PlaywrightError:
+        raise LoginFieldNotFound(f"the login form on {where} changed while it was filled") from None
     step: Literal["username", "password", "both"] = (
         "password" if user is None else "username" if password is None else "both"
     )
