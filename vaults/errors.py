@@ -21,11 +21,15 @@ __all__ = [
     "ItemNotFound",
     "LoginFieldNotFound",
     "NoCode",
+    "ReadOnlyVault",
+    "TotpAlreadySet",
     "TotpExpired",
     "UnknownScheme",
     "VaultLocked",
     "VaultUnavailable",
     "VaultsError",
+    "WriteConflict",
+    "WriteNotVerified",
 ]
 
 EXIT_OK = 0
@@ -122,3 +126,21 @@ class UnknownScheme(InvalidInput):
 
 class ConfigurationError(InvalidInput):
     """Required configuration (environment variables, files) is missing or wrong."""
+
+
+# -- writing TOTP secrets (Vaults.set_totp) --------------------------------------------------
+class TotpAlreadySet(VaultsError):
+    """The item already holds a different TOTP secret and ``replace`` was not given."""
+
+
+class ReadOnlyVault(InvalidInput):
+    """The vault plugin (or its configuration) cannot store secrets."""
+
+
+class WriteConflict(VaultUnavailable):
+    """The vault changed since it was read (e.g. a KeePass file saved meanwhile): nothing
+    was written."""
+
+
+class WriteNotVerified(VaultUnavailable):
+    """A written secret did not read back as written; the previous state was restored."""

@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
 from vaults.delivery import (
@@ -37,6 +39,7 @@ from vaults.totp import DEFAULT_MIN_REMAINING, code_for_entry
 
 if TYPE_CHECKING:
     from vaults.codes.inbox import Inbox
+    from vaults.enrol import SecretInput, TotpStored
 
 __all__ = ["Vaults", "Waiting"]
 
@@ -277,6 +280,81 @@ class Vaults:
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
         return apply_delivered(cred, await adeliver(cred, run, inbox=self.inbox, host=host))
+
+    # -- writing ----------------------------------------------------------------------
+    def set_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> Credential:
+        """Store a TOTP secret in the item ``ref`` names; return the item read back.
+
+        ``secret`` is anything ``vaults totp`` accepts (raw base32, ``otpauth://``,
+        ``steam://``) or a :class:`~vaults.models.TotpSecret`; ``qr`` is a setup QR image
+        instead (needs ``vaults[qr]``). The returned credential's code is the given
+        secret's (checked by reading the item back; a mismatch writes the previous secret
+        back and raises :class:`~vaults.errors.WriteNotVerified`).
+
+        The same secret again writes nothing. A different secret already on the item
+        raises :class:`~vaults.errors.TotpAlreadySet` unless ``replace=True``. A plugin
+        that cannot write raises :class:`~vaults.errors.ReadOnlyVault`; unknown and
+        ambiguous items fail as in :meth:`resolve`.
+        """
+        return self.store_totp(ref, secret, qr=qr, replace=replace).credential
+
+    async def aset_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> Credential:
+        """Async :meth:`set_totp`."""
+        return (await self.astore_totp(ref, secret, qr=qr, replace=replace)).credential
+
+    def store_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> TotpStored:
+        """:meth:`set_totp`, also telling whether anything was written (``changed``)."""
+        from vaults import enrol
+
+        parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
+        given = enrol.secret_from_input(secret, qr)
+        backend = self.backend(parsed.scheme)
+        stored = enrol.store(backend, parsed, given, replace=replace, clock=self.clock)
+        self._finish(stored.credential, parsed, None, None)
+        return stored
+
+    async def astore_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> TotpStored:
+        """Async :meth:`store_totp`."""
+        from vaults import enrol
+
+        parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
+        given = (
+            enrol.secret_from_input(secret)
+            if qr is None
+            else await anyio.to_thread.run_sync(enrol.secret_from_input, secret, qr)
+        )
+        backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
+        stored = await enrol.astore(backend, parsed, given, replace=replace, clock=self.clock)
+        self._finish(stored.credential, parsed, None, None)
+        return stored
 
     # -- batch ------------------------------------------------------------------------
     def _group(

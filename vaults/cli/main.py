@@ -17,6 +17,7 @@ __all__ = ["cli", "main"]
 _LAZY_COMMANDS = {
     "codes": ("vaults.cli.codes", "codes", "Push, wait for, list and pull emailed/SMS codes."),
     "serve": ("vaults.cli.codes", "serve", "Run the HTTP API that receives pushed codes."),
+    "set-totp": ("vaults.cli.set_totp", "set_totp", "Store a TOTP secret (key or QR) in an item."),
 }
 
 
@@ -65,8 +66,9 @@ def cli() -> None:
     """Log in to websites that demand 2FA: username, password and a ready-to-type code.
 
     \b
-    Exit codes: 0 ok; 1 not found, ambiguous or no code; 2 usage or bad input;
-    3 vault locked or authentication failed; 4 vault unavailable; 70 internal error.
+    Exit codes: 0 ok; 1 not found, ambiguous, no code or a TOTP secret already set;
+    2 usage, bad input or a vault that cannot store secrets; 3 vault locked or
+    authentication failed; 4 vault unavailable or changed meanwhile; 70 internal error.
     Set VAULTS_DEBUG=1 to see tracebacks.
     """
 
