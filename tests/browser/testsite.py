@@ -32,6 +32,7 @@ PAGES = HERE / "pages"
 WIDGETS = HERE / "widgets"
 DIST = WIDGETS / "dist"
 MAX_BODY = 64 * 1024
+ACME_DEMO_SID = "acme-demo"
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,21 @@ class Website:
         return f"{self.origin}/{prefix}/{name}?sid={sid}"
 
     def answers(self, sid: str) -> list[tuple[bool, str]]:
-        return list(self.sessions[sid].checks)
+        session = self.sessions.get(sid)
+        return list(session.checks) if session else []
+
+    def acme_demo(self) -> str:
+        """Serve ``/acme/`` as the demo vault's ``Demo/Acme Cloud`` site: it takes that entry's
+        username, password and TOTP codes (README examples run against it)."""
+        from vaults_keepass.demo import DEMO_ENTRIES
+
+        acme = next(e for e in DEMO_ENTRIES if e.title == "Acme Cloud")
+        secret = parse_qs(urlsplit(acme.attributes["otp"]).query)["secret"][0]
+        with self._lock:
+            self.sessions[ACME_DEMO_SID] = Session(
+                username=acme.username, password=acme.password, totp_secret=secret
+            )
+        return f"{self.origin}/acme/"
 
     # -- checks --------------------------------------------------------------------------
     def check_code(self, sid: str, fields: dict[str, Any]) -> tuple[bool, str]:
@@ -213,6 +228,11 @@ def _handler(site: Website) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, page)
             if path.startswith("/dist/") and path.endswith(".js"):
                 return self._file(DIST / path[6:], "text/javascript")
+            if path == "/welcome":
+                signed_in = any(ok for ok, _ in site.answers(query.get("sid", "")))
+                return self._send(200 if signed_in else 403, _welcome(signed_in))
+            if path == "/acme/":  # the KeePass demo vault's site (see acme_demo_session)
+                return self._file(PAGES / "acme.html", "text/html", ACME_DEMO_SID)
             if path == "/harness.js":
                 return self._file(PAGES / "harness.js", "text/javascript")
             if path.startswith("/p/"):
@@ -266,6 +286,11 @@ def _result(ok: bool, text: str) -> str:
         f"<!doctype html><meta charset=utf-8><title>{state}</title>"
         f'<p id="result" data-state="{state}">{state}: {html.escape(text)}</p>'
     )
+
+
+def _welcome(signed_in: bool) -> str:
+    title = "Acme Cloud - signed in" if signed_in else "Acme Cloud - not signed in"
+    return f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>"
 
 
 def _password_step(sid: str, user: str) -> str:

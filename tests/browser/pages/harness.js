@@ -2,12 +2,14 @@
 // which checks the code (and that fields meant to stay untouched are empty); show its answer.
 (function () {
   const sid = new URLSearchParams(location.search).get("sid") || "";
-  function show(answer) {
+  function show(answer, next) {
     const out = document.getElementById("result");
     out.textContent = answer.accepted ? "accepted" : "rejected: " + answer.reason;
     out.dataset.state = answer.accepted ? "accepted" : "rejected";
+    if (answer.accepted && next) location.href = next + "?sid=" + encodeURIComponent(sid);
   }
-  window.vaultsPage = function (form, collect) {
+  // next: where an accepted code takes the user (a signed-in page), if anywhere
+  window.vaultsPage = function (form, collect, next) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       fetch("/check?sid=" + encodeURIComponent(sid), {
@@ -16,7 +18,7 @@
         body: JSON.stringify(collect()),
       })
         .then((r) => r.json())
-        .then(show);
+        .then((answer) => show(answer, next));
     });
   };
   // Boxes that move on to the next box after a character and back on Backspace.
