@@ -78,7 +78,7 @@ def page(chromium: Any) -> Iterator[Any]:
         context.close()
 
 
-def result(page: Any, timeout: float = 5.0) -> str:
+def result(page: Any, timeout: float = 15.0) -> str:
     """The page's answer (``#result``, in any frame) once it is no longer pending."""
     import time
 

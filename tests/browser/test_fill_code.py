@@ -127,9 +127,10 @@ def test_cross_origin_frames_are_not_searched(page: Any, site: Website) -> None:
 
 
 def test_waits_for_a_late_field(page: Any, site: Website) -> None:
-    open_page(page, site, "late-render", "777123")
+    page.goto(site.page_url("late-render", site.session(code="777123")) + "&hold=1")
     with pytest.raises(CodeFieldNotFound):
         find_code_inputs(page)  # timeout 0: one look, before it renders
+    page.evaluate("setTimeout(release, 300)")
     assert fill_code(page, "777123", submit=True, timeout=5).kind == "single"
     assert result(page) == "accepted"
 
