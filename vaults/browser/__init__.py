@@ -71,6 +71,8 @@ def _script(name: str) -> str:
 
 _SCAN_JS = _script("scan.js")
 _SUBMIT_JS = _script("submit.js")
+_START_JS = _script("start.js")
+_FINISH_JS = _script("finish.js").replace("(SUBMIT)", f"({_SUBMIT_JS})")
 _CUES: dict[str, Any] = json.loads(
     resources.files(__package__).joinpath("cues.json").read_text(encoding="utf-8")
 )
@@ -78,8 +80,6 @@ _POLL_MS = 100
 _MAX_CODE = 32
 
 _FOCUS = "e => { e.focus(); try { e.select(); } catch (_) {} }"
-_FOCUS_ONLY = "e => e.focus()"
-_READ = "(e, els) => els.map(x => x.value)"
 _PASTE = """(e, text) => {
   e.focus();
   const data = new DataTransfer();
@@ -235,7 +235,7 @@ def _nothing(what: str, target: Any, seen: list[str], timeout: float) -> str:
     return f"no {what} on {where}{waited}{inputs}"
 
 
-def _find(target: Any, length: int | None, timeout: float) -> Plan[tuple[CodeInputs[Any], bool]]:
+def _find(target: Any, length: int | None, timeout: float) -> Plan[CodeInputs[Any]]:
     found, elements, frame, seen = yield from _look(target, "code", length, timeout)
     if not found:
         raise CodeFieldNotFound(_nothing("one-time code field", target, seen, timeout))
@@ -247,17 +247,15 @@ def _find(target: Any, length: int | None, timeout: float) -> Plan[tuple[CodeInp
         frame_url=_shown(frame.url),
     )
     log.debug("code entry: %r", inputs)
-    return inputs, bool(found.get("filled"))
+    return inputs
 
 
 # -- typing -------------------------------------------------------------------------------
-def _type_keys(inputs: CodeInputs[Any], code: str, filled: bool, keyboard: Any) -> Plan[None]:
-    """Real key events: the whole code into one field, a character into each box (focusing
-    each box, so groups that do not advance by themselves work too)."""
-    chars = [code] if inputs.kind == "single" else list(code)
-    for box, text in zip(inputs.boxes, chars, strict=False):
-        yield call(box, "evaluate", _FOCUS if filled else _FOCUS_ONLY)
-        yield call(keyboard, "type", text)
+def _type_keys(inputs: CodeInputs[Any], code: str, keyboard: Any) -> Plan[None]:
+    """Real key events, in one go: start.js focuses the first box and, where the page does
+    not move on by itself, the next box after each key."""
+    yield call(inputs.boxes[0], "evaluate", _START_JS, list(inputs.boxes))
+    yield call(keyboard, "type", code if inputs.kind == "single" else code[: inputs.count])
 
 
 def _type_other(inputs: CodeInputs[Any], code: str) -> Plan[Literal["paste", "fill"]]:
@@ -272,31 +270,36 @@ def _type_other(inputs: CodeInputs[Any], code: str) -> Plan[Literal["paste", "fi
     return "fill"
 
 
-def _read(inputs: CodeInputs[Any]) -> Plan[list[str] | None]:
-    """The boxes' values; ``None`` once the page navigated away (it submitted itself)."""
+def _read(inputs: CodeInputs[Any], submit: bool) -> Plan[tuple[list[str], str | None] | None]:
+    """The boxes' values and how to submit (finish.js); ``None`` once the page navigated away
+    (it submitted itself)."""
+    args = {"boxes": list(inputs.boxes), "words": _CUES["words"]["submit"] if submit else None}
     try:
-        values: list[str] = yield call(inputs.boxes[0], "evaluate", _READ, list(inputs.boxes))
+        got = yield call(inputs.boxes[0], "evaluate", _FINISH_JS, args)
     except PlaywrightError:
         return None
-    return values
+    return list(got["values"]), got["how"]
 
 
-def _kept(inputs: CodeInputs[Any], code: str, frame_target: Any) -> Plan[bool | None]:
-    """True when the boxes hold the code (re-read once after a moment), None if gone."""
+def _kept(
+    inputs: CodeInputs[Any], code: str, submit: bool, pause: Any
+) -> Plan[tuple[bool | None, str | None]]:
+    """(True, how to submit) when the boxes hold the code (re-read once after a moment),
+    (False, None) when not, (None, None) when the page moved on."""
     for attempt in range(2):
-        values = yield from _read(inputs)
-        if values is None:
-            return None
-        if _same(values, code):
-            return True
+        got = yield from _read(inputs, submit)
+        if got is None:
+            return None, None
+        if _same(got[0], code):
+            return True, got[1]
         if attempt == 0:
-            yield call(frame_target, "wait_for_timeout", 50)
-    return False
+            yield call(pause, "wait_for_timeout", 50)
+    return False, None
 
 
-def _submit(last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
-    """Click the form's submit button, else press Enter in ``last``. False if the page had
-    already moved on."""
+def _submit_form(last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
+    """Click the submit button submit.js finds for ``last``, else press Enter in ``last``.
+    False if the page had already moved on."""
     try:
         handle = yield call(last, "evaluate_handle", _SUBMIT_JS, _CUES["words"]["submit"])
         button = handle.as_element()
@@ -310,9 +313,20 @@ def _submit(last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
     return True
 
 
+def _submit(how: str | None, last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
+    """Submit as finish.js said: Enter (it focused the last box), or the button."""
+    if how == "button":
+        return (yield from _submit_form(last, keyboard, timeout))
+    try:
+        yield call(keyboard, "press", "Enter")
+    except PlaywrightError:
+        return False
+    return True
+
+
 def _fill_code(target: Any, code: CodeLike, submit: bool, timeout: float) -> Plan[CodeInputs[Any]]:
     text = _code_text(code)
-    inputs, filled = yield from _find(target, len(text), timeout)
+    inputs = yield from _find(target, len(text), timeout)
     if inputs.kind == "split" and inputs.count != len(text):
         raise CodeFieldNotFound(
             f"the code entry on {inputs.frame_url} has {inputs.count} boxes; "
@@ -324,17 +338,17 @@ def _fill_code(target: Any, code: CodeLike, submit: bool, timeout: float) -> Pla
     # Playwright's errors quote the call log (the text typed): never raised as they are
     changed = f"the code entry on {inputs.frame_url} changed while the code was typed"
     try:
-        yield from _type_keys(inputs, text, filled, keyboard)
+        yield from _type_keys(inputs, text, keyboard)
     except PlaywrightError:
         raise CodeFieldNotFound(changed) from None
-    kept = yield from _kept(inputs, text, pause)
+    kept, how = yield from _kept(inputs, text, submit, pause)
     if kept is False:
         log.debug("the page did not keep the typed code; trying another way")
         try:
             method = yield from _type_other(inputs, text)
         except PlaywrightError:
             raise CodeFieldNotFound(changed) from None
-        kept = yield from _kept(inputs, text, pause)
+        kept, how = yield from _kept(inputs, text, submit, pause)
         if kept is False:
             raise CodeFieldNotFound(
                 f"the code entry on {inputs.frame_url} ({inputs.kind}, {inputs.count} "
@@ -342,7 +356,7 @@ def _fill_code(target: Any, code: CodeLike, submit: bool, timeout: float) -> Pla
             )
     log.debug("code typed (%s)%s", method, "; the page moved on" if kept is None else "")
     if submit and kept:
-        yield from _submit(inputs.boxes[-1], keyboard, timeout)
+        yield from _submit(how, inputs.boxes[-1], keyboard, timeout)
     return replace(inputs, method=method)
 
 
@@ -374,7 +388,7 @@ def _fill_login(
     submitted = False
     if submit:
         last = password if password is not None else user
-        submitted = yield from _submit(last, _keyboard(target), timeout)
+        submitted = yield from _submit_form(last, _keyboard(target), timeout)
         if submitted:
             yield from _moved_on(last, target, min(timeout, 5.0))
     return LoginFilled(step=step, username=user, password=password, submitted=submitted)
@@ -404,7 +418,7 @@ def find_code_inputs(
     one to appear. ``length``: the code's length, to prefer that many boxes.
 
     Raises :class:`~vaults.errors.CodeFieldNotFound` naming the inputs it saw."""
-    return run_sync(_find(page, length, timeout))[0]
+    return run_sync(_find(page, length, timeout))
 
 
 def fill_code(
@@ -432,7 +446,7 @@ async def afind_code_inputs(
     page: AsyncPage | AsyncFrame, *, length: int | None = None, timeout: float = 0.0
 ) -> CodeInputs[AsyncElementHandle]:
     """:func:`find_code_inputs` for Playwright's async API."""
-    return (await run_async(_find(page, length, timeout)))[0]
+    return await run_async(_find(page, length, timeout))
 
 
 async def afill_code(

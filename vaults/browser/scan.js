@@ -370,7 +370,6 @@
         letters: best.letters,
         score: best.score,
         maxlength: best.items[0].max > 0 ? best.items[0].max : null,
-        filled: best.items.some((c) => c.el.value !== ""),
       },
       seen,
     },
