@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -19,7 +20,10 @@ from vaults.errors import InvalidTotpSecret
 from vaults.models import TotpSecret
 from vaults.totp import parse_secret
 
-__all__ = ["TOTP_KEYS", "totp_from_attributes"]
+__all__ = ["KEEPASSXC_MAX_PERIOD", "TOTP_KEYS", "keepassxc_otp_uri", "totp_from_attributes"]
+
+KEEPASSXC_MAX_PERIOD = 60
+"""KeePassXC clamps the period of an ``otp`` URI to 1–60 s."""
 
 TOTP_KEYS = frozenset(
     {
@@ -126,3 +130,24 @@ def totp_from_attributes(attrs: Mapping[str, str]) -> TotpSecret | None:
     ):
         return _keepass_builtin(attrs)
     return None
+
+
+def keepassxc_otp_uri(secret: TotpSecret, title: str, username: str) -> str:
+    """The ``otp`` value KeePassXC writes: ``otpauth://totp/ISSUER:ACCOUNT?secret=…&period=…
+    &digits=…&issuer=…`` (+ ``encoder=steam``, ``algorithm=`` when not SHA1). The issuer and
+    account come from the secret (a setup QR code's), else the entry's title and username
+    (KeePassXC: "KeePassXC" for an empty title, "none" for an empty username)."""
+    issuer = secret.issuer or title or "KeePassXC"
+    account = secret.account or username or "none"
+    query = [
+        ("secret", secret.secret.get_secret_value()),
+        ("period", str(secret.period)),
+        ("digits", str(secret.digits)),
+        ("issuer", issuer),
+    ]
+    if secret.encoder == "steam":
+        query.append(("encoder", "steam"))
+    if secret.algorithm != "SHA1":
+        query.append(("algorithm", secret.algorithm))
+    label = quote(f"{issuer}:{account}", safe=":@")
+    return f"otpauth://totp/{label}?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
