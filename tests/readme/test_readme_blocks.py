@@ -202,6 +202,7 @@ def doc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocEnv]:
         VAULTS_DATA_DIR=str(base / "data"),
         VAULTS_STORE=f"sqlite:///{base / 'codes.db'}",
         VAULTS_API_KEY=secrets.token_urlsafe(24),
+        VAULTS_PUSH_KEY=secrets.token_urlsafe(24),
         VAULTS_KEEPASS_DB=str(demo_db),
         VAULTS_KEEPASS_PASSWORD="demo",
         PYTHONUNBUFFERED="1",

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from vaults.codes.inbox import Inbox
 from vaults.codes.pull_endpoint import pull
+from vaults.codes.security import Limits
 from vaults.codes.server import MAX_BODY_BYTES, create_app
 from vaults.codes.signature import SIGNATURE_HEADER, sign_body, verify_signature
 from vaults.errors import AuthenticationFailed
@@ -66,7 +67,10 @@ def test_schemathesis_no_5xx_and_conforming_answers(
     schemathesis = pytest.importorskip("schemathesis")
     from schemathesis import checks
 
-    app = create_app(inbox=app_inbox, api_key=API_KEY)
+    # no rate limits here: schemathesis sends hundreds of wrong keys and pushes a minute
+    # (tests/codes/test_server_exposed.py checks the limits)
+    unlimited = Limits(failed_keys_per_minute=10**9, pushes_per_minute=10**9)
+    app = create_app(inbox=app_inbox, api_key=API_KEY, docs=True, limits=unlimited)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -353,19 +353,43 @@ def pull(
     show_default=True,
 )
 @_store_option
-def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
+@click.option(
+    "--allowed-hosts",
+    metavar="NAMES",
+    default="",
+    envvar="VAULTS_ALLOWED_HOSTS",
+    help="Host header names accepted besides the bound address, comma-separated (the name "
+    "forwarders use, e.g. codes.example.com; '*' for any). Env: VAULTS_ALLOWED_HOSTS.",
+)
+@click.option("--docs", is_flag=True, help="Serve the OpenAPI docs at /docs and /openapi.json.")
+@click.option(
+    "--insecure-short-key",
+    is_flag=True,
+    help="Accept keys shorter than 16 characters (never on a reachable address).",
+)
+def serve(
+    host: str,
+    port: int,
+    log_level: str,
+    store_url: str | None,
+    allowed_hosts: str,
+    docs: bool,
+    insecure_short_key: bool,
+) -> None:
     """Run the HTTP API receiving pushed codes (needs: pip install 'vaults[server]').
 
     \b
     POST /v1/credentials/totp  {"totp_identifier", "content", "source", "task_id"?,
                                 "workflow_run_id"?}
     GET  /v1/credentials/totp?totp_identifier=&workflow_run_id=&otp_type=&limit=
-    Header x-api-key must equal $VAULTS_API_KEY. Docs at /docs.
+    Header x-api-key: $VAULTS_PUSH_KEY (comma-separated; may only push) or
+    $VAULTS_API_KEY (may also read).
     """
     try:
         try:
             import uvicorn
 
+            from vaults.codes.security import Limits, uvicorn_config
             from vaults.codes.server import create_app
         except ImportError:
             from vaults.errors import ConfigurationError
@@ -373,13 +397,106 @@ def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
             raise ConfigurationError(
                 "'vaults serve' needs the server extra: pip install 'vaults[server]'"
             ) from None
-        app = create_app(store_url=store_url)
+        import os
+
+        hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+        limits = Limits.from_env(os.environ)
+        app = create_app(
+            store_url=store_url,
+            allow_short_keys=insecure_short_key,
+            docs=docs,
+            allowed_hosts=hosts,
+            limits=limits,
+        )
         if host not in ("127.0.0.1", "localhost", "::1"):
             click.echo(
                 f"warning: serving on {host}: other machines can reach the API; put TLS in "
                 "front of it",
                 err=True,
             )
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+            if not hosts:
+                click.echo(
+                    "warning: no --allowed-hosts: only requests naming the server's IP address "
+                    "in Host are answered",
+                    err=True,
+                )
+        config = uvicorn_config(app, host=host, port=port, limits=limits, log_level=log_level)
+        uvicorn.Server(config).run()
+    except Exception as exc:
+        fail(exc)
+
+
+@codes.command()
+@click.argument("url", metavar="imap://USER@HOST[:PORT]/MAILBOX")
+@click.option(
+    "--identifier",
+    "-i",
+    default=None,
+    help="Store every code for this identifier (default: each mail's recipient).",
+)
+@click.option("--mark-seen", is_flag=True, help="Mark the mails read (default: untouched).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds between checks when the server has no IDLE.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PEM file of a private CA to trust (also: $SSL_CERT_FILE).",
+)
+@_store_option
+def watch(
+    url: str,
+    identifier: str | None,
+    mark_seen: bool,
+    interval: float,
+    ca_file: str | None,
+    store_url: str | None,
+) -> None:
+    """Watch an IMAP folder (IDLE) and store the code of every mail that arrives.
+
+    \b
+    imap:// and imaps:// use TLS (port 993); imap+starttls:// upgrades port 143.
+    Login with $VAULTS_IMAP_PASSWORD, or an OAuth2 access token in
+    $VAULTS_IMAP_OAUTH_TOKEN (XOAUTH2, as Gmail and Outlook require).
+    Only mail arriving after the start is read; runs until interrupted (Ctrl-C).
+      VAULTS_IMAP_PASSWORD=… vaults codes watch imap://user%40example.com@mail.example.com/INBOX
+    """
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    for name in ("vaults.codes.imap", "vaults.codes.mail"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        try:
+            import imapclient  # noqa: F401
+        except ImportError:
+            from vaults.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "'vaults codes watch' needs the mail extra: pip install 'vaults[mail]'"
+            ) from None
+        from vaults.codes.imap_watch import watch_imap
+
+        stop = threading.Event()
+        try:
+            watch_imap(
+                url,
+                store_url=store_url,
+                identifier=identifier,
+                mark_seen=mark_seen,
+                interval=interval,
+                ca_file=ca_file,
+                stop=stop,
+            )
+        except KeyboardInterrupt:
+            stop.set()
     except Exception as exc:
         fail(exc)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 __all__ = ["REQUIRE_KEEPASSXC_ENV", "EntrySpec", "KeePassXCCli", "create_database"]
 
@@ -13,7 +14,8 @@ __all__ = ["REQUIRE_KEEPASSXC_ENV", "EntrySpec", "KeePassXCCli", "create_databas
 @dataclass(frozen=True)
 class EntrySpec:
     """One entry to write. ``attributes`` are extra string fields (``otp``, ``TOTP Seed``,
-    ``TimeOtp-*``, custom fields); names in ``protected`` are stored protected."""
+    ``TimeOtp-*``, custom fields); names in ``protected`` are stored protected. ``uuid``
+    (32 hex digits) fixes the entry's UUID, e.g. so the demo's ids are the same every run."""
 
     title: str
     username: str | None = None
@@ -23,6 +25,7 @@ class EntrySpec:
     attributes: Mapping[str, str] = field(default_factory=dict, repr=False)
     protected: frozenset[str] = frozenset()
     recycled: bool = False
+    uuid: str | None = None
 
 
 def _group(kp: Any, path: Sequence[str]) -> Any:
@@ -67,6 +70,8 @@ def create_database(
             force_creation=True,
         )
         entry.title = spec.title
+        if spec.uuid is not None:
+            entry.uuid = UUID(hex=spec.uuid)
         for key, value in spec.attributes.items():
             if key == "otp":
                 entry.otp = value

@@ -1,9 +1,18 @@
 """A Bitwarden-compatible HTTPS server on 127.0.0.1 for the official CLI.
 
-It speaks the few endpoints ``bw login``, ``bw unlock`` and ``bw sync`` use:
+It speaks the endpoints ``bw login``, ``bw unlock`` and ``bw sync`` use:
 ``/api/config``, ``/identity/accounts/prelogin[/password]``,
 ``/identity/connect/token`` (password, client_credentials and refresh_token grants),
-``/api/sync`` and ``/api/accounts/revision-date``. It runs in a background thread.
+``/api/sync`` and ``/api/accounts/revision-date``; and those ``bw create item``,
+``bw edit item``, ``bw delete item`` and ``bw restore item`` (or ``bw serve``'s
+``/object/item``) write with: ``POST /api/ciphers``, ``POST /api/ciphers/create``
+(organisation items, with ``collectionIds``), ``PUT /api/ciphers/{id}``,
+``PUT /api/ciphers/{id}/delete``, ``PUT /api/ciphers/{id}/restore``,
+``DELETE /api/ciphers/{id}``, and ``GET /api/ciphers/{id}``. It runs in a background thread.
+
+``cipher_key_encryption=True`` turns on the ``cipher-key-encryption`` feature flag in
+``/api/config``: the official CLI then gives every item it writes its own cipher key
+(it also needs the server version, 2026.6.0 here, to be at least 2024.2.0).
 
 The account (keys, security stamp), the vault contents and issued tokens belong to
 the :class:`BitwardenTestServer` object, not to the listening socket, so ``stop()``
@@ -27,14 +36,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 from vaults_bitwarden.testing.account import BitwardenAccount
 from vaults_bitwarden.testing.certs import LOOPBACK, TlsMaterial, generate_tls_material
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.vault import VaultContents
 from vaults_bitwarden.testing.wire import (
+    CipherRequestError,
     Json,
     access_token,
+    error_response,
     invalid_password_error,
     prelogin_response,
     token_response,
@@ -94,8 +106,11 @@ class BitwardenTestServer:
         tls: TlsMaterial,
         account: BitwardenAccount | None = None,
         items: Iterable[VaultItem | Mapping[str, Any]] = (),
+        cipher_key_encryption: bool = False,
     ) -> None:
         self.tls = tls
+        self.feature_states: dict[str, Any] = {"cipher-key-encryption": cipher_key_encryption}
+        """``featureStates`` of ``/api/config`` (the CLI re-reads it at login, or hourly)."""
         self.account = account if account is not None else BitwardenAccount.create()
         self.vault = VaultContents(self.account, items)
         self.tokens = _TokenStore()
@@ -112,9 +127,15 @@ class BitwardenTestServer:
         *,
         account: BitwardenAccount | None = None,
         items: Iterable[VaultItem | Mapping[str, Any]] = (),
+        cipher_key_encryption: bool = False,
     ) -> BitwardenTestServer:
         """A server with fresh TLS material written under ``directory``."""
-        return cls(tls=generate_tls_material(directory), account=account, items=items)
+        return cls(
+            tls=generate_tls_material(directory),
+            account=account,
+            items=items,
+            cipher_key_encryption=cipher_key_encryption,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -212,8 +233,12 @@ class BitwardenTestServer:
     def update_item(self, item: VaultItem | Mapping[str, Any]) -> VaultItem:
         return self.vault.update_item(item)
 
-    def remove_item(self, item_id: str) -> VaultItem:
+    def remove_item(self, item_id: str) -> VaultItem | None:
         return self.vault.remove_item(item_id)
+
+    def cipher(self, cipher_id: str) -> Json:
+        """The stored encrypted document of an item (as a client wrote it, for client writes)."""
+        return self.vault.cipher(cipher_id)
 
     @contextlib.contextmanager
     def temporary_item(self, item: VaultItem | Mapping[str, Any]) -> Iterator[VaultItem]:
@@ -290,7 +315,7 @@ class BitwardenTestServer:
                 "notifications": None,
                 "sso": None,
             },
-            "featureStates": {},
+            "featureStates": dict(self.feature_states),
             "object": "config",
         }
 
@@ -310,15 +335,72 @@ class BitwardenTestServer:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             status, payload = self._token_grant(form)
             return status, payload, form.get("grant_type")
-        if path in {"/api/sync", "/api/accounts/revision-date"} and method == "GET":
+        if path.startswith("/api/"):
             auth = headers.get("authorization", "")
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not self.tokens.valid_access(token.strip()):
                 return 401, None, None
-            if path == "/api/sync":
+            if method == "GET" and path == "/api/sync":
                 return 200, self.vault.sync_document(), None
-            return 200, self.vault.revision_epoch_ms(), None
-        return 404, {"message": "Resource not found.", "object": "error"}, None
+            if method == "GET" and path == "/api/accounts/revision-date":
+                return 200, self.vault.revision_epoch_ms(), None
+            if path == "/api/ciphers" or path.startswith("/api/ciphers/"):
+                status, payload = self._ciphers(method, path.split("/")[3:], body)
+                return status, payload, None
+        return 404, _NOT_FOUND, None
+
+    def _ciphers(self, method: str, parts: list[str], body: bytes) -> tuple[int, Any]:
+        """``/api/ciphers[/create | /{id}[/delete | /restore | /details]]``."""
+        try:
+            request = json.loads(body) if body else {}
+        except (ValueError, RecursionError):
+            return 400, error_response("The request body is not JSON.")
+        if not isinstance(request, dict):
+            return 400, error_response("The request body must be a JSON object.")
+        vault = self.vault
+        try:
+            if method == "POST" and parts in ([], ["create"]):
+                if parts == ["create"]:  # CipherCreateRequest: {cipher, collectionIds}
+                    if not isinstance(request.get("cipher"), dict):
+                        return 400, error_response("The Cipher field is required.")
+                    collections = request.get("collectionIds") or []
+                    if not isinstance(collections, list):
+                        return 400, error_response("CollectionIds must be a list.")
+                    return 200, vault.create_cipher(
+                        request["cipher"], [str(c) for c in collections]
+                    )
+                return 200, vault.create_cipher(request)
+            if not parts or not _is_uuid(parts[0]) or len(parts) > 2:
+                return 404, _NOT_FOUND
+            cipher_id, action = parts[0], (parts[1] if len(parts) == 2 else "")
+            if method == "GET" and action in ("", "details"):
+                return 200, vault.cipher(cipher_id)
+            if method == "PUT" and action == "":
+                return 200, vault.replace_cipher(cipher_id, request)
+            if method == "PUT" and action == "delete":
+                vault.delete_cipher(cipher_id)
+                return 200, None
+            if method == "PUT" and action == "restore":
+                return 200, vault.restore_cipher(cipher_id)
+            if method == "DELETE" and action == "":
+                vault.delete_cipher(cipher_id, permanent=True)
+                return 200, None
+        except KeyError:
+            return 404, _NOT_FOUND
+        except CipherRequestError as exc:
+            return 400, error_response(str(exc))
+        return 404, _NOT_FOUND
+
+
+_NOT_FOUND: Json = {"message": "Resource not found.", "object": "error"}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _HttpServer(ThreadingHTTPServer):
