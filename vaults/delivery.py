@@ -198,7 +198,7 @@ def plan_delivery(
     kind = parse_totp_type(_given(totp_type, "totp_type") or _field_text(cred, TYPE_FIELD), cred)
     has_vault_code = cred.totp_secret is not None or cred.totp is not None
     if kind == "authenticator":
-        if not has_vault_code:
+        if not has_vault_code and cred.totp_error is None:  # an unusable secret: told as such
             raise NoCode(
                 f"{_named(cred)} has totp_type 'authenticator' but no TOTP secret in the vault"
             )

@@ -93,36 +93,71 @@ def codes() -> None:
 
 
 @codes.command()
-@click.option("--identifier", "-i", required=True, help="Who the code is for (e-mail, phone…).")
+@click.option(
+    "--identifier",
+    "-i",
+    default=None,
+    help="Who the code is for (e-mail, phone…); with --mime, default: the mail's recipient.",
+)
 @click.option("--source", type=click.Choice(_SOURCES), default=None, help="Message kind.")
 @click.option("--content", default=None, help="The message text (default: read stdin).")
+@click.option(
+    "--mime",
+    is_flag=True,
+    help="stdin is one raw e-mail (RFC 822, e.g. a .eml file or a sendmail pipe).",
+)
 @click.option("--task-id", default=None, help="Tag the code with a task id.")
 @click.option("--workflow-run-id", default=None, help="Tag the code with a workflow run id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored code as JSON.")
 @_store_option
 def push(
-    identifier: str,
+    identifier: str | None,
     source: str | None,
     content: str | None,
+    mime: bool,
     task_id: str | None,
     workflow_run_id: str | None,
     as_json: bool,
     store_url: str | None,
 ) -> None:
-    """Read the code or magic link out of a message and store it for waiters."""
+    """Read the code or magic link out of a message and store it for waiters.
+
+    \b
+    With --mime the message is a whole e-mail: its text or HTML part, charset and
+    transfer encoding are decoded, a forwarded message is read for its code, and the
+    recipient is the identifier unless --identifier is given:
+      vaults codes push --mime < message.eml
+    """
     try:
-        if content is None:
-            if sys.stdin.isatty():
-                click.echo("reading the message from stdin (end with Ctrl-D)…", err=True)
-            content = sys.stdin.read()
+        from vaults.errors import InvalidInput
+
+        if mime and content is not None:
+            raise InvalidInput("--mime reads the e-mail from stdin: drop --content")
+        if not mime and identifier is None:
+            raise InvalidInput("--identifier is required (or --mime to read it from the e-mail)")
+        if sys.stdin.isatty() and content is None:
+            click.echo("reading the message from stdin (end with Ctrl-D)…", err=True)
         with _open_inbox(store_url) as inbox:
-            code = inbox.push(
-                identifier,
-                content,
-                source=source,
-                task_id=task_id,
-                workflow_run_id=workflow_run_id,
-            )
+            if mime:
+                from vaults.codes.mail_ingest import push_mail
+
+                code = push_mail(
+                    inbox,
+                    sys.stdin.buffer.read(),
+                    identifier=identifier,
+                    source=source or "email",
+                    task_id=task_id,
+                    workflow_run_id=workflow_run_id,
+                )
+            else:
+                assert identifier is not None
+                code = inbox.push(
+                    identifier,
+                    content if content is not None else sys.stdin.read(),
+                    source=source,
+                    task_id=task_id,
+                    workflow_run_id=workflow_run_id,
+                )
     except Exception as exc:
         fail(exc)
     if as_json:

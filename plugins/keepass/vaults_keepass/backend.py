@@ -199,6 +199,7 @@ class KeePassBackend(VaultBackend):
             if key not in TOTP_KEYS
         ]
         uris = [entry.url] if entry.url else []
+        totp_secret, totp_error = totp_from_attributes(attrs)
         return Credential(
             vault=self.scheme,
             id=entry.uuid.hex,
@@ -207,7 +208,8 @@ class KeePassBackend(VaultBackend):
             password=SecretStr(entry.password) if entry.password else None,
             uris=uris,
             fields=fields,
-            totp_secret=totp_from_attributes(attrs),
+            totp_secret=totp_secret,
+            totp_error=totp_error,
         )
 
 

@@ -122,10 +122,8 @@ def check_totp(text: str) -> None:
 
 def check_keepass_totp(attributes: Mapping[str, str]) -> None:
     """KeePass TOTP attributes (KeePassXC ``otp``, TrayTOTP, KeePass ``TimeOtp-*``)."""
-    try:
-        secret = totp_from_attributes(attributes)
-    except InvalidTotpSecret:
-        return
+    secret, problem = totp_from_attributes(attributes)  # never raises: the login is kept
+    assert secret is None or problem is None
     if secret is not None:
         code = code_at(secret, AT)
         assert len(code.code) == (5 if secret.encoder == "steam" else secret.digits)
