@@ -22,6 +22,7 @@ __all__ = [
     "LoginFieldNotFound",
     "NoCode",
     "ReadOnlyVault",
+    "RepromptRequired",
     "TotpAlreadySet",
     "TotpExpired",
     "UnknownScheme",
@@ -98,6 +99,11 @@ class AuthenticationFailed(VaultsError):
     """Wrong master password, bad token, not logged in, or no access to that vault."""
 
     exit_code = EXIT_AUTH
+
+
+class RepromptRequired(AuthenticationFailed):
+    """The item asks for the master password again before use (Bitwarden's "master
+    password re-prompt"); pass ``allow_reprompt=True`` / ``--allow-reprompt`` to use it."""
 
 
 class VaultUnavailable(VaultsError):

@@ -31,7 +31,12 @@ from vaults.delivery import (
     mask_api_key_field,
     plan_delivery,
 )
-from vaults.errors import InvalidInput, InvalidTotpSecret, UnknownScheme, VaultsError
+from vaults.errors import (
+    InvalidInput,
+    RepromptRequired,
+    UnknownScheme,
+    VaultsError,
+)
 from vaults.host import PluginHost, make_host
 from vaults.models import Credential
 from vaults.refs import Reference, parse_reference
@@ -75,7 +80,9 @@ class Vaults:
     else the default SQLite file, and closed with this object); ``consume`` (default on)
     takes each code a resolve returns, so two concurrent logins for one identifier never
     get the same code; ``code_timeout`` is the default wait (15 minutes); ``pull_interval``
-    the seconds between requests to a pull endpoint (default 10).
+    the seconds between requests to a pull endpoint (default 10). An item that asks for the
+    master password again (Bitwarden's re-prompt) raises
+    :class:`~vaults.errors.RepromptRequired` unless ``allow_reprompt=True``.
     """
 
     def __init__(
@@ -92,8 +99,10 @@ class Vaults:
         consume: bool = True,
         code_timeout: float = DEFAULT_CODE_TIMEOUT,
         pull_interval: float | None = None,
+        allow_reprompt: bool = False,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
+        self.allow_reprompt = allow_reprompt
         self._host = host
         self._instances: dict[str, VaultBackend] = {}
         for backend in backends:
@@ -151,21 +160,28 @@ class Vaults:
         """Now, on the clock the inbox stamps codes with."""
         return self._inbox.clock() if self._inbox is not None else time.time()
 
+    def _admit(self, cred: Credential) -> Credential:
+        if cred.reprompt and not self.allow_reprompt:
+            raise RepromptRequired(
+                f"{cred.vault} item {cred.name!r} ({cred.id}) asks for the master password "
+                "again before use; allow it with Vaults(allow_reprompt=True) or --allow-reprompt"
+            )
+        return cred
+
     def _finish(
         self, cred: Credential, ref: Reference, min_remaining: float | None, now: float | None
     ) -> Credential:
+        self._admit(cred)
         cred.ref = ref.raw
         mask_api_key_field(cred)
         if cred.totp is None and cred.totp_secret is not None:
-            try:
-                cred.totp = code_for_entry(
-                    cred.totp_secret,
-                    self.clock() if now is None else now,
-                    self.min_remaining if min_remaining is None else min_remaining,
-                )
-            except InvalidTotpSecret:
-                raise
+            cred.totp = code_for_entry(
+                cred.totp_secret,
+                self.clock() if now is None else now,
+                self.min_remaining if min_remaining is None else min_remaining,
+            )
             cred.totp_source = "vault"
+            cred.totp_error = None
         elif cred.totp is not None and cred.totp_source is None:
             cred.totp_source = "server"
         return cred
@@ -230,7 +246,7 @@ class Vaults:
         """
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
-        cred = self.backend(parsed.scheme).fetch(parsed)
+        cred = self._admit(self.backend(parsed.scheme).fetch(parsed))
         plan = plan_delivery(
             cred,
             totp_identifier=totp_identifier,
@@ -265,7 +281,7 @@ class Vaults:
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
-        cred = await backend.afetch(parsed)
+        cred = self._admit(await backend.afetch(parsed))
         plan = plan_delivery(
             cred,
             totp_identifier=totp_identifier,
@@ -330,7 +346,9 @@ class Vaults:
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         given = enrol.secret_from_input(secret, qr)
         backend = self.backend(parsed.scheme)
-        stored = enrol.store(backend, parsed, given, replace=replace, clock=self.clock)
+        stored = enrol.store(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
         self._finish(stored.credential, parsed, None, None)
         return stored
 
@@ -352,7 +370,9 @@ class Vaults:
             else await anyio.to_thread.run_sync(enrol.secret_from_input, secret, qr)
         )
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
-        stored = await enrol.astore(backend, parsed, given, replace=replace, clock=self.clock)
+        stored = await enrol.astore(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
         self._finish(stored.credential, parsed, None, None)
         return stored
 

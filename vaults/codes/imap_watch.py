@@ -268,6 +268,7 @@ class ImapWatcher:
         (a refused login or a vanished folder still raises)."""
         stop = stop if stop is not None else threading.Event()
         backoff = _BACKOFF_FIRST
+        self._warm_up()
         while not stop.is_set():
             try:
                 client = self._connect()
@@ -299,6 +300,12 @@ class ImapWatcher:
             finally:
                 self.idling = False
                 _close(client)
+
+    def _warm_up(self) -> None:
+        """Load the extractor plugins, compile their rules and open the store now, so that
+        the first mail costs no more than the others (and a bad store fails at start)."""
+        self.inbox.host.extract_code("Your code is 000000", "email")
+        self.inbox.list(limit=1)
 
     def _select(self, client: IMAPClient) -> None:
         from imapclient.exceptions import IMAPClientError

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +30,12 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 import vaults
+from vaults.codes.inbound import (
+    MAIL_PREFIXES,
+    MAX_INBOUND_BYTES,
+    SIGNED_PREFIXES,
+    add_inbound_routes,
+)
 from vaults.codes.inbox import DEFAULT_LIMIT, MAX_LIMIT, Inbox
 from vaults.codes.records import (
     MAX_IDENTIFIER_LENGTH,
@@ -148,22 +155,27 @@ _UNAVAILABLE = _error("The code store cannot be reached")
 class _BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.larger = dict(larger or {})  # path prefix → its own limit (inbound mail)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next(
+            (n for prefix, n in self.larger.items() if path.startswith(prefix)), self.default
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.limit:
-                    await self._refuse(scope, receive, send)
+                if declared > limit:
+                    await self._refuse(limit, scope, receive, send)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -173,8 +185,8 @@ class _BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -190,9 +202,9 @@ class _BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
-            {"detail": f"request body larger than {self.limit} bytes"}, status_code=413
+            {"detail": f"request body larger than {limit} bytes"}, status_code=413
         )
         await response(scope, receive, send)
 
@@ -245,6 +257,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # load the extractor plugins before the first request, not during it
+        await anyio.to_thread.run_sync(lambda: box.host)
         stop = threading.Event()
         sweeper = threading.Thread(
             target=_sweep, args=(box, stop, sweep_every), name="vaults-sweep", daemon=True
@@ -387,15 +401,21 @@ def create_app(
     if docs:
         _add_docs(app)
 
+    add_inbound_routes(app, box, env, failures=failed_keys, quota=quota)
     app.add_middleware(KeyGuard, keys=keys, failures=failed_keys, protected=_needs_key)
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        _BodyLimit,
+        limit=MAX_BODY_BYTES,
+        larger={prefix: MAX_INBOUND_BYTES for prefix in MAIL_PREFIXES},
+    )
     app.add_middleware(RequestLimit, limit=limits.max_requests)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)  # outermost: runs first
     return app
 
 
 def _needs_key(path: str) -> bool:
-    return path.startswith("/v1/")
+    # provider webhooks carry the provider's own signature instead (vaults.codes.inbound)
+    return path.startswith("/v1/") and not path.startswith(SIGNED_PREFIXES)
 
 
 def _sweep(box: Inbox, stop: threading.Event, every: float) -> None:

@@ -14,7 +14,6 @@ from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
     ConfigurationError,
-    InvalidTotpSecret,
     ItemNotFound,
 )
 from vaults.refs import parse_reference
@@ -118,11 +117,27 @@ def test_recycle_bin_entries_are_not_returned(shapes_db):
         vaults.resolve("keepass://Recycled")
 
 
-def test_bad_stored_secret_is_a_typed_error_without_the_secret(shapes_db):
+def test_junk_in_a_secret_is_cleaned_as_keepassxc_does(shapes_db):
+    """KeePassXC's Base32::sanitizeInput: 0/1/8 read as O/L/B, the rest of the junk dropped."""
     path, _ = shapes_db
-    with vaults_for(path) as vaults, pytest.raises(InvalidTotpSecret) as info:
-        vaults.resolve("keepass://Bad Totp")
-    assert "not base32!" not in str(info.value)
+    with vaults_for(path) as vaults:
+        cred = vaults.resolve("keepass://Bad Totp")
+    assert cred.totp is not None and cred.totp_error is None
+    assert cred.totp.code == code_at("VAULTSCANARYOLB", T).code
+
+
+@pytest.mark.parametrize(
+    ("ref", "problem"),
+    [("keepass://No Key Totp", "no base32 characters"), ("keepass://KeeOtp HOTP", "HOTP")],
+)
+def test_unusable_totp_keeps_the_login(shapes_db, ref, problem):
+    path, _ = shapes_db
+    with vaults_for(path) as vaults:
+        cred = vaults.resolve(ref)
+    assert cred.username and cred.password is not None
+    assert cred.totp is None and cred.totp_secret is None
+    assert cred.totp_error is not None and problem in cred.totp_error
+    assert "JBSWY3DPEHPK3PXP" not in cred.totp_error
 
 
 def test_wrong_master_password(shapes_db):
