@@ -25,6 +25,7 @@ from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.native.transport import ApiTransport
 from vaults_bitwarden.native.vault import UndecryptableItem
 from vaults_bitwarden.settings import BitwardenSettings
+from vaults_bitwarden.testing.cli import serve_call
 from vaults_bitwarden.testing.fixtures import WritableVault
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.seed import (
@@ -181,15 +182,11 @@ def test_items_the_real_cli_created_read_back_field_by_field(
     ]
     with httpx.Client(base_url=bw_serve_writable, timeout=60) as serve:
         ids = [serve.post("/object/item", json=i).json()["data"]["id"] for i in serve_items]
-        for _attempt in range(3):  # bw serve once answered this delete with success: false
-            deleted = serve.delete(f"/object/item/{ids[-1]}").json()
-            if deleted["success"]:
-                break
-            time.sleep(0.5)
+        deleted = serve_call(serve, "DELETE", f"/object/item/{ids[-1]}")
         assert deleted["success"] is True, deleted
         assert serve.post("/sync").json()["success"] is True
         by_bw = {i["id"]: i for i in serve.get("/list/object/items").json()["data"]["data"]}
-        trashed = serve.get(f"/object/item/{ids[-1]}").json()["data"]
+        trashed = serve_call(serve, "GET", f"/object/item/{ids[-1]}")["data"]
     # and once with the plain subprocess, for the keyed organisation item
     by_bw_get = json.loads(keyed.run("get", "item", created[2]["id"]).stdout)
     assert _comparable(by_bw_get) == _comparable(by_bw[created[2]["id"]])

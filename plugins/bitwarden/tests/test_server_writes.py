@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from vaults_bitwarden.testing.cli import serve_call
 from vaults_bitwarden.testing.crypto import SymmetricKey, decrypt_type2, encrypt_text
 from vaults_bitwarden.testing.fixtures import WritableVault
 from vaults_bitwarden.testing.server import BitwardenTestServer
@@ -127,7 +128,7 @@ def test_bw_create_edit_and_delete_write_through(
         edited = {**reply["data"], "name": "Org Edited By bw serve"}
         edited["login"] = {**edited["login"], "password": "edited-pass"}
         before = stored_org["revisionDate"]
-        reply = serve.put(f"/object/item/{org_id}", json=edited).json()
+        reply = serve_call(serve, "PUT", f"/object/item/{org_id}", edited)
         assert reply["success"] is True, reply
         stored_org = server.cipher(org_id)
         assert stored_org["revisionDate"] > before
@@ -135,7 +136,7 @@ def test_bw_create_edit_and_delete_write_through(
         assert _text(org_key, stored_org["name"]) == "Org Edited By bw serve"
         assert _text(org_key, stored_org["login"]["password"]) == "edited-pass"
 
-        assert serve.delete(f"/object/item/{org_id}").json()["success"] is True
+        assert serve_call(serve, "DELETE", f"/object/item/{org_id}")["success"] is True
         assert server.cipher(org_id)["deletedDate"] is not None
 
 
