@@ -294,7 +294,7 @@
 
   // groups of boxes: narrow inputs side by side in one row, in one form
   const boxlike = (c) =>
-    (c.max >= 1 && c.max <= 2) || (c.r.width <= 64 && c.r.width <= c.r.height * 1.6);
+    (c.max >= 1 && c.max <= 2) || (c.r.width <= 96 && c.r.width <= c.r.height * 1.8);
   const groups = [];
   let cur = [];
   const flush = () => {
@@ -342,7 +342,11 @@
     });
   }
   for (const c of candidates) {
-    if (inGroup.has(c) || c.ro) continue;
+    if (inGroup.has(c)) continue;
+    if (c.ro) {
+      note(c.el, "read-only");
+      continue;
+    }
     let score = 0;
     if (c.otc) score += 10;
     if (has.code(c.ownText) || has.code(c.label)) score += 6;
@@ -351,7 +355,10 @@
     if (mode === "numeric") score += 1;
     if (c.max >= 4 && c.max <= 10) score += 2;
     if (want && c.max === want) score += 1;
-    if (want && c.max > 0 && c.max < want) continue; // cannot hold the code
+    if (want && c.max > 0 && c.max < want && !(c.max === 1 && c.otc)) {
+      note(c.el, `maxlength ${c.max}, shorter than the code`);
+      continue;
+    }
     if (/\\d|0-9/.test(c.el.getAttribute("pattern") || "")) score += 2;
     if (score < 6) {
       note(c.el, "no sign of a code field");
