@@ -48,8 +48,22 @@
   };
   walk(doc);
 
-  const textOf = (el, limit) =>
-    el ? (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim().slice(0, limit) : "";
+  // text nodes, not innerText (no layout pass), without scripts and styles; up to limit
+  const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE"]);
+  const textOf = (el, limit) => {
+    if (!el) return "";
+    const walker = doc.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) =>
+        SKIP.has(n.parentNode && n.parentNode.nodeName)
+          ? NodeFilter.FILTER_REJECT
+          : NodeFilter.FILTER_ACCEPT,
+    });
+    let out = "";
+    for (let n = walker.nextNode(); n && out.length < limit * 2; n = walker.nextNode()) {
+      out += n.nodeValue + " ";
+    }
+    return out.replace(/\s+/g, " ").trim().slice(0, limit);
+  };
   const labelText = (el) => {
     const parts = [];
     if (el.labels) for (const l of el.labels) parts.push(textOf(l, 120));
@@ -149,13 +163,19 @@
     const host = el.getRootNode().host;
     return host ? formOf(host) || host.parentElement : doc.body;
   };
+  let headings = null;
+  const contexts = new Map();
   const context = (el) => {
+    if (headings === null) {
+      headings = [...doc.querySelectorAll("h1, h2, legend")].map((h) => textOf(h, 80)).join(" ");
+    }
     const scope = scopeOf(el);
-    const heading = [...doc.querySelectorAll("h1, h2, legend, title")]
-      .map((h) => textOf(h, 80))
-      .join(" ");
-    return [textOf(scope, 300), heading, doc.title].join(" ");
+    if (!contexts.has(scope)) {
+      contexts.set(scope, [textOf(scope, 300), headings, doc.title].join(" "));
+    }
+    return contexts.get(scope);
   };
+
 
   // ======================================================================================
   if (args.mode === "login") {
