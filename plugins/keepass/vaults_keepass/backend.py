@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import threading
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +25,8 @@ from vaults.errors import (
 )
 from vaults.models import Credential, CustomField
 from vaults.refs import Reference
+from vaults_keepass.kdbx_file import as_kdbx3, check_header_hash, check_key_file, read_kdbx
+from vaults_keepass.placeholders import Resolver
 from vaults_keepass.totp_fields import TOTP_KEYS, totp_from_attributes
 
 __all__ = ["KeePassBackend"]
@@ -38,7 +42,9 @@ class KeePassBackend(VaultBackend):
     Configuration: ``VAULTS_KEEPASS_DB`` (the .kdbx file), unlocked with
     ``VAULTS_KEEPASS_PASSWORD`` and/or ``VAULTS_KEEPASS_KEYFILE``. The database is opened
     once and reopened when the file changes. Entries in the recycle bin and history
-    entries are never returned. A title with ``/`` in it is written ``%2F``.
+    entries are never returned. A title with ``/`` in it is written ``%2F``. Titles and
+    group names match under Unicode NFC. ``{REF:…}`` references and placeholders such as
+    ``{USERNAME}`` are resolved; an expired entry resolves with a logged warning.
     """
 
     scheme: ClassVar[str] = "keepass"
@@ -96,37 +102,50 @@ class KeePassBackend(VaultBackend):
         with self._lock:
             if self._kp is not None and self._stamp == stamp:
                 return self._kp
-            if self.keyfile is not None and not self.keyfile.is_file():
-                raise ConfigurationError(f"KeePass key file {self.keyfile} does not exist")
-            from pykeepass import PyKeePass
-            from pykeepass.exceptions import (
-                CredentialsError,
-                HeaderChecksumError,
-                PayloadChecksumError,
-            )
-
-            password = self._password.get_secret_value() if self._password else None
-            try:
-                kp = PyKeePass(
-                    str(self.database),
-                    password=password,
-                    keyfile=str(self.keyfile) if self.keyfile else None,
-                )
-            except CredentialsError:
-                raise AuthenticationFailed(
-                    f"wrong master password or key file for {self.database.name}"
-                ) from None
-            except (HeaderChecksumError, PayloadChecksumError) as exc:
-                raise VaultUnavailable(
-                    f"{self.database.name} is not a readable KeePass database ({exc})"
-                ) from None
-            except Exception as exc:
-                raise VaultUnavailable(
-                    f"{self.database.name} could not be opened ({type(exc).__name__})"
-                ) from None
+            file = read_kdbx(self.database)
+            if self.keyfile is not None:
+                check_key_file(self.keyfile)
+            kp = self._decrypt(file)
+            check_header_hash(file, _meta_text(kp, "HeaderHash"))
             self._kp, self._stamp = kp, stamp
-            log.debug("opened KeePass database %s", self.database.name)
+            log.debug("opened KeePass database %s (KDBX %s)", self.database.name, file.version)
             return kp
+
+    def _decrypt(self, file: Any) -> Any:
+        from pykeepass import PyKeePass
+        from pykeepass.exceptions import (
+            CredentialsError,
+            HeaderChecksumError,
+            PayloadChecksumError,
+        )
+
+        # an empty master password is a password (KeePass allows it); None means "none set"
+        password = self._password.get_secret_value() if self._password is not None else None
+        # KDBX 2.x is laid out as KDBX 3.0: read it as that (pykeepass knows 3 and 4 only)
+        source: Any = io.BytesIO(as_kdbx3(file)) if file.major == 2 else str(self.database)
+        name = self.database.name
+        try:
+            return PyKeePass(
+                source, password=password, keyfile=str(self.keyfile) if self.keyfile else None
+            )
+        except CredentialsError:
+            unlock = "master password" if self.keyfile is None else "master password or key file"
+            raise AuthenticationFailed(
+                f"wrong {unlock} for {name} (or the database is damaged)"
+            ) from None
+        except (HeaderChecksumError, PayloadChecksumError):
+            raise VaultUnavailable(
+                f"{name} is damaged: its header or content does not match its checksum"
+            ) from None
+        except Exception as exc:
+            if self.keyfile is not None and isinstance(exc, (ValueError, AssertionError)):
+                raise ConfigurationError(
+                    f"KeePass key file {self.keyfile.name} could not be read as a key file"
+                ) from None
+            raise VaultUnavailable(
+                f"{name} could not be read as a KDBX {file.version} database: it is damaged "
+                f"or uses a feature this plugin does not read ({type(exc).__name__})"
+            ) from None
 
     # -- lookup --------------------------------------------------------------------------
     def _live_entries(self, kp: Any) -> list[Any]:
@@ -152,26 +171,29 @@ class KeePassBackend(VaultBackend):
                     return entry
         from urllib.parse import unquote
 
-        parts = [unquote(p) for p in path.split("/")]
+        parts = [_nfc(unquote(p)) for p in path.split("/")]
         candidates: list[Any] = []
         if len(parts) > 1:
             groups, title = parts[:-1], parts[-1]
-            candidates = [e for e in entries if _group_path(e) == groups and e.title == title]
+            candidates = [e for e in entries if _group_path(e) == groups and _title(e) == title]
         if not candidates:
-            whole = unquote(path)
-            candidates = [e for e in entries if e.title == whole]
+            whole = _nfc(unquote(path))
+            candidates = [e for e in entries if _title(e) == whole]
         if not candidates and len(parts) > 1:
             # the last part may be a title anywhere below the named group path
             groups, title = parts[:-1], parts[-1]
             candidates = [
-                e for e in entries if e.title == title and _group_path(e)[: len(groups)] == groups
+                e for e in entries if _title(e) == title and _group_path(e)[: len(groups)] == groups
             ]
         if not candidates:
             raise ItemNotFound(f"no KeePass entry matches {ref.raw}")
         if len(candidates) > 1:
+            listed = "; ".join(
+                f"{'/'.join([*_group_path(e), _title(e)])} ({e.uuid.hex})" for e in candidates
+            )
             raise AmbiguousItem(
-                f"{len(candidates)} KeePass entries match {ref.raw}; use keepass://UUID or "
-                "keepass://Group/Title",
+                f"{len(candidates)} KeePass entries match {ref.raw} (candidates: {listed}); "
+                "use keepass://UUID or keepass://Group/Title",
                 [e.uuid.hex for e in candidates],
             )
         return candidates[0]
@@ -180,13 +202,20 @@ class KeePassBackend(VaultBackend):
         kp = self._open()
         with self._lock:
             entry = self._find(kp, ref)
-            return self._credential(entry)
+            return self._credential(entry, Resolver(self._live_entries(kp)))
 
-    def _credential(self, entry: Any) -> Credential:
+    def _credential(self, entry: Any, resolver: Resolver) -> Credential:
+        if getattr(entry, "expired", False):
+            log.warning(
+                "KeePass entry %r (%s) expired on %s; using it anyway",
+                entry.title or "",
+                entry.uuid.hex,
+                entry.expiry_time.date().isoformat() if entry.expiry_time else "?",
+            )
         attrs: dict[str, str] = {}
         for key, value in entry.custom_properties.items():
             if value is not None:
-                attrs[key] = value
+                attrs[key] = resolver.resolve(entry, value) or ""
         if entry.otp:
             attrs["otp"] = entry.otp
         fields = [
@@ -198,26 +227,44 @@ class KeePassBackend(VaultBackend):
             for key, value in attrs.items()
             if key not in TOTP_KEYS
         ]
-        uris = [entry.url] if entry.url else []
+        url = resolver.resolve(entry, entry.url)
+        username = resolver.resolve(entry, entry.username)
+        password = resolver.resolve(entry, entry.password)
         totp_secret, totp_error = totp_from_attributes(attrs)
         return Credential(
             vault=self.scheme,
             id=entry.uuid.hex,
             name=entry.title or "",
-            username=entry.username or None,
-            password=SecretStr(entry.password) if entry.password else None,
-            uris=uris,
+            username=username or None,
+            password=SecretStr(password) if password else None,
+            uris=[url] if url else [],
             fields=fields,
             totp_secret=totp_secret,
             totp_error=totp_error,
         )
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _title(entry: Any) -> str:
+    return _nfc(entry.title or "")
+
+
+def _meta_text(kp: Any, name: str) -> str | None:
+    try:
+        found = kp.tree.find(f"Meta/{name}")
+    except Exception:  # a tree without Meta: nothing to check
+        return None
+    return found.text if found is not None else None
+
+
 def _group_path(entry: Any) -> list[str]:
     names: list[str] = []
     group = entry.group
     while group is not None and not group.is_root_group:
-        names.insert(0, group.name or "")
+        names.insert(0, _nfc(group.name or ""))
         group = group.parentgroup
     return names
 
