@@ -402,6 +402,22 @@ def pull(
     is_flag=True,
     help="Accept keys shorter than 16 characters (never on a reachable address).",
 )
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also receive code mail over SMTP on this port (needs vaults[mail]).",
+)
+@click.option(
+    "--smtp-domain",
+    "smtp_domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="Accept mail for this domain (repeat; required with --smtp-port; never relays).",
+)
+@click.option("--smtp-cert", type=click.Path(dir_okay=False), default=None, help="STARTTLS cert.")
+@click.option("--smtp-key", type=click.Path(dir_okay=False), default=None, help="STARTTLS key.")
+@click.option("--require-dkim", is_flag=True, help="Refuse mail without a passing DKIM signature.")
 def serve(
     host: str,
     port: int,
@@ -410,6 +426,11 @@ def serve(
     allowed_hosts: str,
     docs: bool,
     insecure_short_key: bool,
+    smtp_port: int | None,
+    smtp_domains: tuple[str, ...],
+    smtp_cert: str | None,
+    smtp_key: str | None,
+    require_dkim: bool,
 ) -> None:
     """Run the HTTP API receiving pushed codes (needs: pip install 'vaults[server]').
 
@@ -419,6 +440,10 @@ def serve(
     GET  /v1/credentials/totp?totp_identifier=&workflow_run_id=&otp_type=&limit=
     Header x-api-key: $VAULTS_PUSH_KEY (comma-separated; may only push) or
     $VAULTS_API_KEY (may also read).
+    POST /v1/inbound/mime (x-api-key) takes one raw e-mail; provider webhooks
+    /v1/inbound/{twilio,mailgun,sendgrid,postmark} are checked with TWILIO_AUTH_TOKEN,
+    MAILGUN_WEBHOOK_SIGNING_KEY, VAULTS_SENDGRID_AUTH, VAULTS_POSTMARK_AUTH (user:password).
+    --smtp-port also receives code mail over SMTP for the --smtp-domain domains.
     """
     try:
         try:
@@ -456,7 +481,34 @@ def serve(
                     err=True,
                 )
         config = uvicorn_config(app, host=host, port=port, limits=limits, log_level=log_level)
-        uvicorn.Server(config).run()
+        smtp = None
+        if smtp_port is not None:
+            from vaults.codes.smtp_receiver import SmtpReceiver
+
+            smtp = SmtpReceiver(
+                app.state.inbox,
+                smtp_domains,
+                host=host,
+                port=smtp_port,
+                tls_cert=smtp_cert,
+                tls_key=smtp_key,
+                require_dkim=require_dkim,
+                quota=app.state.push_quota,
+            ).start()
+            click.echo(
+                f"receiving SMTP on {host}:{smtp_port} for {', '.join(smtp_domains)}", err=True
+            )
+        elif smtp_domains or smtp_cert or smtp_key or require_dkim:
+            from vaults.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "--smtp-domain, --smtp-cert, --smtp-key and --require-dkim need --smtp-port"
+            )
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            if smtp is not None:
+                smtp.stop()
     except Exception as exc:
         fail(exc)
 

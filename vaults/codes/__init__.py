@@ -5,7 +5,8 @@ The ways a host gets a one-time code that no TOTP secret produces:
 * :class:`Inbox` — codes pushed in (``push``; the HTTP API of ``vaults serve``), waited
   for with ``wait`` / ``await_wait``; stored in SQLite or PostgreSQL (``VAULTS_STORE``);
 * :func:`pull` / :func:`apull` — asking the user's own endpoint, signed with
-  :func:`sign_body`; endpoint authors check requests with :func:`verify_signature`;
+  :func:`sign_request` (timestamp, method, URL and body); endpoint authors check requests
+  with :func:`verify_signature`;
 * :mod:`vaults.codes.extract` — reading a code or magic link out of a message.
 
 Names load lazily: ``import vaults.codes`` stays cheap.
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from vaults.codes.inbox import Inbox
     from vaults.codes.pull_endpoint import apull, apull_once, pull, pull_once
     from vaults.codes.records import PushedCode
-    from vaults.codes.signature import SIGNATURE_HEADER, sign_body, verify_signature
+    from vaults.codes.signature import SIGNATURE_HEADER, sign_request, verify_signature
 
 _LAZY = {
     "ExtractedCode": "vaults.codes.extract",
@@ -31,7 +32,7 @@ _LAZY = {
     "pull_once": "vaults.codes.pull_endpoint",
     "apull_once": "vaults.codes.pull_endpoint",
     "SIGNATURE_HEADER": "vaults.codes.signature",
-    "sign_body": "vaults.codes.signature",
+    "sign_request": "vaults.codes.signature",
     "verify_signature": "vaults.codes.signature",
 }
 
@@ -44,7 +45,7 @@ __all__ = [
     "apull_once",
     "pull",
     "pull_once",
-    "sign_body",
+    "sign_request",
     "verify_signature",
 ]
 

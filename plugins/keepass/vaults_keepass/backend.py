@@ -20,14 +20,30 @@ from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
     ConfigurationError,
+    InvalidInput,
     ItemNotFound,
+    ReadOnlyVault,
     VaultUnavailable,
+    WriteConflict,
+    WriteNotVerified,
 )
-from vaults.models import Credential, CustomField
+from vaults.models import Credential, CustomField, TotpSecret
 from vaults.refs import Reference
-from vaults_keepass.kdbx_file import as_kdbx3, check_header_hash, check_key_file, read_kdbx
+from vaults_keepass.atomic import digest, read_with_digest, replace_file
+from vaults_keepass.kdbx_file import (
+    check_header_hash,
+    check_key_file,
+    read_kdbx,
+    readable_bytes,
+)
+from vaults_keepass.kdbx_save import encrypt
 from vaults_keepass.placeholders import Resolver
-from vaults_keepass.totp_fields import TOTP_KEYS, totp_from_attributes
+from vaults_keepass.totp_fields import (
+    KEEPASSXC_MAX_PERIOD,
+    TOTP_KEYS,
+    keepassxc_otp_uri,
+    totp_from_attributes,
+)
 
 __all__ = ["KeePassBackend"]
 
@@ -66,7 +82,9 @@ class KeePassBackend(VaultBackend):
         self.keyfile = Path(keyfile) if keyfile else None
         self._kp: Any = None
         self._stamp: tuple[float, int] | None = None
+        self._digest: str | None = None
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"KeePassBackend(database={str(self.database)!r})"
@@ -105,13 +123,14 @@ class KeePassBackend(VaultBackend):
             file = read_kdbx(self.database)
             if self.keyfile is not None:
                 check_key_file(self.keyfile)
-            kp = self._decrypt(file)
+            kp = self._decrypt(file.data)
             check_header_hash(file, _meta_text(kp, "HeaderHash"))
-            self._kp, self._stamp = kp, stamp
+            self._kp, self._stamp, self._digest = kp, stamp, digest(file.data)
             log.debug("opened KeePass database %s (KDBX %s)", self.database.name, file.version)
             return kp
 
-    def _decrypt(self, file: Any) -> Any:
+    def _decrypt(self, source: bytes | Path) -> Any:
+        """A PyKeePass object for these bytes (or that file), with our errors."""
         from pykeepass import PyKeePass
         from pykeepass.exceptions import (
             CredentialsError,
@@ -121,12 +140,14 @@ class KeePassBackend(VaultBackend):
 
         # an empty master password is a password (KeePass allows it); None means "none set"
         password = self._password.get_secret_value() if self._password is not None else None
-        # KDBX 2.x is laid out as KDBX 3.0: read it as that (pykeepass knows 3 and 4 only)
-        source: Any = io.BytesIO(as_kdbx3(file)) if file.major == 2 else str(self.database)
+        if isinstance(source, bytes):
+            source = readable_bytes(source)  # KDBX 2.x is read as the 3.0 it is laid out as
         name = self.database.name
         try:
             return PyKeePass(
-                source, password=password, keyfile=str(self.keyfile) if self.keyfile else None
+                io.BytesIO(source) if isinstance(source, bytes) else str(source),
+                password=password,
+                keyfile=str(self.keyfile) if self.keyfile else None,
             )
         except CredentialsError:
             unlock = "master password" if self.keyfile is None else "master password or key file"
@@ -143,8 +164,8 @@ class KeePassBackend(VaultBackend):
                     f"KeePass key file {self.keyfile.name} could not be read as a key file"
                 ) from None
             raise VaultUnavailable(
-                f"{name} could not be read as a KDBX {file.version} database: it is damaged "
-                f"or uses a feature this plugin does not read ({type(exc).__name__})"
+                f"{name} could not be read as a KeePass database: it is damaged or uses a "
+                f"feature this plugin does not read ({type(exc).__name__})"
             ) from None
 
     # -- lookup --------------------------------------------------------------------------
@@ -204,6 +225,85 @@ class KeePassBackend(VaultBackend):
             entry = self._find(kp, ref)
             return self._credential(entry, Resolver(self._live_entries(kp)))
 
+    # -- writing -------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        if not os.access(self.database.parent, os.W_OK):
+            raise ReadOnlyVault(
+                f"the folder of {self.database.name} is not writable: this KeePass vault "
+                "cannot store secrets"
+            )
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        """Write ``secret`` as the entry's ``otp`` attribute (``None``: remove it)."""
+        if secret is not None and secret.period > KEEPASSXC_MAX_PERIOD:
+            raise InvalidInput(
+                f"KeePassXC shows codes for periods up to {KEEPASSXC_MAX_PERIOD} s, this "
+                f"secret's is {secret.period} s: not stored"
+            )
+        self.check_writable()
+        with self._write_lock:
+            data, seen = read_with_digest(self.database)
+            with self._lock:
+                opened = self._digest
+            if opened is not None and seen != opened:
+                raise WriteConflict(
+                    f"{self.database.name} changed since it was read (an edit in KeePassXC?); "
+                    "nothing written, try again"
+                )
+            kp = self._decrypt(data)
+            entry = self._entry_by_uuid(kp, item.id)
+            if secret is not None and entry.get_custom_property("TOTP Settings") is not None:
+                raise InvalidInput(
+                    f"{entry.title!r} keeps its TOTP secret in the legacy 'TOTP Seed'/'TOTP "
+                    "Settings' fields, which KeePassXC reads before 'otp'; nothing written "
+                    "(change it in KeePassXC, or delete those fields first)"
+                )
+            uri = (
+                keepassxc_otp_uri(secret, entry.title or "", entry.username or "")
+                if secret
+                else None
+            )
+            shape = (kp.version, kp.encryption_algorithm, kp.kdf_algorithm)
+            entry.save_history()
+            _set_otp(entry, uri)
+            entry.touch(modify=True)
+            try:
+                new = encrypt(kp)
+            except Exception as exc:
+                raise VaultUnavailable(
+                    f"{self.database.name} could not be encrypted ({type(exc).__name__})"
+                ) from None
+
+            def verify(path: Path) -> None:
+                written = self._decrypt(path)
+                found = self._entry_by_uuid(written, item.id)
+                same_shape = (
+                    written.version,
+                    written.encryption_algorithm,
+                    written.kdf_algorithm,
+                ) == shape
+                if not same_shape or _otp_of(found) != uri:
+                    raise WriteNotVerified(
+                        f"the new {self.database.name} did not decrypt as written; nothing replaced"
+                    )
+
+            replace_file(self.database, new, expected_digest=seen, verify=verify)
+            with self._lock:
+                self._kp = self._stamp = self._digest = None
+        log.info("stored the TOTP secret of KeePass entry %s in %s", item.id, self.database.name)
+
+    def _entry_by_uuid(self, kp: Any, hex_id: str) -> Any:
+        try:
+            wanted = uuid.UUID(hex_id)
+        except ValueError:
+            raise ItemNotFound(f"no KeePass entry with UUID {hex_id!r}") from None
+        for entry in self._live_entries(kp):
+            if entry.uuid == wanted:
+                return entry
+        raise WriteConflict(
+            f"KeePass entry {hex_id} is no longer in {self.database.name}; nothing written"
+        )
+
     def _credential(self, entry: Any, resolver: Resolver) -> Credential:
         if getattr(entry, "expired", False):
             log.warning(
@@ -258,6 +358,27 @@ def _meta_text(kp: Any, name: str) -> str | None:
     except Exception:  # a tree without Meta: nothing to check
         return None
     return found.text if found is not None else None
+
+
+def _otp_element(entry: Any) -> Any:
+    for string in entry._element.findall("String"):
+        if string.findtext("Key") == "otp":
+            return string
+    return None
+
+
+def _otp_of(entry: Any) -> str | None:
+    element = _otp_element(entry)
+    return None if element is None else element.findtext("Value")
+
+
+def _set_otp(entry: Any, uri: str | None) -> None:
+    """Set (protected, as KeePassXC does) or remove the entry's ``otp`` attribute."""
+    element = _otp_element(entry)
+    if element is not None:
+        entry._element.remove(element)
+    if uri is not None:
+        entry._set_string_field("otp", uri, True)
 
 
 def _group_path(entry: Any) -> list[str]:

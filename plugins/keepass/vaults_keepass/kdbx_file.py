@@ -25,7 +25,7 @@ from typing import Final
 
 from vaults.errors import ConfigurationError, VaultUnavailable
 
-__all__ = ["KdbxFile", "check_header_hash", "check_key_file", "read_kdbx"]
+__all__ = ["KdbxFile", "check_header_hash", "check_key_file", "read_kdbx", "readable_bytes"]
 
 SIGNATURE_1: Final = b"\x03\xd9\xa2\x9a"
 SIGNATURE_KDBX: Final = b"\x67\xfb\x4b\xb5"
@@ -81,9 +81,12 @@ def read_kdbx(path: Path) -> KdbxFile:
     return KdbxFile(path=path, data=data, major=major, minor=minor)
 
 
-def as_kdbx3(file: KdbxFile) -> bytes:
-    """A KDBX 2.x file presented as the KDBX 3.0 it is laid out as (read-only use)."""
-    return file.data[:8] + struct.pack("<HH", 0, 3) + file.data[12:]
+def readable_bytes(data: bytes) -> bytes:
+    """``data`` as pykeepass can read it: a KDBX 2.x file is presented as the KDBX 3.0 it
+    is laid out as (read-only use); anything else unchanged."""
+    if data[:4] == SIGNATURE_1 and len(data) >= 12 and struct.unpack("<H", data[10:12])[0] == 2:
+        return data[:8] + struct.pack("<HH", 0, 3) + data[12:]
+    return data
 
 
 def kdbx3_header(data: bytes) -> bytes:
