@@ -248,3 +248,23 @@ def test_awatch_imap_is_cancellable(dovecot: Any, tls: Tls, inbox: Inbox, folder
     started = time.monotonic()
     assert anyio.run(main) == "264810"
     assert time.monotonic() - started < 10
+
+
+def test_idle_is_renewed(dovecot: Any, tls: Tls, inbox: Inbox, folder: str) -> None:
+    renewals: list[float] = []
+
+    class Counting(ImapWatcher):
+        def _leave_idle(self, client: Any) -> list[Any]:
+            renewals.append(time.monotonic())
+            return super()._leave_idle(client)
+
+    watcher = Counting(
+        url(dovecot, folder), inbox, password=IMAP_PASSWORD, ca_file=tls.ca, env={},
+        idle_renew=0.3,
+    )  # fmt: skip
+    with watching(watcher):
+        time.sleep(1.2)
+        assert len(renewals) >= 2, renewals  # DONE + IDLE again, on schedule
+        sent = time.time()
+        deliver(dovecot, tls, folder, code_mail("482913"))
+        assert wait_code(inbox, IMAP_USER, sent - 1) == "482913"
