@@ -448,6 +448,9 @@ class ImapWatcher:
         except InvalidInput as exc:
             log.info("message UID %d skipped: %s", uid, exc)
             return
+        except Exception as exc:  # a message the parser cannot take must not stop the watch
+            log.error("message UID %d cannot be read (%s); skipped", uid, type(exc).__name__)
+            return
         who = self.identifier or recipient_for(mail) or self.target.user
         try:
             code = push_parsed_mail(self.inbox, mail, identifier=who)
@@ -458,6 +461,9 @@ class ImapWatcher:
             raise
         except VaultsError as exc:
             log.info("message UID %d skipped: %s", uid, exc.message)
+            return
+        except Exception as exc:
+            log.error("message UID %d cannot be read (%s); skipped", uid, type(exc).__name__)
             return
         log.info("stored a %s for %s from message UID %d", _kind(code), code.identifier, uid)
         if self.on_push is not None:
