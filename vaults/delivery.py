@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_CODE_TIMEOUT",
     "DELIVERED_LIFESPAN",
     "IDENTIFIER_FIELD",
+    "PULL_ALLOWED_ENV",
     "PULL_API_KEY_ENV",
     "TYPE_FIELD",
     "URL_FIELD",
@@ -65,6 +66,7 @@ __all__ = [
     "adeliver",
     "apply_delivered",
     "deliver",
+    "global_key_allowed",
     "mask_api_key_field",
     "plan_delivery",
 ]
@@ -77,6 +79,9 @@ URL_FIELD = "totp_url"
 TYPE_FIELD = "totp_type"
 API_KEY_FIELD = "totp_api_key"
 PULL_API_KEY_ENV = "VAULTS_PULL_API_KEY"
+PULL_ALLOWED_ENV = "VAULTS_PULL_ALLOWED"
+"""Comma-separated URL prefixes: when set, ``VAULTS_PULL_API_KEY`` is sent only to pull
+endpoints under one of them (an item's own ``totp_api_key`` goes to its own URL)."""
 
 DEFAULT_CODE_TIMEOUT = 900.0
 """How long ``resolve`` waits for a pulled or pushed code by default (15 minutes)."""
@@ -211,13 +216,49 @@ def plan_delivery(
         )
     if url is None:
         return DeliveryPlan(source="inbox", identifier=identifier)
-    key_text = _field_text(cred, API_KEY_FIELD) or (env or {}).get(PULL_API_KEY_ENV, "").strip()
+    key_text = _field_text(cred, API_KEY_FIELD)
+    if key_text is None:
+        key_text = (env or {}).get(PULL_API_KEY_ENV, "").strip()
+        if key_text and not global_key_allowed(url, env or {}):
+            raise ConfigurationError(
+                f"the pull endpoint of {_named(cred)} is not in {PULL_ALLOWED_ENV}, so "
+                f"{PULL_API_KEY_ENV} is not sent to it: add a hidden field {API_KEY_FIELD} to "
+                f"the item, or the endpoint's URL to {PULL_ALLOWED_ENV}"
+            )
     if not key_text:
         raise ConfigurationError(
             f"the pull endpoint of {_named(cred)} needs an API key: set {PULL_API_KEY_ENV} or "
             f"add a hidden field {API_KEY_FIELD} to the item"
         )
     return DeliveryPlan(source="pull", identifier=identifier, url=url, api_key=SecretStr(key_text))
+
+
+def global_key_allowed(url: str, env: Mapping[str, str]) -> bool:
+    """Whether ``VAULTS_PULL_API_KEY`` may be sent to ``url``: always when
+    ``VAULTS_PULL_ALLOWED`` is unset, else when ``url`` lies under one of its prefixes (at a
+    path boundary: ``https://me.example`` covers ``https://me.example/codes``, not
+    ``https://me.example.attacker.test``)."""
+    from vaults.codes.signature import canonical_url
+
+    raw = env.get(PULL_ALLOWED_ENV, "").strip()
+    if not raw:
+        return True
+    try:
+        target = canonical_url(url)
+    except InvalidInput:
+        return False
+    for entry in raw.split(","):
+        try:
+            prefix = canonical_url(entry)
+        except InvalidInput:
+            continue
+        if not entry.strip().endswith("/") and prefix.endswith("/") and "?" not in prefix:
+            prefix = prefix[:-1]  # "https://me.example" was written without a path
+        if target == prefix or (
+            target.startswith(prefix) and (prefix.endswith("/") or target[len(prefix)] in "/?")
+        ):
+            return True
+    return False
 
 
 def mask_api_key_field(cred: Credential) -> None:

@@ -346,7 +346,9 @@ class Vaults:
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         given = enrol.secret_from_input(secret, qr)
         backend = self.backend(parsed.scheme)
-        stored = enrol.store(backend, parsed, given, replace=replace, clock=self.clock)
+        stored = enrol.store(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
         self._finish(stored.credential, parsed, None, None)
         return stored
 
@@ -368,7 +370,9 @@ class Vaults:
             else await anyio.to_thread.run_sync(enrol.secret_from_input, secret, qr)
         )
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
-        stored = await enrol.astore(backend, parsed, given, replace=replace, clock=self.clock)
+        stored = await enrol.astore(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
         self._finish(stored.credential, parsed, None, None)
         return stored
 

@@ -222,7 +222,12 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
-            ok = verify_signature(body, self.headers.get("x-vaults-signature"), endpoint.api_key)
+            ok = verify_signature(
+                body,
+                self.headers.get("x-vaults-signature"),
+                endpoint.api_key,
+                url=own_url(self),
+            )
             endpoint.seen.append(
                 PullRequestSeen(body, dict(self.headers.items()), time.monotonic(), ok)
             )
@@ -244,6 +249,12 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
 
 
 # -- HTTP helpers, also used by tests/delivery ----------------------------------------------
+def own_url(handler: BaseHTTPRequestHandler) -> str:
+    """The full URL a loopback test server's handler was called at (what a pull endpoint
+    passes to ``verify_signature(url=…)``)."""
+    return f"http://127.0.0.1:{handler.server.server_address[1]}{handler.path}"
+
+
 def send_json(handler: BaseHTTPRequestHandler, status: int, payload: bytes) -> None:
     """Answer the handler's request with ``status`` and the JSON bytes ``payload``."""
     handler.send_response(status)

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from tests.codes.conftest import (  # fixtures are re-exported here for pytest
     free_port,  # noqa: F401
     listener_count,
+    own_url,
     pg_server,  # noqa: F401
     pg_url,  # noqa: F401
     reset_postgres,
@@ -201,7 +202,12 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            ok = verify_signature(body, self.headers.get("x-vaults-signature"), endpoint.api_key)
+            ok = verify_signature(
+                body,
+                self.headers.get("x-vaults-signature"),
+                endpoint.api_key,
+                url=own_url(self),
+            )
             endpoint.seen.append(SeenRequest(body, dict(self.headers.items()), time.time(), ok))
             status, data = endpoint.next_answer() if ok else (401, {"detail": "bad signature"})
             send_json(self, status, json.dumps(data).encode())

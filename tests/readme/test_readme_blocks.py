@@ -10,7 +10,10 @@ Blocks run in a scratch directory with:
   is replaced with that server's;
 * ``message.eml`` (an e-mail carrying the code 482913) in the working directory;
 * for ``plugins/bitwarden/README.md``: a real ``bw serve`` over the Bitwarden test server
-  (``VAULTS_BITWARDEN_URL``; ``127.0.0.1:8087`` in a block means it), marked slow;
+  (``VAULTS_BITWARDEN_URL``; ``127.0.0.1:8087`` in a block means it), marked slow; for the
+  native transport, that server's API key and master password (``BW_CLIENTID``,
+  ``BW_CLIENTSECRET``, ``BW_PASSWORD``), its CA (``VAULTS_BITWARDEN_CA``) and a cache
+  directory; ``https://vault.bitwarden.com`` in a block means that server;
 * for ``plugins/onepassword/README.md``: the Connect test server (``OP_CONNECT_HOST``/``TOKEN``).
 
 The convention: every fenced block names its language:
@@ -134,6 +137,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted(ROOT.glob("plugins/*/README.md"))]
 SERVE_ADDRESS = "127.0.0.1:8000"  # `vaults serve` in the README
 BW_SERVE_ADDRESS = "127.0.0.1:8087"  # `bw serve` in plugins/bitwarden/README.md
+BW_SERVER_ADDRESS = "https://vault.bitwarden.com"  # the native transport's server (same doc)
 BLOCK_TIMEOUT = 60.0
 MAX_SKIPPED = 12  # install lines, make targets, foreground servers, real accounts
 # (12: `vaults codes watch` and `vaults serve --smtp-port` need a real mailbox / MX record)
@@ -248,6 +252,15 @@ def _environment(block: Block, doc_env: DocEnv, request: pytest.FixtureRequest) 
         url: str = request.getfixturevalue("bw_serve")
         extra["VAULTS_BITWARDEN_URL"] = url
         addresses[BW_SERVE_ADDRESS] = url.split("://", 1)[1]
+        server = request.getfixturevalue("bitwarden_server")
+        extra.update(
+            BW_CLIENTID=server.client_id,
+            BW_CLIENTSECRET=server.client_secret,
+            BW_PASSWORD=server.master_password,
+            VAULTS_BITWARDEN_CA=str(server.ca_cert),
+            VAULTS_BITWARDEN_CACHE_DIR=str(doc_env.workdir / "bitwarden-cache"),
+        )
+        addresses[BW_SERVER_ADDRESS] = server.url
     elif document == "plugins/onepassword/README.md":
         extra.update(request.getfixturevalue("onepassword_env"))
     return DocEnv(doc_env.workdir, {**doc_env.env, **extra}, addresses)

@@ -5,7 +5,8 @@ The ways a host gets a one-time code that no TOTP secret produces:
 * :class:`Inbox` — codes pushed in (``push``; the HTTP API of ``vaults serve``), waited
   for with ``wait`` / ``await_wait``; stored in SQLite or PostgreSQL (``VAULTS_STORE``);
 * :func:`pull` / :func:`apull` — asking the user's own endpoint, signed with
-  :func:`sign_body`; endpoint authors check requests with :func:`verify_signature`;
+  :func:`sign_request` (timestamp, method, URL and body); endpoint authors check requests
+  with :func:`verify_signature`;
 * :mod:`vaults.codes.extract` — reading a code or magic link out of a message;
 * :func:`watch_imap` / :func:`awatch_imap` — codes straight from an IMAP mailbox (IDLE);
   :func:`push_mail` / :func:`parse_mail` — raw RFC 822 mail; the SMTP receiver
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from vaults.codes.mime import MailMessage, parse_mail
     from vaults.codes.pull_endpoint import apull, apull_once, pull, pull_once
     from vaults.codes.records import PushedCode
-    from vaults.codes.signature import SIGNATURE_HEADER, sign_body, verify_signature
+    from vaults.codes.signature import SIGNATURE_HEADER, sign_request, verify_signature
 
 _LAZY = {
     "ExtractedCode": "vaults.codes.extract",
@@ -43,7 +44,7 @@ _LAZY = {
     "pull_once": "vaults.codes.pull_endpoint",
     "apull_once": "vaults.codes.pull_endpoint",
     "SIGNATURE_HEADER": "vaults.codes.signature",
-    "sign_body": "vaults.codes.signature",
+    "sign_request": "vaults.codes.signature",
     "verify_signature": "vaults.codes.signature",
 }
 
@@ -60,7 +61,7 @@ __all__ = [
     "pull",
     "pull_once",
     "push_mail",
-    "sign_body",
+    "sign_request",
     "verify_signature",
     "watch_imap",
 ]

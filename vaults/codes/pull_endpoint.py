@@ -4,7 +4,8 @@ Every ``interval`` seconds vaults POSTs a signed JSON body to the endpoint::
 
     {"task_id": ..., "workflow_run_id": ..., "totp_identifier": ..., "timestamp": 1767225600}
 
-with header ``x-vaults-signature`` (see :mod:`vaults.codes.signature`), until the endpoint
+with header ``x-vaults-signature`` (``t=<unix>,v1=<hex>`` over the timestamp, method, URL
+and body; see :mod:`vaults.codes.signature`), until the endpoint
 answers ``{"verification_code": "<non-empty>"}`` or ``timeout`` runs out. An answer longer
 than 10 characters is a message, not a code: it goes through extraction (the
 ``vaults_extract_code`` hook), so an endpoint may simply hand back the e-mail it received.
@@ -25,14 +26,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from pydantic import SecretStr
 
 from vaults.bounded_http import asend, retry_after, send
-from vaults.codes.signature import SIGNATURE_HEADER, sign_body
+from vaults.codes.pull_target import check_destination, check_scheme
+from vaults.codes.signature import SIGNATURE_HEADER, sign_request
 from vaults.errors import AuthenticationFailed, CodeTimeout, InvalidInput, VaultUnavailable
 from vaults.redact import url_without_secrets
 
@@ -121,10 +122,9 @@ class _Pull:
         request_timeout: float,
         host: PluginHost | None,
     ) -> None:
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise InvalidInput("the pull URL must be an http:// or https:// URL")
-        if not urlsplit(url).hostname:
-            raise InvalidInput("the pull URL has no host")
+        if not isinstance(url, str):
+            raise InvalidInput("the pull URL must be text")
+        check_scheme(url)
         self.api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         if not self.api_key.get_secret_value():
             raise InvalidInput("the pull endpoint's API key is empty")
@@ -152,13 +152,12 @@ class _Pull:
         self.asked: float | None = None
 
     def request(self) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps(
-            {**self.fields, "timestamp": int(time.time())}, separators=(",", ":")
-        ).encode("utf-8")
+        stamp = int(time.time())
+        body = json.dumps({**self.fields, "timestamp": stamp}, separators=(",", ":")).encode()
         headers = {
             "content-type": "application/json",
             "user-agent": _USER_AGENT,
-            SIGNATURE_HEADER: sign_body(body, self.api_key),
+            SIGNATURE_HEADER: sign_request(body, self.api_key, url=self.url, timestamp=stamp),
         }
         return body, headers
 
@@ -264,6 +263,7 @@ def pull(
         request_timeout=request_timeout,
         host=host,
     )
+    check_destination(state.url)
     deadline = time.monotonic() + state.timeout
     with _pulling(), httpx.Client(follow_redirects=False) as client:
         while True:
@@ -316,6 +316,7 @@ async def apull(
         request_timeout=request_timeout,
         host=host,
     )
+    await anyio.to_thread.run_sync(check_destination, state.url)
     deadline = anyio.current_time() + state.timeout
     with _pulling():
         async with httpx.AsyncClient(follow_redirects=False) as client:
@@ -403,6 +404,7 @@ def pull_once(
     state = _once_state(
         url, api_key, task_id, workflow_run_id, totp_identifier, extra, request_timeout, host
     )
+    check_destination(state.url)
     body, headers = state.request()
     with _pulling(), httpx.Client(follow_redirects=False) as client:
         try:
@@ -434,6 +436,7 @@ async def apull_once(
     state = _once_state(
         url, api_key, task_id, workflow_run_id, totp_identifier, extra, request_timeout, host
     )
+    await anyio.to_thread.run_sync(check_destination, state.url)
     body, headers = state.request()
     with _pulling():
         async with httpx.AsyncClient(follow_redirects=False) as client:

@@ -571,3 +571,76 @@ def test_reprompt_items_only_when_allowed(
         cred = vaults.resolve("bitwarden://GitHub")
         assert cred.reprompt and cred.totp is not None
     made.close()
+
+
+@pytest.mark.slow  # one `bw get item` run and three `vaults` processes
+def test_vaults_command_returns_what_bw_get_item_returns(
+    bw_cli: Any, bitwarden_server: BitwardenTestServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from vaults.totp import code_for_entry, parse_secret
+
+    vaults_bin = Path(sys.executable).with_name("vaults")
+    if not vaults_bin.exists():
+        pytest.skip("the vaults console script is not installed")
+    bw_item = json.loads(bw_cli.run("get", "item", "GitHub").stdout)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULTS_", "BW_"))}
+    env = {**base, "VAULTS_LOAD_PLUGINS": "bitwarden", **native_env(bitwarden_server, tmp_path)}
+
+    def resolve(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(vaults_bin), "resolve", *args],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    for _ in range(2):  # cold cache, then warm
+        done = resolve("bitwarden://GitHub", "--json", "--reveal")
+        assert done.returncode == 0, done.stderr
+        got = json.loads(done.stdout)
+        assert (got["username"], got["password"]) == (
+            bw_item["login"]["username"],
+            bw_item["login"]["password"],
+        )
+        secret = parse_secret(bw_item["login"]["totp"])
+        now = time.time()
+        expected = {code_for_entry(secret, now + d, 0).code for d in (-30, 0, 30)}
+        assert got["totp"]["code"] in expected
+    wrong = resolve("bitwarden://GitHub", BW_PASSWORD="wrong horse")
+    assert wrong.returncode == 3
+    assert "wrong master password" in wrong.stderr
+    assert "Traceback" not in wrong.stderr and "wrong horse" not in wrong.stderr + wrong.stdout
+    assert bitwarden_server.client_secret not in wrong.stderr
+
+
+def test_writing_through_the_native_session(
+    bitwarden_server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """What a writer (``store_totp``) does: encrypt with the item's key, PUT the cipher."""
+    from vaults_bitwarden.native.crypto import encrypt_text
+
+    server = bitwarden_server_factory([GITHUB, ORG_WITH_KEY])
+    made = backend(server, tmp_path / "cache")
+    transport = made.transport
+    assert isinstance(transport, ApiTransport)
+    session = transport.session
+    vault = session.unlocked()
+    for item_id, secret in ((GITHUB.id, "NEWSECRETGITHUBA"), (ORG_WITH_KEY.id, "NEWSECRETORGKEYB")):
+        cipher = dict(vault.ciphers[item_id])
+        key = vault.item_key(cipher)
+        cipher["login"] = {**cipher["login"], "totp": encrypt_text(key, secret)}
+        cipher["lastKnownRevisionDate"] = cipher["revisionDate"]
+        written = session.api("PUT", f"/ciphers/{item_id}", cipher)
+        assert written["id"] == item_id
+        with pytest.raises(VaultUnavailable, match="out of date"):  # the same base again
+            session.api("PUT", f"/ciphers/{item_id}", cipher)
+    fresh = backend(server, tmp_path / "cache")
+    assert fresh.transport.get_item(GITHUB.id, "x")["login"]["totp"] == "NEWSECRETGITHUBA"
+    assert fresh.transport.get_item(ORG_WITH_KEY.id, "x")["login"]["totp"] == "NEWSECRETORGKEYB"
+    fresh.close()
+    made.close()

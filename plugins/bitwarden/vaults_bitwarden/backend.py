@@ -21,7 +21,6 @@ from vaults.backend import VaultBackend
 from vaults.errors import ItemNotFound, VaultsError
 from vaults.models import Credential
 from vaults.refs import Reference
-from vaults_bitwarden.cli_transport import CliTransport
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.lookup import (
     ItemIndex,
@@ -33,7 +32,6 @@ from vaults_bitwarden.lookup import (
     search_term,
     select,
 )
-from vaults_bitwarden.serve_api import ServeTransport
 from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
 from vaults_bitwarden.transport import Item, Transport
 
@@ -63,14 +61,19 @@ class BitwardenBackend(VaultBackend):
         the native ``api`` transport; else the ``bw`` CLI (``VAULTS_BITWARDEN_TRANSPORT``
         forces one)."""
         settings = BitwardenSettings.from_env(env)
+        # each transport is imported only when chosen (a new process pays for one)
         transport: Transport
         if settings.transport == "serve":
+            from vaults_bitwarden.serve_api import ServeTransport
+
             transport = ServeTransport(settings)
         elif settings.transport == "api":
             from vaults_bitwarden.native.transport import ApiTransport
 
             transport = ApiTransport(settings)
         else:
+            from vaults_bitwarden.cli_transport import CliTransport
+
             transport = CliTransport(settings)
         return cls(transport)
 

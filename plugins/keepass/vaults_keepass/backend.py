@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -18,12 +19,23 @@ from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
     ConfigurationError,
+    InvalidInput,
     ItemNotFound,
+    ReadOnlyVault,
     VaultUnavailable,
+    WriteConflict,
+    WriteNotVerified,
 )
-from vaults.models import Credential, CustomField
+from vaults.models import Credential, CustomField, TotpSecret
 from vaults.refs import Reference
-from vaults_keepass.totp_fields import TOTP_KEYS, totp_from_attributes
+from vaults_keepass.atomic import digest, read_with_digest, replace_file
+from vaults_keepass.kdbx_save import encrypt
+from vaults_keepass.totp_fields import (
+    KEEPASSXC_MAX_PERIOD,
+    TOTP_KEYS,
+    keepassxc_otp_uri,
+    totp_from_attributes,
+)
 
 __all__ = ["KeePassBackend"]
 
@@ -60,7 +72,9 @@ class KeePassBackend(VaultBackend):
         self.keyfile = Path(keyfile) if keyfile else None
         self._kp: Any = None
         self._stamp: tuple[float, int] | None = None
+        self._digest: str | None = None
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"KeePassBackend(database={str(self.database)!r})"
@@ -98,35 +112,45 @@ class KeePassBackend(VaultBackend):
                 return self._kp
             if self.keyfile is not None and not self.keyfile.is_file():
                 raise ConfigurationError(f"KeePass key file {self.keyfile} does not exist")
-            from pykeepass import PyKeePass
-            from pykeepass.exceptions import (
-                CredentialsError,
-                HeaderChecksumError,
-                PayloadChecksumError,
-            )
-
-            password = self._password.get_secret_value() if self._password else None
             try:
-                kp = PyKeePass(
-                    str(self.database),
-                    password=password,
-                    keyfile=str(self.keyfile) if self.keyfile else None,
-                )
-            except CredentialsError:
-                raise AuthenticationFailed(
-                    f"wrong master password or key file for {self.database.name}"
-                ) from None
-            except (HeaderChecksumError, PayloadChecksumError) as exc:
+                data = self.database.read_bytes()
+            except OSError as exc:
                 raise VaultUnavailable(
-                    f"{self.database.name} is not a readable KeePass database ({exc})"
+                    f"cannot read KeePass database {self.database}: {exc.strerror}"
                 ) from None
-            except Exception as exc:
-                raise VaultUnavailable(
-                    f"{self.database.name} could not be opened ({type(exc).__name__})"
-                ) from None
-            self._kp, self._stamp = kp, stamp
+            kp = self._decrypt(data)
+            self._kp, self._stamp, self._digest = kp, stamp, digest(data)
             log.debug("opened KeePass database %s", self.database.name)
             return kp
+
+    def _decrypt(self, source: bytes | Path) -> Any:
+        """A PyKeePass object for these bytes (or that file), with our errors."""
+        from pykeepass import PyKeePass
+        from pykeepass.exceptions import (
+            CredentialsError,
+            HeaderChecksumError,
+            PayloadChecksumError,
+        )
+
+        password = self._password.get_secret_value() if self._password else None
+        try:
+            return PyKeePass(
+                io.BytesIO(source) if isinstance(source, bytes) else str(source),
+                password=password,
+                keyfile=str(self.keyfile) if self.keyfile else None,
+            )
+        except CredentialsError:
+            raise AuthenticationFailed(
+                f"wrong master password or key file for {self.database.name}"
+            ) from None
+        except (HeaderChecksumError, PayloadChecksumError) as exc:
+            raise VaultUnavailable(
+                f"{self.database.name} is not a readable KeePass database ({exc})"
+            ) from None
+        except Exception as exc:
+            raise VaultUnavailable(
+                f"{self.database.name} could not be opened ({type(exc).__name__})"
+            ) from None
 
     # -- lookup --------------------------------------------------------------------------
     def _live_entries(self, kp: Any) -> list[Any]:
@@ -182,6 +206,85 @@ class KeePassBackend(VaultBackend):
             entry = self._find(kp, ref)
             return self._credential(entry)
 
+    # -- writing -------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        if not os.access(self.database.parent, os.W_OK):
+            raise ReadOnlyVault(
+                f"the folder of {self.database.name} is not writable: this KeePass vault "
+                "cannot store secrets"
+            )
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        """Write ``secret`` as the entry's ``otp`` attribute (``None``: remove it)."""
+        if secret is not None and secret.period > KEEPASSXC_MAX_PERIOD:
+            raise InvalidInput(
+                f"KeePassXC shows codes for periods up to {KEEPASSXC_MAX_PERIOD} s, this "
+                f"secret's is {secret.period} s: not stored"
+            )
+        self.check_writable()
+        with self._write_lock:
+            data, seen = read_with_digest(self.database)
+            with self._lock:
+                opened = self._digest
+            if opened is not None and seen != opened:
+                raise WriteConflict(
+                    f"{self.database.name} changed since it was read (an edit in KeePassXC?); "
+                    "nothing written, try again"
+                )
+            kp = self._decrypt(data)
+            entry = self._entry_by_uuid(kp, item.id)
+            if secret is not None and entry.get_custom_property("TOTP Settings") is not None:
+                raise InvalidInput(
+                    f"{entry.title!r} keeps its TOTP secret in the legacy 'TOTP Seed'/'TOTP "
+                    "Settings' fields, which KeePassXC reads before 'otp'; nothing written "
+                    "(change it in KeePassXC, or delete those fields first)"
+                )
+            uri = (
+                keepassxc_otp_uri(secret, entry.title or "", entry.username or "")
+                if secret
+                else None
+            )
+            shape = (kp.version, kp.encryption_algorithm, kp.kdf_algorithm)
+            entry.save_history()
+            _set_otp(entry, uri)
+            entry.touch(modify=True)
+            try:
+                new = encrypt(kp)
+            except Exception as exc:
+                raise VaultUnavailable(
+                    f"{self.database.name} could not be encrypted ({type(exc).__name__})"
+                ) from None
+
+            def verify(path: Path) -> None:
+                written = self._decrypt(path)
+                found = self._entry_by_uuid(written, item.id)
+                same_shape = (
+                    written.version,
+                    written.encryption_algorithm,
+                    written.kdf_algorithm,
+                ) == shape
+                if not same_shape or _otp_of(found) != uri:
+                    raise WriteNotVerified(
+                        f"the new {self.database.name} did not decrypt as written; nothing replaced"
+                    )
+
+            replace_file(self.database, new, expected_digest=seen, verify=verify)
+            with self._lock:
+                self._kp = self._stamp = self._digest = None
+        log.info("stored the TOTP secret of KeePass entry %s in %s", item.id, self.database.name)
+
+    def _entry_by_uuid(self, kp: Any, hex_id: str) -> Any:
+        try:
+            wanted = uuid.UUID(hex_id)
+        except ValueError:
+            raise ItemNotFound(f"no KeePass entry with UUID {hex_id!r}") from None
+        for entry in self._live_entries(kp):
+            if entry.uuid == wanted:
+                return entry
+        raise WriteConflict(
+            f"KeePass entry {hex_id} is no longer in {self.database.name}; nothing written"
+        )
+
     def _credential(self, entry: Any) -> Credential:
         attrs: dict[str, str] = {}
         for key, value in entry.custom_properties.items():
@@ -211,6 +314,27 @@ class KeePassBackend(VaultBackend):
             totp_secret=totp_secret,
             totp_error=totp_error,
         )
+
+
+def _otp_element(entry: Any) -> Any:
+    for string in entry._element.findall("String"):
+        if string.findtext("Key") == "otp":
+            return string
+    return None
+
+
+def _otp_of(entry: Any) -> str | None:
+    element = _otp_element(entry)
+    return None if element is None else element.findtext("Value")
+
+
+def _set_otp(entry: Any, uri: str | None) -> None:
+    """Set (protected, as KeePassXC does) or remove the entry's ``otp`` attribute."""
+    element = _otp_element(entry)
+    if element is not None:
+        entry._element.remove(element)
+    if uri is not None:
+        entry._set_string_field("otp", uri, True)
 
 
 def _group_path(entry: Any) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -29,7 +30,16 @@ from vaults.models import TotpSecret
 from vaults.totp import HOTP_IN_VAULT, Base32Rules, parse_secret
 from vaults.totp_core import key_to_base32, parse_digits
 
-__all__ = ["KEEPASSXC_RULES", "TOTP_KEYS", "totp_from_attributes"]
+__all__ = [
+    "KEEPASSXC_MAX_PERIOD",
+    "KEEPASSXC_RULES",
+    "TOTP_KEYS",
+    "keepassxc_otp_uri",
+    "totp_from_attributes",
+]
+
+KEEPASSXC_MAX_PERIOD = 60
+"""KeePassXC clamps the period of an ``otp`` URI to 1–60 s."""
 
 KEEPASSXC_RULES: Final = Base32Rules(
     name="keepassxc", replace=(("0", "O"), ("1", "L"), ("8", "B")), drop_invalid=True
@@ -140,6 +150,27 @@ def _parse(attrs: Mapping[str, str]) -> TotpSecret | None:
     if any(attrs.get(name, "").strip() for name in _HOTP_FIELDS):
         raise _fail(HOTP_IN_VAULT)
     return None
+
+
+def keepassxc_otp_uri(secret: TotpSecret, title: str, username: str) -> str:
+    """The ``otp`` value KeePassXC writes: ``otpauth://totp/ISSUER:ACCOUNT?secret=…&period=…
+    &digits=…&issuer=…`` (+ ``encoder=steam``, ``algorithm=`` when not SHA1). The issuer and
+    account come from the secret (a setup QR code's), else the entry's title and username
+    (KeePassXC: "KeePassXC" for an empty title, "none" for an empty username)."""
+    issuer = secret.issuer or title or "KeePassXC"
+    account = secret.account or username or "none"
+    query = [
+        ("secret", secret.secret.get_secret_value()),
+        ("period", str(secret.period)),
+        ("digits", str(secret.digits)),
+        ("issuer", issuer),
+    ]
+    if secret.encoder == "steam":
+        query.append(("encoder", "steam"))
+    if secret.algorithm != "SHA1":
+        query.append(("algorithm", secret.algorithm))
+    label = quote(f"{issuer}:{account}", safe=":@")
+    return f"otpauth://totp/{label}?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
 
 
 def totp_from_attributes(attrs: Mapping[str, str]) -> tuple[TotpSecret | None, str | None]:

@@ -2,9 +2,9 @@
 
 It holds what ``GET /api/sync`` returned — ciphertext, as the server keeps it and ``bw``
 caches it — with the account revision date it was fetched at, the KDF parameters and salt
-(not secret; needed to derive the master key before any request), and the API access token
-encrypted under the user key. Without the master password the file is useless; keys are
-never written.
+(not secret; needed to derive the master key before any request), and, encrypted under the
+user key, the API access token and the listing (names and URIs; no passwords, TOTP secrets
+or fields). Without the master password the file is useless; keys are never written.
 
 A file that is unreadable, malformed, of another format, for another server or account,
 not owned by this user, or larger than the limit is ignored (and replaced at the next
@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,9 @@ class CachedSync:
     sync: Mapping[str, Any] = field(repr=False)
     token: str | None = field(default=None, repr=False)
     """The access token as an EncString under the user key, or None."""
+    index: str | None = field(default=None, repr=False)
+    """The listing (names, URIs, ids; no passwords, TOTP secrets or fields) as one EncString
+    under the user key: a new process decrypts it once instead of every item's name."""
 
 
 class SyncCache:
@@ -85,12 +87,14 @@ class SyncCache:
         ):
             return None
         token = data.get("token")
+        index = data.get("index")
         return CachedSync(
             revision=data["revision"],
             salt=data["salt"],
             kdf=data["kdf"],
             sync=data["sync"],
             token=token if isinstance(token, str) else None,
+            index=index if isinstance(index, str) else None,
         )
 
     def store(self, entry: CachedSync) -> None:
@@ -104,8 +108,11 @@ class SyncCache:
             "salt": entry.salt,
             "kdf": dict(entry.kdf),
             "token": entry.token,
+            "index": entry.index,
             "sync": entry.sync,
         }
+        import tempfile  # only writers pay for it
+
         tmp: str | None = None
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -24,11 +24,10 @@ import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlencode
 
-import httpx
 from pydantic import SecretStr
 
-from vaults.bounded_http import Backoff, send
 from vaults.errors import AuthenticationFailed, ConfigurationError, VaultsError, VaultUnavailable
 from vaults_bitwarden.native.cache import MAX_CACHE_BYTES, CachedSync, SyncCache
 from vaults_bitwarden.native.crypto import (
@@ -39,6 +38,7 @@ from vaults_bitwarden.native.crypto import (
     decrypt_text,
     encrypt_text,
 )
+from vaults_bitwarden.native.https import HttpError, HttpsClient, Reply
 from vaults_bitwarden.native.vault import Vault, unlock
 from vaults_bitwarden.settings import (
     ENV_CA,
@@ -59,7 +59,6 @@ CHECK_INTERVAL: Final = 30.0
 DEVICE_TYPE: Final = "21"
 """Bitwarden's device type for SDK clients (the server records each device)."""
 CLIENT_NAME: Final = "vaults"
-BACKOFF: Final = Backoff(attempts=2, base=0.2)
 TOKEN_MARGIN: Final = 60.0
 """An access token this close to its expiry is renewed before use."""
 
@@ -174,7 +173,7 @@ class ApiSession:
         self._device = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.api_url}#{self._client_id}"))
         self._lock = threading.RLock()
         self._count_lock = threading.Lock()
-        self._client: httpx.Client | None = None
+        self._client: HttpsClient | None = None
         self._access: str | None = None
         self._refresh: str | None = None
         self._expires_at = 0.0
@@ -195,18 +194,19 @@ class ApiSession:
 
     # -- HTTP ---------------------------------------------------------------------------
     @property
-    def client(self) -> httpx.Client:
+    def client(self) -> HttpsClient:
         if self._client is None:
-            self._client = httpx.Client(
-                verify=ssl_context(self._ca_file),
-                trust_env=False,
+            self._client = HttpsClient(
+                ssl_context(self._ca_file),
                 timeout=self._timeout,
                 headers={
                     "Device-Type": DEVICE_TYPE,
                     "Bitwarden-Client-Name": CLIENT_NAME,
                     "Accept": "application/json",
+                    "User-Agent": f"{CLIENT_NAME} (Bitwarden native transport)",
                 },
-                follow_redirects=False,
+                max_bytes=MAX_CACHE_BYTES,
+                on_try=self._count,
             )
         return self._client
 
@@ -214,51 +214,40 @@ class ApiSession:
         with self._count_lock:
             self.requests += 1
 
-    def _http(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
-        started = time.perf_counter()
-        path = httpx.URL(url).path
+    def _http(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Reply:
         try:
-            response = send(
-                self.client,
-                method,
-                url,
-                timeout=self._timeout,
-                backoff=BACKOFF,
-                on_try=self._count,
-                **kwargs,
-            )
-        except httpx.HTTPError as exc:
-            log.debug("%s %s -> %s", method, path, type(exc).__name__)
-            raise VaultUnavailable(
-                f"{self.source}: {what} failed: {_cause(exc, self._timeout)}"
-            ) from None
-        log.debug(
-            "%s %s -> %s in %.1f ms",
-            method,
-            path,
-            response.status_code,
-            (time.perf_counter() - started) * 1e3,
-        )
-        if response.status_code >= 500 or response.status_code == 429:
-            raise VaultUnavailable(f"{self.source}: {what} failed with HTTP {response.status_code}")
-        if len(response.content) > MAX_CACHE_BYTES:
-            raise VaultUnavailable(f"{self.source}: {what}: the reply is too large")
-        return response
+            reply = self.client.request(method, url, headers=headers, body=body)
+        except HttpError as exc:
+            cause = exc.cause
+            if "not trusted" in cause:
+                cause += f" (set {ENV_CA} to your CA's PEM file)"
+            raise VaultUnavailable(f"{self.source}: {what} failed: {cause}") from None
+        if reply.status >= 500 or reply.status == 429:
+            raise VaultUnavailable(f"{self.source}: {what} failed with HTTP {reply.status}")
+        return reply
 
     @staticmethod
-    def _json(response: httpx.Response, source: str, what: str) -> Any:
+    def _json(reply: Reply, source: str, what: str) -> Any:
         try:
-            return response.json()
+            return json.loads(reply.body)
         except (ValueError, RecursionError):
             raise VaultUnavailable(f"{source}: {what}: the reply is not JSON") from None
 
     # -- tokens -------------------------------------------------------------------------
-    def _token_request(self, form: dict[str, str], what: str) -> httpx.Response:
+    def _token_request(self, form: dict[str, str], what: str) -> Reply:
         return self._http(
             "POST",
             f"{self.identity_url}/connect/token",
             what,
-            data=form,
+            body=urlencode(form).encode("ascii"),
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
         )
 
@@ -291,11 +280,11 @@ class ApiSession:
             "logging in with the API key",
         )
         body = self._json(response, self.source, "logging in")
-        if response.status_code != 200 or not isinstance(body, dict):
+        if response.status != 200 or not isinstance(body, dict):
             reason = body.get("error") if isinstance(body, dict) else None
             self._failure = AuthenticationFailed(
                 f"{self.source} refused the API key ({ENV_CLIENT_ID}/{ENV_CLIENT_SECRET}): "
-                f"{reason if isinstance(reason, str) else 'HTTP ' + str(response.status_code)}"
+                f"{reason if isinstance(reason, str) else 'HTTP ' + str(response.status)}"
                 "; was it rotated or revoked?"
             )
             raise self._failure
@@ -313,23 +302,28 @@ class ApiSession:
                 "refreshing the access token",
             )
             body = self._json(response, self.source, "refreshing the token")
-            if response.status_code == 200 and isinstance(body, dict):
+            if response.status == 200 and isinstance(body, dict):
                 self._accept_token(body)
                 return
             self._refresh = None
         self._login()
 
-    def _authorized(self, method: str, path: str, what: str) -> httpx.Response:
+    def _authorized(
+        self, method: str, path: str, what: str, body: Any = None, *, ok: int = 200
+    ) -> Reply:
         if self._access is None or time.time() > self._expires_at - TOKEN_MARGIN:
             self._renew()
+        headers = {"Content-Type": "application/json; charset=utf-8"} if body is not None else {}
+        data = None if body is None else json.dumps(body).encode("utf-8")
         for attempt in (1, 2):
             response = self._http(
                 method,
                 f"{self.api_url}{path}",
                 what,
-                headers={"Authorization": f"Bearer {self._access}"},
+                headers={**headers, "Authorization": f"Bearer {self._access}"},
+                body=data,
             )
-            if response.status_code != 401:
+            if response.status != 401:
                 break
             if attempt == 2:
                 raise AuthenticationFailed(
@@ -338,9 +332,27 @@ class ApiSession:
             log.debug("access token refused (401): renewing it")
             self._access = None
             self._renew()
-        if response.status_code != 200:
-            raise VaultUnavailable(f"{self.source}: {what} failed with HTTP {response.status_code}")
+        if response.status != ok:
+            raise VaultUnavailable(
+                f"{self.source}: {what} failed with HTTP {response.status}"
+                + _server_message(response)
+            )
         return response
+
+    def api(self, method: str, path: str, body: Any = None, *, what: str = "") -> Any:
+        """An authenticated API call (``path`` below the API URL, e.g. ``/ciphers/<id>``)
+        with a JSON body; returns the JSON reply (``None`` when empty). For writers: encrypt
+        fields with :meth:`Vault.item_key` of the item and
+        :func:`~vaults_bitwarden.native.crypto.encrypt_text`; a 400 raises
+        :class:`VaultUnavailable` quoting the server's validation message."""
+        with self._lock:
+            if self.vault is None:
+                self.unlocked()
+            label = what or f"{method} {path.split('?')[0]}"
+            reply = self._authorized(method, path, label, body)
+            if not reply.body:
+                return None
+            return self._json(reply, self.source, label)
 
     def _revision_date(self) -> int:
         response = self._authorized("GET", "/accounts/revision-date", "the revision check")
@@ -401,7 +413,9 @@ class ApiSession:
             expires = data.get("expires")
             self._expires_at = float(expires) if isinstance(expires, (int, float)) else 0.0
 
-    def _store(self, vault: Vault, sync: Mapping[str, Any], revision: int) -> None:
+    def _store(
+        self, vault: Vault, sync: Mapping[str, Any], revision: int, index: str | None = None
+    ) -> None:
         assert self._salt is not None and self._kdf is not None
         self.cache.store(
             CachedSync(
@@ -410,6 +424,7 @@ class ApiSession:
                 kdf=self._kdf,
                 sync=sync,
                 token=self._encrypted_token(vault),
+                index=index or vault.export_index(),
             )
         )
 
@@ -456,8 +471,10 @@ class ApiSession:
         revision = self._revision_date()
         if revision == cached.revision:
             self._revision = revision
+            if cached.index is not None and not vault.import_index(cached.index):
+                log.debug("the cached listing is unusable: decrypting the names again")
             if self._token_reply is not None:  # the token changed: keep the new one
-                self._store(vault, cached.sync, revision)
+                self._store(vault, cached.sync, revision, cached.index)
             return vault
         log.debug("the vault changed since the cache was written: syncing")
         return self._fresh(revision=revision)
@@ -502,16 +519,18 @@ class ApiSession:
             client.close()
 
 
-def _cause(exc: httpx.HTTPError, timeout: float) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "the server did not accept a connection in time"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout:g} s"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            return f"its TLS certificate is not trusted (set {ENV_CA} to your CA's PEM file)"
-        return "cannot connect (is the server up and the address right?)"
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        return "the connection was closed or reset mid-reply"
-    return type(exc).__name__
+def _server_message(reply: Reply) -> str:
+    """``: <message>`` from a Bitwarden error body (validation messages first), else ''."""
+    try:
+        body = json.loads(reply.body)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    errors = _get(body, "validationErrors")
+    if isinstance(errors, dict):
+        for messages in errors.values():
+            if isinstance(messages, list) and messages and isinstance(messages[0], str):
+                return f": {messages[0][:200]}"
+    message = _get(body, "message")
+    return f": {message[:200]}" if isinstance(message, str) else ""

@@ -50,7 +50,10 @@ class ApiTransport:
         return vault.reveal(item_id)
 
     def list_items(self, search: str | None, what: str) -> list[Item]:
-        return list(self.session.unlocked().listing())
+        """Every item (not in the trash), without secrets. With ``search`` (a lookup by
+        name) the URIs are left out: they are not needed, and not decrypted."""
+        vault = self.session.unlocked()
+        return list(vault.names() if search else vault.listing())
 
     def reveal(self, item: Item) -> Item:
         """The whole item (secrets decrypted now) for a listing entry."""

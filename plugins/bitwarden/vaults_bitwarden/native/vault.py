@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any, Final
 
 from vaults.errors import AuthenticationFailed, ItemNotFound, VaultUnavailable
 from vaults_bitwarden.native.crypto import (
@@ -34,11 +33,15 @@ from vaults_bitwarden.native.crypto import (
     SymmetricKey,
     decrypt_text,
     decrypt_type2,
+    encrypt_text,
     load_private_key,
     make_master_key,
     stretch_master_key,
     unwrap_symmetric_key,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = ["UndecryptableItem", "Vault", "unlock"]
 
@@ -105,18 +108,42 @@ class Vault:
     folders: list[Json]
     broken: dict[str, str] = field(default_factory=dict)
     """Ids of items that could not be decrypted → why (never listed; named on lookup by id)."""
+    wrapped_org_keys: dict[str, str] = field(default_factory=dict, repr=False)
+    """Organisation keys still wrapped (RSA): unwrapped on first use."""
+    wrapped_private_key: str | None = field(default=None, repr=False)
     _listing: list[Json] | None = field(default=None, repr=False)
+    _names: list[Json] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"Vault(items={len(self.ciphers)}, organizations={len(self.org_keys)})"
 
     # -- keys ---------------------------------------------------------------------------
+    def _org_key(self, org_id: str) -> SymmetricKey | None:
+        key = self.org_keys.get(org_id)
+        if key is None and org_id in self.wrapped_org_keys:
+            if self.private_key is None:
+                if self.wrapped_private_key is None:
+                    return None
+                self.private_key = load_private_key(
+                    decrypt_type2(self.user_key, self.wrapped_private_key)
+                )
+            key = unwrap_symmetric_key(
+                self.wrapped_org_keys.pop(org_id), private_key=self.private_key
+            )
+            self.org_keys[org_id] = key
+        return key
+
     def owner_key(self, cipher: Mapping[str, Any]) -> SymmetricKey:
         """The user key, or the organisation key for an organisation item."""
         org = _get(cipher, "organizationId")
         if org is None:
             return self.user_key
-        key = self.org_keys.get(str(org).lower())
+        try:
+            key = self._org_key(str(org).lower())
+        except EncStringError as exc:
+            raise UndecryptableItem(
+                f"cannot decrypt the key of organisation {org}: {exc}"
+            ) from None
         if key is None:
             raise UndecryptableItem(
                 f"no key for organisation {org} (not a confirmed member?); cannot decrypt item "
@@ -151,7 +178,7 @@ class Vault:
             uris.append({"match": match if isinstance(match, int) else None, "uri": uri})
         return uris
 
-    def _summary(self, cipher: Json) -> Json:
+    def _summary(self, cipher: Json, *, uris: bool = True) -> Json:
         key = self.item_key(cipher)
         kind = _get(cipher, "type")
         item: Json = {
@@ -170,24 +197,56 @@ class Vault:
         }
         login = _get(cipher, "login")
         if kind == _LOGIN and isinstance(login, Mapping):
-            item["login"] = {"uris": self._uris(login, key, _get(cipher, "key") is not None)}
+            checked = _get(cipher, "key") is not None
+            item["login"] = {"uris": self._uris(login, key, checked) if uris else []}
         return item
+
+    def _summaries(self, *, uris: bool) -> list[Json]:
+        listing = []
+        for cipher_id, cipher in self.ciphers.items():
+            if _get(cipher, "deletedDate") is not None:
+                continue
+            try:
+                listing.append(self._summary(cipher, uris=uris))
+            except (EncStringError, UndecryptableItem) as exc:
+                if cipher_id not in self.broken:
+                    log.warning("Bitwarden item %s cannot be decrypted: %s", cipher_id, exc)
+                self.broken[cipher_id] = str(exc)
+        return listing
 
     def listing(self) -> list[Json]:
         """Every item not in the trash, without secrets (id, name, URIs, organisation,
         collections, folder, favourite, reprompt, dates). Decrypted once per sync."""
         if self._listing is None:
-            listing = []
-            for cipher_id, cipher in self.ciphers.items():
-                if _get(cipher, "deletedDate") is not None:
-                    continue
-                try:
-                    listing.append(self._summary(cipher))
-                except (EncStringError, UndecryptableItem) as exc:
-                    self.broken[cipher_id] = str(exc)
-                    log.warning("Bitwarden item %s cannot be decrypted: %s", cipher_id, exc)
-            self._listing = listing
+            self._listing = self._summaries(uris=True)
         return self._listing
+
+    def names(self) -> list[Json]:
+        """:meth:`listing` without the URIs (``login.uris`` empty): enough to look up by name
+        or id, and cheaper to decrypt."""
+        if self._listing is not None:
+            return self._listing
+        if self._names is None:
+            self._names = self._summaries(uris=False)
+        return self._names
+
+    def export_index(self) -> str | None:
+        """The listing (and the ids that failed) as one EncString under the user key."""
+        document = {"listing": self.listing(), "broken": self.broken}
+        return encrypt_text(self.user_key, json.dumps(document, separators=(",", ":")))
+
+    def import_index(self, index: str) -> bool:
+        """Take the listing from :meth:`export_index` (of the same sync); False if unusable."""
+        try:
+            document = json.loads(decrypt_text(self.user_key, index) or "")
+        except (EncStringError, ValueError, RecursionError):
+            return False
+        if not isinstance(document, dict) or not isinstance(document.get("listing"), list):
+            return False
+        broken = document.get("broken")
+        self._listing = [entry for entry in document["listing"] if isinstance(entry, dict)]
+        self.broken = dict(broken) if isinstance(broken, dict) else {}
+        return True
 
     def cipher(self, item_id: str) -> Json | None:
         return self.ciphers.get(item_id.lower())
@@ -267,25 +326,16 @@ def unlock(
         ) from None
     except EncStringError as exc:
         raise AuthenticationFailed(f"{source}: cannot unlock the user key: {exc}") from None
-    private_key = None
-    wrapped = _wrapped_private_key(profile)
-    org_keys: dict[str, SymmetricKey] = {}
+    wrapped_org_keys: dict[str, str] = {}
     organizations: list[Json] = []
-    try:
-        if wrapped is not None:
-            private_key = load_private_key(decrypt_type2(user_key, wrapped))
-        for org in _get(profile, "organizations") or []:
-            if not isinstance(org, Mapping) or _get(org, "id") is None:
-                continue
-            org_id = str(_get(org, "id")).lower()
-            organizations.append(
-                {"object": "organization", "id": org_id, "name": _get(org, "name")}
-            )
-            enc = _get(org, "key")
-            if isinstance(enc, str) and private_key is not None:
-                org_keys[org_id] = unwrap_symmetric_key(enc, private_key=private_key)
-    except EncStringError as exc:
-        raise UndecryptableItem(f"{source}: cannot decrypt the account's keys: {exc}") from None
+    for org in _get(profile, "organizations") or []:
+        if not isinstance(org, Mapping) or _get(org, "id") is None:
+            continue
+        org_id = str(_get(org, "id")).lower()
+        organizations.append({"object": "organization", "id": org_id, "name": _get(org, "name")})
+        enc = _get(org, "key")
+        if isinstance(enc, str):
+            wrapped_org_keys[org_id] = enc  # unwrapped (RSA) when an item of it is first read
 
     ciphers: dict[str, Json] = {}
     for cipher in _get(sync, "ciphers") or []:
@@ -293,12 +343,14 @@ def unlock(
             ciphers[str(_get(cipher, "id")).lower()] = cipher
     vault = Vault(
         user_key=user_key,
-        private_key=private_key,
-        org_keys=org_keys,
+        private_key=None,
+        org_keys={},
         ciphers=ciphers,
         organizations=organizations,
         collections=[],
         folders=[],
+        wrapped_org_keys=wrapped_org_keys,
+        wrapped_private_key=_wrapped_private_key(profile),
     )
     vault.collections = _named_list(sync, "collections", "collection", vault.owner_key)
     vault.folders = _named_list(sync, "folders", "folder", lambda _: user_key)
