@@ -13,9 +13,11 @@ answer; password resets, account recovery, invitations, notices and alerts expec
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import random
 import re
+import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ _HOSTS = ["example.com", "shop.example.org", "app.example.net", "portal.example.
 def digits(n: int) -> str:
     while True:
         value = "".join(rng.choice("0123456789") for _ in range(n))
-        steps = {int(b) - int(a) for a, b in zip(value, value[1:])}
+        steps = {int(b) - int(a) for a, b in itertools.pairwise(value)}
         if steps not in ({0}, {1}, {-1}):
             return value
 
@@ -75,7 +77,9 @@ def link_answer(url: str) -> dict[str, str]:
 def entry(
     source: str, template: str, lang: str, kind: str, content: str, expected: dict[str, str] | None
 ) -> Entry:
-    lang = {"zh-cn": "zh-hans", "zh-tw": "zh-hant"}.get(lang.lower().replace("_", "-"), lang.lower().replace("_", "-"))
+    lang = {"zh-cn": "zh-hans", "zh-tw": "zh-hant"}.get(
+        lang.lower().replace("_", "-"), lang.lower().replace("_", "-")
+    )
     return {
         "id": "",
         "source": source,
@@ -89,7 +93,7 @@ def entry(
 
 def html_page(subject: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
         + html.escape(subject)
         + "</title></head>\n<body>\n"
         + body
@@ -114,7 +118,9 @@ def _aw_fill(text: str, values: dict[str, str], *, as_html: bool) -> str:
 
 
 def appwrite() -> Iterator[Entry]:
-    templates = {p.stem: p.read_text(encoding="utf-8") for p in (DATA / "appwrite/templates").glob("*.tpl")}
+    templates = {
+        p.stem: p.read_text(encoding="utf-8") for p in (DATA / "appwrite/templates").glob("*.tpl")
+    }
     english = json.loads((DATA / "appwrite/translations/en.json").read_text(encoding="utf-8"))
     kinds = {
         "otpSession": ("email-otp", "code"),
@@ -130,10 +136,10 @@ def appwrite() -> Iterator[Entry]:
         source = f"{APPWRITE}:app/config/locale/translations/{path.name}"
         for kind, (tpl, answer) in kinds.items():
             prefix = f"emails.{kind}."
-            own = {k[len(prefix):]: v for k, v in strings.items() if k.startswith(prefix)}
+            own = {k[len(prefix) :]: v for k, v in strings.items() if k.startswith(prefix)}
             if not own or (lang != "en" and len(own) < 3):
                 continue
-            merged = {k[len(prefix):]: v for k, v in english.items() if k.startswith(prefix)}
+            merged = {k[len(prefix) :]: v for k, v in english.items() if k.startswith(prefix)}
             merged.update(own)
             host = rng.choice(_HOSTS)
             project = rng.choice(["Acme", "Notely", "Fotobox", "Kanban Cloud"])
@@ -154,22 +160,39 @@ def appwrite() -> Iterator[Entry]:
                 values["otp"] = otp
                 expected = code_answer(otp)
             else:
-                route = {"magicSession": "auth/magic-url", "verification": "verify-email",
-                         "recovery": "reset-password", "invitation": "join-team"}[kind]
-                url = (f"https://{host}/{route}?userId={user_id}&secret={hexstr(64)}"
-                       f"&expire=2026-03-11+10%3A15%3A00.000&project=6{hexstr(19)}")
+                route = {
+                    "magicSession": "auth/magic-url",
+                    "verification": "verify-email",
+                    "recovery": "reset-password",
+                    "invitation": "join-team",
+                }[kind]
+                url = (
+                    f"https://{host}/{route}?userId={user_id}&secret={hexstr(64)}"
+                    f"&expire=2026-03-11+10%3A15%3A00.000&project=6{hexstr(19)}"
+                )
                 values["redirect"] = url
                 expected = link_answer(url) if answer == "link" else None
-            filled = {k: _aw_fill(v, values, as_html=True).replace("\n", "<br>") for k, v in merged.items()}
+            filled = {
+                k: _aw_fill(v, values, as_html=True).replace("\n", "<br>")
+                for k, v in merged.items()
+            }
             body = _aw_fill(templates[tpl], {**values, **filled}, as_html=True)
             subject = filled.get("subject", "")
-            yield entry(source, f"{APPWRITE}:app/config/locale/templates/{tpl}.tpl", lang, "email-html",
-                        html_page(subject, body), expected)
+            yield entry(
+                source,
+                f"{APPWRITE}:app/config/locale/templates/{tpl}.tpl",
+                lang,
+                "email-html",
+                html_page(subject, body),
+                expected,
+            )
 
 
 # --------------------------------------------------------------------------- django-allauth
 ALLAUTH = "pennersr/django-allauth"
-_BLOCKTRANS = re.compile(r"\{% blocktrans(?:late)?[^%]*%\}(.*?)\{% endblocktrans(?:late)? %\}", re.S)
+_BLOCKTRANS = re.compile(
+    r"\{% blocktrans(?:late)?[^%]*%\}(.*?)\{% endblocktrans(?:late)? %\}", re.S
+)
 
 
 def _allauth_render(name: str, catalogue: dict[str, str], ctx: dict[str, str]) -> str:
@@ -182,19 +205,36 @@ def _allauth_render(name: str, catalogue: dict[str, str], ctx: dict[str, str]) -
         if "{% extends" in base:  # base_notification extends base_message
             inner = base
             for bname, bbody in blocks.items():
-                inner = re.sub(r"\{% block " + bname + r" %\}.*?\{% endblock ?\w* ?%\}", lambda _m, b=bbody: b, inner, flags=re.S)
+                inner = re.sub(
+                    r"\{% block " + bname + r" %\}.*?\{% endblock ?\w* ?%\}",
+                    lambda _m, b=bbody: b,
+                    inner,
+                    flags=re.S,
+                )
             return _allauth_render_text(inner, catalogue, ctx, tdir)
         for bname, bbody in blocks.items():
-            base = re.sub(r"\{% block " + bname + r" %\}.*?\{% endblock ?\w* ?%\}", lambda _m, b=bbody: b, base, flags=re.S)
+            base = re.sub(
+                r"\{% block " + bname + r" %\}.*?\{% endblock ?\w* ?%\}",
+                lambda _m, b=bbody: b,
+                base,
+                flags=re.S,
+            )
         text = base
     return _allauth_text(text, catalogue, ctx)
 
 
-def _allauth_render_text(inner: str, catalogue: dict[str, str], ctx: dict[str, str], tdir: Path) -> str:
+def _allauth_render_text(
+    inner: str, catalogue: dict[str, str], ctx: dict[str, str], tdir: Path
+) -> str:
     blocks = dict(re.findall(r"\{% block (\w+) %\}(.*?)\{% endblock(?: \w+ ?)?%\}", inner, re.S))
     base = (tdir / "base_message.txt").read_text(encoding="utf-8")
     for bname, bbody in blocks.items():
-        base = re.sub(r"\{% block " + bname + r" %\}.*?\{% endblock ?\w* ?%\}", lambda _m, b=bbody: b, base, flags=re.S)
+        base = re.sub(
+            r"\{% block " + bname + r" %\}.*?\{% endblock ?\w* ?%\}",
+            lambda _m, b=bbody: b,
+            base,
+            flags=re.S,
+        )
     return _allauth_text(base, catalogue, ctx)
 
 
@@ -203,7 +243,12 @@ def _allauth_text(text: str, catalogue: dict[str, str], ctx: dict[str, str]) -> 
         return m.group(2) if ctx.get(m.group(1)) else m.group(3)
 
     text = re.sub(r"\{% if (\w+) %\}(.*?)\{% else %\}(.*?)\{% endif %\}", cond, text, flags=re.S)
-    text = re.sub(r"\{% if (\w+) %\}(.*?)\{% endif %\}", lambda m: m.group(2) if ctx.get(m.group(1)) else "", text, flags=re.S)
+    text = re.sub(
+        r"\{% if (\w+) %\}(.*?)\{% endif %\}",
+        lambda m: m.group(2) if ctx.get(m.group(1)) else "",
+        text,
+        flags=re.S,
+    )
 
     def trans(m: re.Match[str]) -> str:
         msgid = re.sub(r"\{\{\s*(\w+)\s*\}\}", r"%(\1)s", m.group(1))
@@ -222,10 +267,20 @@ def allauth() -> Iterator[Entry]:
         catalogue = json.loads(path.read_text(encoding="utf-8"))
         source = f"{ALLAUTH}:allauth/locale/{lang}/LC_MESSAGES/django.po"
         host = rng.choice(_HOSTS)
-        base = {"site_name": host.split(".")[0].title(), "site_domain": host, "name": host.split(".")[0].title(),
-                "domain": host, "user_display": "ann", "email": "ann@example.com", "username": "ann",
-                "ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
-                "timestamp": "2026-03-11 09:14", "from_email": "ann@example.com", "to_email": "ann.lee@example.com"}
+        base = {
+            "site_name": host.split(".")[0].title(),
+            "site_domain": host,
+            "name": host.split(".")[0].title(),
+            "domain": host,
+            "user_display": "ann",
+            "email": "ann@example.com",
+            "username": "ann",
+            "ip": "203.0.113.7",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+            "timestamp": "2026-03-11 09:14",
+            "from_email": "ann@example.com",
+            "to_email": "ann.lee@example.com",
+        }
         msgs = [
             ("login_code_message.txt", "Sign-In Code", "code"),
             ("email_confirmation_message.txt", "Please Confirm Your Email Address", "code"),
@@ -234,7 +289,11 @@ def allauth() -> Iterator[Entry]:
             ("unknown_account_message.txt", "Unknown Account", "none"),
         ]
         for name, subject_id, answer in msgs:
-            if name == "unknown_account_message.txt" and "If it was you, you can sign up for an account using the link below." not in catalogue:
+            if (
+                name == "unknown_account_message.txt"
+                and "If it was you, you can sign up for an account using the link below."
+                not in catalogue
+            ):
                 continue
             ctx = dict(base)
             expected: dict[str, str] | None = None
@@ -243,16 +302,26 @@ def allauth() -> Iterator[Entry]:
                 ctx["code"] = f"{raw[:4]}-{raw[4:]}"
                 expected = code_answer(raw)
             elif name == "email_confirmation_message.txt":
-                url = f"https://{host}/accounts/confirm-email/{token(4)}:1t{token(5)}:{token(43, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-')}/"
+                pk, stamp = token(4), token(5)  # keep this order: the seed's sequence
+                key = token(43, string.ascii_letters + string.digits + "_-")
+                url = f"https://{host}/accounts/confirm-email/{pk}:1t{stamp}:{key}/"
                 ctx["activate_url"] = url
                 expected = link_answer(url)
             else:
-                ctx["password_reset_url"] = f"https://{host}/accounts/password/reset/key/{digits(2)}-{token(6)}-{hexstr(32)}/"
+                ctx["password_reset_url"] = (
+                    f"https://{host}/accounts/password/reset/key/{digits(2)}-{token(6)}-{hexstr(32)}/"
+                )
                 ctx["signup_url"] = f"https://{host}/accounts/signup/"
             subject = catalogue.get(subject_id, subject_id)
             body = _allauth_render(name, catalogue, ctx)
-            yield entry(source, f"{ALLAUTH}:allauth/templates/account/email/{name}", lang, "email",
-                        f"Subject: [{host}] {subject}\n\n{body}", expected)
+            yield entry(
+                source,
+                f"{ALLAUTH}:allauth/templates/account/email/{name}",
+                lang,
+                "email",
+                f"Subject: [{host}] {subject}\n\n{body}",
+                expected,
+            )
 
 
 # --------------------------------------------------------------------------- Go templates
@@ -264,7 +333,11 @@ def _go_fill(text: str, values: dict[str, str], translate: dict[str, str] | None
         flags=re.S,
     )
     if translate is not None:
-        text = re.sub(r'\{\{\s*t "(\w+)" \.\s*\}\}', lambda m: _go_fill(translate.get(m.group(1), ""), values), text)
+        text = re.sub(
+            r'\{\{\s*t "(\w+)" \.\s*\}\}',
+            lambda m: _go_fill(translate.get(m.group(1), ""), values),
+            text,
+        )
     return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
@@ -276,7 +349,12 @@ def kratos() -> Iterator[Entry]:
     src = "courier/template/courier/builtin/templates/"
     flow = "2f7a3c1e-6d5b-4f0a-9a8e-0c1d2e3f4a5b"
     plan = [
-        ("login_code/valid/email.body.gotmpl", "login_code/valid/email.subject.gotmpl", "code", "LoginCode"),
+        (
+            "login_code/valid/email.body.gotmpl",
+            "login_code/valid/email.subject.gotmpl",
+            "code",
+            "LoginCode",
+        ),
         ("login_code/valid/sms.body.gotmpl", None, "code", "LoginCode"),
         ("otp/sms.body.gotmpl", None, "code", "Code"),
         ("registration_code/valid/email.body.plaintext.gotmpl", None, "code", "RegistrationCode"),
@@ -289,8 +367,11 @@ def kratos() -> Iterator[Entry]:
     ]
     for rel, subject_rel, answer, field in plan:
         for variant in range(2):
-            values = {"ExpiresInMinutes": "15", "ChangedAt": "2026-03-11T09:14:00Z",
-                      "RequestURLDomain": "auth.example.com" if variant else ""}
+            values = {
+                "ExpiresInMinutes": "15",
+                "ChangedAt": "2026-03-11T09:14:00Z",
+                "RequestURLDomain": "auth.example.com" if variant else "",
+            }
             expected: dict[str, str] | None = None
             code = digits(6)
             kind = "sms" if "sms" in rel else "email"
@@ -304,21 +385,41 @@ def kratos() -> Iterator[Entry]:
                     expected = {**expected, "origin": "https://auth.example.com"}
             elif answer == "link":
                 expected = link_answer(url)
-            text = _go_fill((base / rel).read_text(encoding="utf-8"), values).replace('{{ index .Identity "ID" }}', flow)
+            text = _go_fill((base / rel).read_text(encoding="utf-8"), values).replace(
+                '{{ index .Identity "ID" }}', flow
+            )
             if subject_rel:
-                text = _go_fill((base / subject_rel).read_text(encoding="utf-8"), values).strip() + "\n\n" + text
+                text = (
+                    _go_fill((base / subject_rel).read_text(encoding="utf-8"), values).strip()
+                    + "\n\n"
+                    + text
+                )
             if variant and kind != "sms" and answer != "code":
                 text = "Hi Ann,\n\n" + text
             elif variant and kind != "sms":
                 continue
-            yield entry(f"{KRATOS}:{src}{rel}", f"{KRATOS}:{src}{rel}", "en", kind, text.strip() + "\n", expected)
+            yield entry(
+                f"{KRATOS}:{src}{rel}",
+                f"{KRATOS}:{src}{rel}",
+                "en",
+                kind,
+                text.strip() + "\n",
+                expected,
+            )
 
 
 HANKO = "teamhanko/hanko"
 
 
 def _hanko_yaml(path: Path) -> dict[str, str]:
-    return {m.group(1): json.loads(m.group(2)) for m in re.finditer(r'^(\w+):\n(?:  description:.*\n)?  other: (".*")$', path.read_text(encoding="utf-8"), re.M)}
+    return {
+        m.group(1): json.loads(m.group(2))
+        for m in re.finditer(
+            r'^(\w+):\n(?:  description:.*\n)?  other: (".*")$',
+            path.read_text(encoding="utf-8"),
+            re.M,
+        )
+    }
 
 
 def hanko() -> Iterator[Entry]:
@@ -328,20 +429,37 @@ def hanko() -> Iterator[Entry]:
         strings = _hanko_yaml(path)
         notes = _hanko_yaml(DATA / f"hanko/locales/security-notifications.{lang}.yaml")
         source = f"{HANKO}:backend/mail/locales/{path.name}"
-        for tpl, subject_key in (("login.txt", "email_subject_login"), ("email_verification.txt", "subject_email_verification")):
+        for tpl, subject_key in (
+            ("login.txt", "email_subject_login"),
+            ("email_verification.txt", "subject_email_verification"),
+        ):
             code = digits(6)
             values = {"Code": code, "TTL": "5", "ServiceName": "Acme"}
             subject = _go_fill(strings.get(subject_key, ""), values)
             body = _go_fill((tdir / f"{tpl}.tmpl").read_text(encoding="utf-8"), values, strings)
-            yield entry(source, f"{HANKO}:backend/mail/templates/{tpl}.tmpl", lang, "email",
-                        f"Subject: {subject}\n\n{body.strip()}\n", code_answer(code))
+            yield entry(
+                source,
+                f"{HANKO}:backend/mail/templates/{tpl}.tmpl",
+                lang,
+                "email",
+                f"Subject: {subject}\n\n{body.strip()}\n",
+                code_answer(code),
+            )
         values = {"ServiceName": "Acme", "NewEmailAddress": "ann.lee@example.com"}
-        for tpl, subject_key in (("password_update.txt", "subject_password_update"), ("email_create.txt", "subject_email_create")):
+        for tpl, subject_key in (
+            ("password_update.txt", "subject_password_update"),
+            ("email_create.txt", "subject_email_create"),
+        ):
             subject = _go_fill(notes.get(subject_key, ""), values)
             body = _go_fill((tdir / f"{tpl}.tmpl").read_text(encoding="utf-8"), values, notes)
-            yield entry(f"{HANKO}:backend/mail/locales/security-notifications.{lang}.yaml",
-                        f"{HANKO}:backend/mail/templates/{tpl}.tmpl", lang, "email",
-                        f"Subject: {subject}\n\n{body.strip()}\n", None)
+            yield entry(
+                f"{HANKO}:backend/mail/locales/security-notifications.{lang}.yaml",
+                f"{HANKO}:backend/mail/templates/{tpl}.tmpl",
+                lang,
+                "email",
+                f"Subject: {subject}\n\n{body.strip()}\n",
+                None,
+            )
 
 
 SUPABASE = "supabase/auth"
@@ -364,30 +482,71 @@ def supabase() -> Iterator[Entry]:
     for name, (typ, answer) in plan.items():
         for variant in range(2 if answer != "none" else 1):
             code = digits(6)
-            url = (f"https://{''.join(rng.choice('abcdefghijklmnopqrst') for _ in range(20))}.supabase.co/auth/v1/verify?token={hexstr(56)}"
-                   f"&type={typ}&redirect_to=https://app.example.com/welcome")
-            values = {"ConfirmationURL": url, "Token": code, "NewEmail": "ann.lee@example.com", "Email": "ann@example.com",
-                      "OldEmail": "ann@example.org", "Provider": "GitHub", "FactorType": "totp"}
+            url = (
+                f"https://{''.join(rng.choice(string.ascii_lowercase[:20]) for _ in range(20))}"
+                f".supabase.co/auth/v1/verify?token={hexstr(56)}"
+                f"&type={typ}&redirect_to=https://app.example.com/welcome"
+            )
+            values = {
+                "ConfirmationURL": url,
+                "Token": code,
+                "NewEmail": "ann.lee@example.com",
+                "Email": "ann@example.com",
+                "OldEmail": "ann@example.org",
+                "Provider": "GitHub",
+                "FactorType": "totp",
+            }
             body = _go_fill(consts[name], values)
-            expected = link_answer(url) if answer == "link" else code_answer(code) if answer == "code" else None
-            content = html_page(re.sub("<[^>]+>", "", body.split("\n")[0]), body) if variant == 0 else body
-            yield entry(f"{SUPABASE}:internal/mailer/templatemailer/templatemailer.go", f"{SUPABASE}:{name}", "en",
-                        "email-html", content, expected)
+            expected = (
+                link_answer(url)
+                if answer == "link"
+                else code_answer(code)
+                if answer == "code"
+                else None
+            )
+            content = (
+                html_page(re.sub("<[^>]+>", "", body.split("\n")[0]), body)
+                if variant == 0
+                else body
+            )
+            yield entry(
+                f"{SUPABASE}:internal/mailer/templatemailer/templatemailer.go",
+                f"{SUPABASE}:{name}",
+                "en",
+                "email-html",
+                content,
+                expected,
+            )
     for _ in range(3):
         code = digits(6)
-        yield entry(f"{SUPABASE}:internal/conf/configuration.go", f"{SUPABASE}:Sms.Template", "en", "sms",
-                    _go_fill(consts["defaultSMS"], {"Code": code}), code_answer(code))
+        yield entry(
+            f"{SUPABASE}:internal/conf/configuration.go",
+            f"{SUPABASE}:Sms.Template",
+            "en",
+            "sms",
+            _go_fill(consts["defaultSMS"], {"Code": code}),
+            code_answer(code),
+        )
 
 
 def pocketbase() -> Iterator[Entry]:
     data = json.loads((DATA / "pocketbase/templates.json").read_text(encoding="utf-8"))
-    plan = {"defaultVerificationTemplate": "link", "defaultOTPTemplate": "code",
-            "defaultResetPasswordTemplate": "none", "defaultConfirmEmailChangeTemplate": "link",
-            "defaultAuthAlertTemplate": "none"}
+    plan = {
+        "defaultVerificationTemplate": "link",
+        "defaultOTPTemplate": "code",
+        "defaultResetPasswordTemplate": "none",
+        "defaultConfirmEmailChangeTemplate": "link",
+        "defaultAuthAlertTemplate": "none",
+    }
     for name, answer in plan.items():
         otp = digits(8)
-        values = {"{APP_NAME}": "Acme", "{APP_URL}": "https://pb.example.com", "{TOKEN}": jwt(), "{OTP}": otp,
-                  "{ALERT_INFO}": "Chrome on Windows, 203.0.113.7"}
+        values = {
+            "{APP_NAME}": "Acme",
+            "{APP_URL}": "https://pb.example.com",
+            "{TOKEN}": jwt(),
+            "{OTP}": otp,
+            "{ALERT_INFO}": "Chrome on Windows, 203.0.113.7",
+        }
         subject, body = data[name]["subject"], data[name]["body"]
         for k, v in values.items():
             subject, body = subject.replace(k, v), body.replace(k, v)
@@ -396,29 +555,62 @@ def pocketbase() -> Iterator[Entry]:
             expected = code_answer(otp)
         elif answer == "link":
             expected = link_answer(re.search(r'href="([^"]+)"', body).group(1))  # type: ignore[union-attr]
-        yield entry("pocketbase/pocketbase:core/collection_model_auth_templates.go",
-                    f"pocketbase/pocketbase:{name}", "en", "email-html", html_page(subject, body), expected)
+        yield entry(
+            "pocketbase/pocketbase:core/collection_model_auth_templates.go",
+            f"pocketbase/pocketbase:{name}",
+            "en",
+            "email-html",
+            html_page(subject, body),
+            expected,
+        )
 
 
 def authelia() -> Iterator[Entry]:
-    for name, kind in (("IdentityVerificationOTC.txt", "email"), ("IdentityVerificationOTC.html", "email-html")):
+    for name, kind in (
+        ("IdentityVerificationOTC.txt", "email"),
+        ("IdentityVerificationOTC.html", "email-html"),
+    ):
         for _ in range(2):
             code = letters(_UPPER_ALNUM, 8)
             text = (DATA / "authelia" / name).read_text(encoding="utf-8")
             revoke = f"https://auth.example.com/revoke/one-time-code?id={hexstr(32)}"
-            values = {"DisplayName": "Ann Lee", "Domain": "auth.example.com", "OneTimeCode": code,
-                      "RevocationLinkURL": revoke, "RemoteIP": "203.0.113.7", "Title": "Confirm your identity"}
+            values = {
+                "DisplayName": "Ann Lee",
+                "Domain": "auth.example.com",
+                "OneTimeCode": code,
+                "RevocationLinkURL": revoke,
+                "RemoteIP": "203.0.113.7",
+                "Title": "Confirm your identity",
+            }
             text = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), ""), text)
             text = re.sub(r"\{\{[^}]*\}\}", "", text)
-            yield entry(f"authelia/authelia:internal/templates/embed/notification/{name}",
-                        f"authelia/authelia:{name}", "en", kind, text, code_answer(code))
+            yield entry(
+                f"authelia/authelia:internal/templates/embed/notification/{name}",
+                f"authelia/authelia:{name}",
+                "en",
+                kind,
+                text,
+                code_answer(code),
+            )
     text = (DATA / "authelia/Event.txt").read_text(encoding="utf-8")
-    values = {"Title": "Second Factor Method Added", "DisplayName": "Ann Lee", "BodyPrefix": "a",
-              "BodyEvent": "Second Factor Method", "BodySuffix": "was added to your account.", "RemoteIP": "203.0.113.7"}
+    values = {
+        "Title": "Second Factor Method Added",
+        "DisplayName": "Ann Lee",
+        "BodyPrefix": "a",
+        "BodyEvent": "Second Factor Method",
+        "BodySuffix": "was added to your account.",
+        "RemoteIP": "203.0.113.7",
+    }
     text = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), ""), text)
     text = re.sub(r"\{\{-?[^}]*\}\}", "", text).replace("\n\n\n", "\nDevice: TOTP\n")
-    yield entry("authelia/authelia:internal/templates/embed/notification/Event.txt",
-                "authelia/authelia:Event.txt", "en", "email", text, None)
+    yield entry(
+        "authelia/authelia:internal/templates/embed/notification/Event.txt",
+        "authelia/authelia:Event.txt",
+        "en",
+        "email",
+        text,
+        None,
+    )
 
 
 def keycloak() -> Iterator[Entry]:
@@ -427,15 +619,28 @@ def keycloak() -> Iterator[Entry]:
         if "=" in line and not line.startswith("#"):
             k, v = line.split("=", 1)
             props[k] = v.replace("\\n", "\n").replace("''", "'")
-    src = "keycloak/keycloak:themes/src/main/resources/theme/base/email/messages/messages_en.properties"
-    plan = [("emailVerification", "link"), ("emailUpdateConfirmation", "link"), ("passwordReset", "none"),
-            ("orgInvite", "none"), ("eventLoginError", "none"), ("eventRemoveTotp", "none"),
-            ("eventUpdatePassword", "none"), ("eventUpdateTotp", "none"), ("emailVerificationBodyCode", "code")]
+    src = (
+        "keycloak/keycloak:"
+        "themes/src/main/resources/theme/base/email/messages/messages_en.properties"
+    )
+    plan = [
+        ("emailVerification", "link"),
+        ("emailUpdateConfirmation", "link"),
+        ("passwordReset", "none"),
+        ("orgInvite", "none"),
+        ("eventLoginError", "none"),
+        ("eventRemoveTotp", "none"),
+        ("eventUpdatePassword", "none"),
+        ("eventUpdateTotp", "none"),
+        ("emailVerificationBodyCode", "code"),
+    ]
     for key, answer in plan:
         for html_variant in (False, True):
             action = "execute-actions" if key == "passwordReset" else "action-token"
-            url = (f"https://sso.example.com/realms/acme/login-actions/{action}?key={jwt()}"
-                   f"&client_id=account-console&tab_id={token(11)}")
+            url = (
+                f"https://sso.example.com/realms/acme/login-actions/{action}?key={jwt()}"
+                f"&client_id=account-console&tab_id={token(11)}"
+            )
             code = digits(6)
             args = [url, "ann.lee@example.com", "Acme", "5 minutes", "Design"]
             if key.startswith("event"):
@@ -451,11 +656,34 @@ def keycloak() -> Iterator[Entry]:
                 subject = props[key + "Subject"]
             if body_key not in props:
                 continue
-            body = re.sub(r"\{(\d)\}", lambda m: args[int(m.group(1))] if int(m.group(1)) < len(args) else "", props[body_key])
-            subject = re.sub(r"\{(\d)\}", lambda m: args[int(m.group(1))] if int(m.group(1)) < len(args) else "", subject)
-            expected = code_answer(code) if answer == "code" else link_answer(url) if answer == "link" else None
-            content = html_page(subject, body) if html_variant else f"Subject: {subject}\n\n{body}\n"
-            yield entry(src, f"keycloak/keycloak:{body_key}", "en", "email-html" if html_variant else "email", content, expected)
+            body = re.sub(
+                r"\{(\d)\}",
+                lambda m: args[int(m.group(1))] if int(m.group(1)) < len(args) else "",
+                props[body_key],
+            )
+            subject = re.sub(
+                r"\{(\d)\}",
+                lambda m: args[int(m.group(1))] if int(m.group(1)) < len(args) else "",
+                subject,
+            )
+            expected = (
+                code_answer(code)
+                if answer == "code"
+                else link_answer(url)
+                if answer == "link"
+                else None
+            )
+            content = (
+                html_page(subject, body) if html_variant else f"Subject: {subject}\n\n{body}\n"
+            )
+            yield entry(
+                src,
+                f"keycloak/keycloak:{body_key}",
+                "en",
+                "email-html" if html_variant else "email",
+                content,
+                expected,
+            )
 
 
 def zitadel() -> Iterator[Entry]:
@@ -471,21 +699,41 @@ def zitadel() -> Iterator[Entry]:
             k, v = line.strip().split(": ", 1)
             sections[current][k] = v
     src = "zitadel/zitadel:internal/notification/static/i18n/en.yaml"
-    plan = {"VerifyEmail": "code-upper", "VerifyPhone": "code-upper", "VerifyEmailOTP": "code",
-            "VerifySMSOTP": "code", "DomainClaimed": "none", "PasswordChange": "none"}
+    plan = {
+        "VerifyEmail": "code-upper",
+        "VerifyPhone": "code-upper",
+        "VerifyEmailOTP": "code",
+        "VerifySMSOTP": "code",
+        "DomainClaimed": "none",
+        "PasswordChange": "none",
+    }
     for name, answer in plan.items():
         for _ in range(2):
             sec = sections[name]
             code = letters(_UPPER_ALNUM, 6) if answer == "code-upper" else digits(6)
-            values = {"DisplayName": "Ann Lee", "Code": code, "OTP": code, "Domain": "example.com", "Username": "ann",
-                      "TempUsername": "ann@zitadel.example.com",
-                      "VerifyURL": f"https://zitadel.example.com/ui/login/otp/verify?userID={digits(18)}&code={code}"}
-            text = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), ""), sec["Text"])
+            values = {
+                "DisplayName": "Ann Lee",
+                "Code": code,
+                "OTP": code,
+                "Domain": "example.com",
+                "Username": "ann",
+                "TempUsername": "ann@zitadel.example.com",
+                "VerifyURL": f"https://zitadel.example.com/ui/login/otp/verify?userID={digits(18)}&code={code}",
+            }
+            text = re.sub(
+                r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), ""), sec["Text"]
+            )
             if "Greeting" in sec:
                 url = f"https://zitadel.example.com/ui/login/mail/verification?userID={digits(18)}&code={code}&orgID={digits(18)}"
-                greet = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), ""), sec["Greeting"])
-                body = (f"<h1>{sec.get('Subject', '')}</h1><p>{greet}</p><p>{html.escape(text)}</p>"
-                        f"<p><a href=\"{url}\">{sec.get('ButtonText', '')}</a></p>")
+                if answer == "none":  # the button of a notice opens the login page
+                    url = "https://zitadel.example.com/ui/login/"
+                greet = re.sub(
+                    r"\{\{\s*\.(\w+)\s*\}\}", lambda m: values.get(m.group(1), ""), sec["Greeting"]
+                )
+                body = (
+                    f"<h1>{sec.get('Subject', '')}</h1><p>{greet}</p><p>{html.escape(text)}</p>"
+                    f'<p><a href="{url}">{sec.get("ButtonText", "")}</a></p>'
+                )
                 content = html_page(sec.get("Subject", ""), body)
                 kind = "email-html"
             else:
@@ -498,48 +746,106 @@ def bitwarden() -> Iterator[Entry]:
     text = (DATA / "bitwarden/TwoFactorEmail.text.hbs").read_text(encoding="utf-8")
     for action in ("logging in", "verifying your email"):
         code = digits(6)
-        values = {"EmailTotpAction": action, "Token": code, "AccountEmail": "ann@example.com", "TheDate": "Wednesday, March 11, 2026",
-                  "TheTime": "9:14 AM", "TimeZone": "UTC", "DeviceIp": "203.0.113.7", "DeviceType": "Chrome"}
-        body = re.sub(r"\{\{[#/>]?[^}]*\}\}", lambda m: values.get(m.group(0)[2:-2], ""), text).strip()
-        yield entry("bitwarden/server:src/Core/MailTemplates/Handlebars/Auth/TwoFactorEmail.text.hbs",
-                    "bitwarden/server:TwoFactorEmail.text.hbs", "en", "email",
-                    f"Subject: Your Bitwarden Verification Code\n\n{body}\n", code_answer(code))
+        values = {
+            "EmailTotpAction": action,
+            "Token": code,
+            "AccountEmail": "ann@example.com",
+            "TheDate": "Wednesday, March 11, 2026",
+            "TheTime": "9:14 AM",
+            "TimeZone": "UTC",
+            "DeviceIp": "203.0.113.7",
+            "DeviceType": "Chrome",
+        }
+        body = re.sub(
+            r"\{\{[#/>]?[^}]*\}\}", lambda m: values.get(m.group(0)[2:-2], ""), text
+        ).strip()
+        yield entry(
+            "bitwarden/server:src/Core/MailTemplates/Handlebars/Auth/TwoFactorEmail.text.hbs",
+            "bitwarden/server:TwoFactorEmail.text.hbs",
+            "en",
+            "email",
+            f"Subject: Your Bitwarden Verification Code\n\n{body}\n",
+            code_answer(code),
+        )
 
 
 def nextcloud() -> Iterator[Entry]:
     data = json.loads((DATA / "twofactor_email/l10n.json").read_text(encoding="utf-8"))
-    english = {"Your two-factor authentication code is: %s": "Your two-factor authentication code is: %s",
-               "If you tried to login, please enter that code on %s. If you did not, somebody else did and knows your your email address or username – and your password!":
-               "If you tried to login, please enter that code on %s. If you did not, somebody else did and knows your your email address or username – and your password!"}
+    heading = "Your two-factor authentication code is: %s"
+    text = (
+        "If you tried to login, please enter that code on %s. If you did not, somebody else did"
+        " and knows your your email address or username – and your password!"
+    )
+    english = {heading: heading, text: text}
     for lang, strings in [("en", english), *sorted(data.items())]:
         code = digits(6)
-        heading, text = list(english)
-        body = (strings.get(heading, heading).replace("%s", code) + "\n\n"
-                + strings.get(text, text).replace("%s", "Nextcloud"))
-        src = "nursoda/twofactor_email:" + ("lib/Service/Email.php" if lang == "en" else f"l10n/{lang}.js")
-        yield entry(src, "nursoda/twofactor_email:lib/Service/Email.php", lang.replace("_", "-").lower(), "email", body + "\n", code_answer(code))
+        body = (
+            strings.get(heading, heading).replace("%s", code)
+            + "\n\n"
+            + strings.get(text, text).replace("%s", "Nextcloud")
+        )
+        src = "nursoda/twofactor_email:" + (
+            "lib/Service/Email.php" if lang == "en" else f"l10n/{lang}.js"
+        )
+        yield entry(
+            src,
+            "nursoda/twofactor_email:lib/Service/Email.php",
+            lang.replace("_", "-").lower(),
+            "email",
+            body + "\n",
+            code_answer(code),
+        )
 
 
 def nextauth() -> Iterator[Entry]:
     data = json.loads((DATA / "nextauth/email.json").read_text(encoding="utf-8"))
     for variant in ("text", "html", "text", "html"):
         host = rng.choice(_HOSTS)
-        url = (f"https://{host}/api/auth/callback/nodemailer?callbackUrl=https%3A%2F%2F{host}%2Fdashboard"
-               f"&token={hexstr(64)}&email=ann%40example.com")
+        url = (
+            f"https://{host}/api/auth/callback/nodemailer?callbackUrl=https%3A%2F%2F{host}%2Fdashboard"
+            f"&token={hexstr(64)}&email=ann%40example.com"
+        )
         body = data[variant].replace("${url}", html.escape(url) if variant == "html" else url)
-        body = body.replace("${host}", host).replace("${escapedHost}", host.replace(".", "&#8203;."))
-        content = html_page(data["subject"].replace("${host}", host), body) if variant == "html" else body
-        yield entry("nextauthjs/next-auth:packages/core/src/providers/nodemailer.ts", f"nextauthjs/next-auth:{variant}", "en",
-                    "email-html" if variant == "html" else "email", content, link_answer(url))
+        body = body.replace("${host}", host).replace(
+            "${escapedHost}", host.replace(".", "&#8203;.")
+        )
+        content = (
+            html_page(data["subject"].replace("${host}", host), body) if variant == "html" else body
+        )
+        yield entry(
+            "nextauthjs/next-auth:packages/core/src/providers/nodemailer.ts",
+            f"nextauthjs/next-auth:{variant}",
+            "en",
+            "email-html" if variant == "html" else "email",
+            content,
+            link_answer(url),
+        )
 
 
 def main() -> None:
     entries: list[Entry] = []
-    for gen in (appwrite, allauth, kratos, hanko, supabase, pocketbase, authelia, keycloak, zitadel, bitwarden, nextcloud, nextauth):
+    for gen in (
+        appwrite,
+        allauth,
+        kratos,
+        hanko,
+        supabase,
+        pocketbase,
+        authelia,
+        keycloak,
+        zitadel,
+        bitwarden,
+        nextcloud,
+        nextauth,
+    ):
         entries.extend(gen())
     counts: dict[str, int] = {}
     for e in entries:
-        base = re.sub(r"[^a-z0-9]+", "-", f"{e['template'].split(':')[0].split('/')[-1]}-{e['template'].split(':')[-1].split('/')[-1].split('.')[0]}-{e['lang']}".lower())
+        base = re.sub(
+            r"[^a-z0-9]+",
+            "-",
+            f"{e['template'].split(':')[0].split('/')[-1]}-{e['template'].split(':')[-1].split('/')[-1].split('.')[0]}-{e['lang']}".lower(),
+        )
         counts[base] = counts.get(base, 0) + 1
         e["id"] = f"{base}-{counts[base]}"
     with OUT.open("w", encoding="utf-8") as handle:
@@ -549,7 +855,10 @@ def main() -> None:
     sources = {e["source"] for e in entries}
     repos = {e["source"].split(":")[0] for e in entries}
     negatives = sum(e["expected"] is None for e in entries)
-    print(f"{len(entries)} messages, {len(langs)} languages, {len(sources)} source files, {len(repos)} repositories, {negatives} negatives")
+    print(
+        f"{len(entries)} messages, {len(langs)} languages, {len(sources)} source files,"
+        f" {len(repos)} repositories, {negatives} negatives"
+    )
 
 
 if __name__ == "__main__":

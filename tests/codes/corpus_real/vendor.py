@@ -47,11 +47,20 @@ def appwrite() -> None:
     base = "app/config/locale/"
     for name in ("email-otp", "email-magic-url", "email-mfa-challenge", "email-inner-base"):
         write(f"appwrite/templates/{name}.tpl", show(repo, f"{base}templates/{name}.tpl"))
-    keep = re.compile(r"emails\.(otpSession|magicSession|mfaChallenge|recovery|verification|invitation)\.")
+    keep = re.compile(
+        r"emails\.(otpSession|magicSession|mfaChallenge|recovery|verification|invitation)\."
+    )
     for path in ls(repo, f"{base}translations/"):
         strings = json.loads(show(repo, path))
         subset = {k: v for k, v in strings.items() if keep.match(k)}
-        write(f"appwrite/translations/{Path(path).name}", json.dumps(subset, ensure_ascii=False, indent=1) + "\n")
+        write(
+            f"appwrite/translations/{Path(path).name}",
+            json.dumps(subset, ensure_ascii=False, indent=1) + "\n",
+        )
+
+
+def _unescape(text: str) -> str:
+    return text.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
 
 
 def _po_strings(text: str) -> dict[str, str]:
@@ -70,8 +79,7 @@ def _po_strings(text: str) -> dict[str, str]:
             elif line.startswith('"') and current:
                 fields[current] += line[1:-1]
         if fields.get("msgid") and fields.get("msgstr"):
-            decode = lambda s: s.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode("utf-8") if False else s.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")  # noqa: E731
-            out[decode(fields["msgid"])] = decode(fields["msgstr"])
+            out[_unescape(fields["msgid"])] = _unescape(fields["msgstr"])
     return out
 
 
@@ -96,7 +104,9 @@ def allauth() -> None:
     for rel in ALLAUTH_TEMPLATES:
         text = show(repo, f"allauth/templates/{rel}")
         write(f"django-allauth/templates/{rel}", text)
-        for m in re.finditer(r"\{% blocktrans(?:late)?[^%]*%\}(.*?)\{% endblocktrans(?:late)? %\}", text, re.S):
+        for m in re.finditer(
+            r"\{% blocktrans(?:late)?[^%]*%\}(.*?)\{% endblocktrans(?:late)? %\}", text, re.S
+        ):
             msgids.add(re.sub(r"\{\{\s*(\w+)\s*\}\}", r"%(\1)s", m.group(1)))
     for path in ls(repo, "allauth/locale/"):
         if not path.endswith(".po"):
@@ -105,7 +115,10 @@ def allauth() -> None:
         strings = _po_strings(show(repo, path))
         subset = {k: v for k, v in strings.items() if k in msgids}
         if subset:
-            write(f"django-allauth/locale/{lang}.json", json.dumps(subset, ensure_ascii=False, indent=1) + "\n")
+            write(
+                f"django-allauth/locale/{lang}.json",
+                json.dumps(subset, ensure_ascii=False, indent=1) + "\n",
+            )
 
 
 def kratos() -> None:
@@ -133,17 +146,28 @@ def hanko() -> None:
     repo = "teamhanko/hanko"
     for path in ls(repo, "backend/mail/locales/"):
         write(f"hanko/locales/{Path(path).name}", show(repo, path))
-    for name in ("login.txt", "email_verification.txt", "password_update.txt", "email_create.txt", "login.html", "layout.html"):
+    for name in (
+        "login.txt",
+        "email_verification.txt",
+        "password_update.txt",
+        "email_create.txt",
+        "login.html",
+        "layout.html",
+    ):
         write(f"hanko/templates/{name}.tmpl", show(repo, f"backend/mail/templates/{name}.tmpl"))
 
 
 def go_consts(repo: str, path: str, prefix: str) -> dict[str, str]:
     source = show(repo, path)
-    return {m.group(1): m.group(2) for m in re.finditer(rf"const ({prefix}\w+) = `(.*?)`", source, re.S)}
+    return {
+        m.group(1): m.group(2) for m in re.finditer(rf"const ({prefix}\w+) = `(.*?)`", source, re.S)
+    }
 
 
 def supabase() -> None:
-    consts = go_consts("supabase/auth", "internal/mailer/templatemailer/templatemailer.go", "default")
+    consts = go_consts(
+        "supabase/auth", "internal/mailer/templatemailer/templatemailer.go", "default"
+    )
     consts["defaultSMS"] = "Your code is {{ .Code }}"  # internal/conf/configuration.go default
     write("supabase-auth/templates.json", json.dumps(consts, indent=1) + "\n")
 
@@ -152,10 +176,16 @@ def pocketbase() -> None:
     source = show("pocketbase/pocketbase", "core/collection_model_auth_templates.go")
     placeholders = dict(re.findall(r'(EmailPlaceholder\w+)\s+string = "([^"]+)"', source))
     out = {}
-    for m in re.finditer(r"var (default\w+Template) = EmailTemplate\{\s*Subject: (.*?),\s*Body: (.*?),\n\}", source, re.S):
+    for m in re.finditer(
+        r"var (default\w+Template) = EmailTemplate\{\s*Subject: (.*?),\s*Body: (.*?),\n\}",
+        source,
+        re.S,
+    ):
+
         def join(expr: str) -> str:
             parts = re.findall(r'`[^`]*`|"[^"]*"|EmailPlaceholder\w+', expr)
             return "".join(placeholders[p] if p.startswith("Email") else p[1:-1] for p in parts)
+
         out[m.group(1)] = {"subject": join(m.group(2)), "body": join(m.group(3))}
     write("pocketbase/templates.json", json.dumps(out, indent=1) + "\n")
 
@@ -180,6 +210,14 @@ def nextcloud() -> None:
 if __name__ == "__main__":
     for fn in (appwrite, allauth, kratos, hanko, supabase, pocketbase, authelia, nextcloud):
         fn()
-    for repo in ("appwrite/appwrite", "pennersr/django-allauth", "ory/kratos", "teamhanko/hanko",
-                 "supabase/auth", "pocketbase/pocketbase", "authelia/authelia", "nursoda/twofactor_email"):
+    for repo in (
+        "appwrite/appwrite",
+        "pennersr/django-allauth",
+        "ory/kratos",
+        "teamhanko/hanko",
+        "supabase/auth",
+        "pocketbase/pocketbase",
+        "authelia/authelia",
+        "nursoda/twofactor_email",
+    ):
         print(repo, head(repo))
