@@ -9,8 +9,8 @@ from typing import ClassVar
 import anyio
 import anyio.to_thread
 
-from vaults.errors import VaultsError
-from vaults.models import Credential
+from vaults.errors import ReadOnlyVault, VaultsError
+from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
 
 __all__ = ["DEFAULT_CONCURRENCY", "VaultBackend"]
@@ -76,6 +76,38 @@ class VaultBackend(abc.ABC):
             for index, ref in enumerate(refs):
                 group.start_soon(one, index, ref)
         return [r for r in results if r is not None]
+
+    # -- optional: writing ----------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Raise :class:`~vaults.errors.ReadOnlyVault` when :meth:`store_totp` cannot work.
+
+        Called by :meth:`vaults.Vaults.set_totp` before anything is read. The default refuses
+        backends that do not override :meth:`store_totp`; override it to refuse a read-only
+        configuration too (then call ``super().check_writable()``).
+        """
+        if type(self).store_totp is VaultBackend.store_totp:
+            raise ReadOnlyVault(f"the {self._label()} vault plugin cannot store secrets")
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        """Optional: make ``secret`` the TOTP secret of ``item`` (``None``: remove it).
+
+        ``item`` is what :meth:`fetch` just returned for ``ref`` (its ``id`` names the item
+        to write); every other field of the item must stay as it is, including fields the
+        plugin does not model. Store it the way the vault's own apps do, so they show the
+        same code. Raise :class:`~vaults.errors.WriteConflict` when the item or vault
+        changed since it was read (nothing written). The host checks the result by reading
+        the item back, and restores the previous secret when it differs.
+        """
+        raise ReadOnlyVault(f"the {self._label()} vault plugin cannot store secrets")
+
+    async def astore_totp(
+        self, ref: Reference, item: Credential, secret: TotpSecret | None
+    ) -> None:
+        """Async :meth:`store_totp`; the default runs it in a worker thread."""
+        await anyio.to_thread.run_sync(self.store_totp, ref, item, secret)
+
+    def _label(self) -> str:
+        return self.display_name or getattr(self, "scheme", "") or type(self).__name__
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and processes."""

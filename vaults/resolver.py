@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
 from vaults.delivery import (
@@ -29,7 +31,12 @@ from vaults.delivery import (
     mask_api_key_field,
     plan_delivery,
 )
-from vaults.errors import InvalidInput, InvalidTotpSecret, UnknownScheme, VaultsError
+from vaults.errors import (
+    InvalidInput,
+    RepromptRequired,
+    UnknownScheme,
+    VaultsError,
+)
 from vaults.host import PluginHost, make_host
 from vaults.models import Credential
 from vaults.refs import Reference, parse_reference
@@ -37,6 +44,7 @@ from vaults.totp import DEFAULT_MIN_REMAINING, code_for_entry
 
 if TYPE_CHECKING:
     from vaults.codes.inbox import Inbox
+    from vaults.enrol import SecretInput, TotpStored
 
 __all__ = ["Vaults", "Waiting"]
 
@@ -72,7 +80,12 @@ class Vaults:
     else the default SQLite file, and closed with this object); ``consume`` (default on)
     takes each code a resolve returns, so two concurrent logins for one identifier never
     get the same code; ``code_timeout`` is the default wait (15 minutes); ``pull_interval``
-    the seconds between requests to a pull endpoint (default 10).
+    the seconds between requests to a pull endpoint (default 10). An item that asks for the
+    master password again (Bitwarden's re-prompt) raises
+    :class:`~vaults.errors.RepromptRequired` unless ``allow_reprompt=True``. A delivered
+    magic link, or a code bound to an origin (``@site #code``), is used only when its site's
+    registrable domain is one of the item's URIs' (others are skipped with a warning and the
+    wait goes on) unless ``allow_foreign_links=True``.
     """
 
     def __init__(
@@ -89,8 +102,12 @@ class Vaults:
         consume: bool = True,
         code_timeout: float = DEFAULT_CODE_TIMEOUT,
         pull_interval: float | None = None,
+        allow_reprompt: bool = False,
+        allow_foreign_links: bool = False,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
+        self.allow_reprompt = allow_reprompt
+        self.allow_foreign_links = allow_foreign_links
         self._host = host
         self._instances: dict[str, VaultBackend] = {}
         for backend in backends:
@@ -148,21 +165,28 @@ class Vaults:
         """Now, on the clock the inbox stamps codes with."""
         return self._inbox.clock() if self._inbox is not None else time.time()
 
+    def _admit(self, cred: Credential) -> Credential:
+        if cred.reprompt and not self.allow_reprompt:
+            raise RepromptRequired(
+                f"{cred.vault} item {cred.name!r} ({cred.id}) asks for the master password "
+                "again before use; allow it with Vaults(allow_reprompt=True) or --allow-reprompt"
+            )
+        return cred
+
     def _finish(
         self, cred: Credential, ref: Reference, min_remaining: float | None, now: float | None
     ) -> Credential:
+        self._admit(cred)
         cred.ref = ref.raw
         mask_api_key_field(cred)
         if cred.totp is None and cred.totp_secret is not None:
-            try:
-                cred.totp = code_for_entry(
-                    cred.totp_secret,
-                    self.clock() if now is None else now,
-                    self.min_remaining if min_remaining is None else min_remaining,
-                )
-            except InvalidTotpSecret:
-                raise
+            cred.totp = code_for_entry(
+                cred.totp_secret,
+                self.clock() if now is None else now,
+                self.min_remaining if min_remaining is None else min_remaining,
+            )
             cred.totp_source = "vault"
+            cred.totp_error = None
         elif cred.totp is not None and cred.totp_source is None:
             cred.totp_source = "server"
         return cred
@@ -175,8 +199,12 @@ class Vaults:
         wait: bool,
         timeout: float | None,
         on_wait: Callable[[Waiting], None] | None,
+        cred: Credential,
     ) -> DeliveryRun:
+        from vaults.codes.binding import SiteBinding
+
         return DeliveryRun(
+            accept=None if self.allow_foreign_links else SiteBinding.for_uris(cred.uris),
             plan=plan,
             since=since,
             timeout=self.code_timeout if timeout is None else _check_timeout(timeout),
@@ -227,7 +255,7 @@ class Vaults:
         """
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
-        cred = self.backend(parsed.scheme).fetch(parsed)
+        cred = self._admit(self.backend(parsed.scheme).fetch(parsed))
         plan = plan_delivery(
             cred,
             totp_identifier=totp_identifier,
@@ -237,7 +265,7 @@ class Vaults:
         )
         if plan is None:
             return self._finish(cred, parsed, min_remaining, now)
-        run = self._run(plan, started, wait, timeout, on_wait)
+        run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
@@ -262,7 +290,7 @@ class Vaults:
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
-        cred = await backend.afetch(parsed)
+        cred = self._admit(await backend.afetch(parsed))
         plan = plan_delivery(
             cred,
             totp_identifier=totp_identifier,
@@ -272,11 +300,90 @@ class Vaults:
         )
         if plan is None:
             return self._finish(cred, parsed, min_remaining, now)
-        run = self._run(plan, started, wait, timeout, on_wait)
+        run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
         return apply_delivered(cred, await adeliver(cred, run, inbox=self.inbox, host=host))
+
+    # -- writing ----------------------------------------------------------------------
+    def set_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> Credential:
+        """Store a TOTP secret in the item ``ref`` names; return the item read back.
+
+        ``secret`` is anything ``vaults totp`` accepts (raw base32, ``otpauth://``,
+        ``steam://``) or a :class:`~vaults.models.TotpSecret`; ``qr`` is a setup QR image
+        instead (needs ``vaults[qr]``). The returned credential's code is the given
+        secret's (checked by reading the item back; a mismatch writes the previous secret
+        back and raises :class:`~vaults.errors.WriteNotVerified`).
+
+        The same secret again writes nothing. A different secret already on the item
+        raises :class:`~vaults.errors.TotpAlreadySet` unless ``replace=True``. A plugin
+        that cannot write raises :class:`~vaults.errors.ReadOnlyVault`; unknown and
+        ambiguous items fail as in :meth:`resolve`.
+        """
+        return self.store_totp(ref, secret, qr=qr, replace=replace).credential
+
+    async def aset_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> Credential:
+        """Async :meth:`set_totp`."""
+        return (await self.astore_totp(ref, secret, qr=qr, replace=replace)).credential
+
+    def store_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> TotpStored:
+        """:meth:`set_totp`, also telling whether anything was written (``changed``)."""
+        from vaults import enrol
+
+        parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
+        given = enrol.secret_from_input(secret, qr)
+        backend = self.backend(parsed.scheme)
+        stored = enrol.store(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
+        self._finish(stored.credential, parsed, None, None)
+        return stored
+
+    async def astore_totp(
+        self,
+        ref: RefLike,
+        secret: SecretInput | None = None,
+        *,
+        qr: str | Path | None = None,
+        replace: bool = False,
+    ) -> TotpStored:
+        """Async :meth:`store_totp`."""
+        from vaults import enrol
+
+        parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
+        given = (
+            enrol.secret_from_input(secret)
+            if qr is None
+            else await anyio.to_thread.run_sync(enrol.secret_from_input, secret, qr)
+        )
+        backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
+        stored = await enrol.astore(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
+        self._finish(stored.credential, parsed, None, None)
+        return stored
 
     # -- batch ------------------------------------------------------------------------
     def _group(

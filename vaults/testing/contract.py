@@ -30,21 +30,29 @@ import anyio
 import pytest
 
 from vaults.backend import VaultBackend
-from vaults.errors import AmbiguousItem, InvalidReference, ItemNotFound, VaultsError
+from vaults.errors import (
+    AmbiguousItem,
+    InvalidReference,
+    ItemNotFound,
+    TotpAlreadySet,
+    VaultsError,
+)
 from vaults.host import ENTRY_POINT_GROUP, make_host
-from vaults.models import Credential
+from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference, parse_reference
 from vaults.resolver import Vaults
 from vaults.testing.clock import FrozenClock
 from vaults.testing.leaks import Exposure, assert_no_leak, error_texts, record_texts
 from vaults.testing.seed import (
+    CANARY,
+    HOTP_ITEM,
     MISSING_NAME,
     SHARED_NAME,
     STANDARD_SEED,
     SeedItem,
     secrets_of,
 )
-from vaults.totp import DEFAULT_MIN_REMAINING, code_at, code_for_entry
+from vaults.totp import DEFAULT_MIN_REMAINING, code_at, code_for_entry, parse_secret
 
 __all__ = ["SeededVault", "VaultContract"]
 
@@ -54,6 +62,14 @@ _ALL_KEYS = [item.key for item in STANDARD_SEED]
 _UNIQUE_NAME_KEYS = [item.key for item in STANDARD_SEED if item.name != SHARED_NAME]
 _TOTP_KEYS = [item.key for item in STANDARD_SEED if item.totp is not None]
 _NO_TOTP_KEYS = [item.key for item in STANDARD_SEED if item.totp is None]
+
+# secrets the write checks store (each holds the canary, so the leak check looks for them)
+_WRITE_RAW = f"{CANARY}WRITERAWSECRET234567"
+_WRITE_URI = (
+    f"otpauth://totp/Written:writer@example.test?secret={CANARY}WRITEOTPAUTHSHA256Q"
+    "&issuer=Written&algorithm=SHA256&digits=8&period=30"
+)
+_WRITE_OTHER = f"{CANARY}REPLACEMENTSECRET567"
 
 Expectation = str | type[VaultsError]
 """A seed key (a credential for that item is expected) or the error class expected."""
@@ -114,10 +130,15 @@ class VaultContract:
     """Non-default otpauth parameters (SHA256, 8 digits) survive storage."""
     supports_steam: ClassVar[bool] = True
     """Steam Guard secrets (``False``: ``steam`` is left out of the seed)."""
+    supports_totp_error: ClassVar[bool] = False
+    """The vault stores any text as an item's TOTP (``hotp`` is then added to the seed: it
+    must resolve with ``totp=None`` and a ``totp_error``, the login intact)."""
     supports_uris: ClassVar[bool] = True
     supports_async: ClassVar[bool] = True
     supports_batch: ClassVar[bool] = False
     """The backend overrides ``fetch_many`` to batch; it is then also checked directly."""
+    # Writing (``Vaults.set_totp``) is checked when the backend overrides ``store_totp``.
+    # The write checks use the seeded vault and put every item they touch back as it was.
 
     # -- what the plugin author implements or overrides ----------------------------------
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
@@ -152,7 +173,8 @@ class VaultContract:
             dropped.add("shared_2")
         if not self.supports_steam:
             dropped.add("steam")
-        return tuple(item for item in STANDARD_SEED if item.key not in dropped)
+        extra = (HOTP_ITEM,) if self.supports_totp_error else ()
+        return tuple(item for item in STANDARD_SEED if item.key not in dropped) + extra
 
     # -- fixtures -------------------------------------------------------------------------
     @pytest.fixture(scope="class")
@@ -264,6 +286,7 @@ class VaultContract:
         assert cred.totp is not None, (
             f"{item.key!r} has a TOTP secret but the credential has no code "
             f"(set Credential.totp_secret, e.g. with vaults.totp.parse_secret)"
+            + (f"; totp_error: {cred.totp_error}" if cred.totp_error else "")
         )
         if cred.totp_source == "server":
             # computed by the vault at real time: any window the call overlapped
@@ -482,6 +505,23 @@ class VaultContract:
         cred = contract_vaults.resolve(self._any_ref(seeded_vault, item))
         assert cred.totp is None, f"{key!r} has no TOTP secret but got a code"
         assert cred.totp_secret is None, f"{key!r} has no TOTP secret but got one"
+        assert cred.totp_error is None, f"{key!r} has no TOTP secret but got {cred.totp_error!r}"
+
+    def test_unusable_totp_keeps_the_login(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        """An item whose TOTP gives no code still resolves: ``totp_error``, not an error."""
+        self._need("supports_totp_error")
+        ref = self._any_ref(seeded_vault, HOTP_ITEM)
+        cred = contract_vaults.resolve(ref)
+        assert cred.totp is None and cred.totp_secret is None, (
+            f"{ref}: an HOTP secret must give no TOTP code"
+        )
+        assert cred.totp_error and "HOTP" in cred.totp_error, (
+            f"{ref}: totp_error should say the secret is HOTP, got {cred.totp_error!r}"
+        )
+        self._assert_credential(cred, HOTP_ITEM, seeded_vault, f"resolve({ref!r})")
+        assert_no_leak([Exposure("totp_error", cred.totp_error)], secrets_of(self.seed_items()))
 
     # -- the contract: async and batches --------------------------------------------------
     def test_async_resolve_matches_sync(
@@ -570,6 +610,7 @@ class VaultContract:
                     Exposure(f"public_dict() of {where}", json.dumps(cred.public_dict())),
                     Exposure(f"repr() of {where}.totp", repr(cred.totp)),
                     Exposure(f"repr() of {where}.totp_secret", repr(cred.totp_secret)),
+                    Exposure(f"{where}.totp_error", cred.totp_error or ""),
                 ]
             )
 
@@ -606,6 +647,205 @@ class VaultContract:
         ]
         exposures += record_texts(caplog.records)
         secrets = secrets_of(self.seed_items())
+        for index, extra in enumerate(seeded_vault.secrets):
+            secrets[extra] = f"SeededVault.secrets[{index}]"
+        assert_no_leak(exposures, secrets)
+
+    # -- the contract: storing TOTP secrets (backends that implement store_totp) -----------
+    def _need_store(self, seeded: SeededVault) -> None:
+        if type(seeded.backend).store_totp is VaultBackend.store_totp:
+            pytest.skip("the backend does not implement store_totp (read-only plugin)")
+
+    def _write_secret(self) -> str:
+        return _WRITE_URI if self.supports_otpauth_params else _WRITE_RAW
+
+    def _put_back(self, seeded: SeededVault, ref: str, item: SeedItem) -> None:
+        """Restore ``item``'s seeded TOTP secret (or none) through the backend."""
+        parsed = parse_reference(ref)
+        current = seeded.backend.fetch(parsed)
+        seeded.backend.store_totp(parsed, current, item.totp_secret())
+
+    def _assert_holds(
+        self, cred: Credential, secret: TotpSecret, now: float, how: str, started: float
+    ) -> None:
+        assert cred.totp is not None, f"{how}: the item read back has no code"
+        if cred.totp_source == "server":
+            first = math.floor(started / secret.period) - 1
+            last = math.floor(time.time() / secret.period) + 1
+            allowed = {code_at(secret, w * secret.period).code for w in range(first, last + 1)}
+            assert cred.totp.code in allowed, f"{how}: the vault's code is not the secret's"
+            return
+        expected = code_for_entry(secret, now, DEFAULT_MIN_REMAINING)
+        assert (cred.totp.code, cred.totp.valid_from) == (expected.code, expected.valid_from), (
+            f"{how}: the code read back is not the code of the stored secret "
+            f"({secret.algorithm}, {secret.digits} digits, period {secret.period})"
+        )
+
+    def test_set_totp_on_an_item_without_one(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults, contract_clock: FrozenClock
+    ) -> None:
+        self._need_store(seeded_vault)
+        item = self._item("github_enterprise")
+        ref = self._any_ref(seeded_vault, item)
+        secret = parse_secret(self._write_secret())
+        started = time.time()
+        try:
+            cred = contract_vaults.set_totp(ref, self._write_secret())
+            self._assert_credential(cred, item, seeded_vault, f"set_totp({ref!r})")
+            self._assert_holds(cred, secret, contract_clock.now, f"set_totp({ref!r})", started)
+            again = contract_vaults.resolve(ref)
+            self._assert_credential(again, item, seeded_vault, f"resolve({ref!r}) after the write")
+            self._assert_holds(again, secret, contract_clock.now, "resolve after set_totp", started)
+        finally:
+            self._put_back(seeded_vault, ref, item)
+        cred = contract_vaults.resolve(ref)
+        assert cred.totp is None, "removing the TOTP secret (store_totp(..., None)) left a code"
+
+    def test_set_totp_refuses_a_different_secret(
+        self,
+        seeded_vault: SeededVault,
+        contract_vaults: Vaults,
+        contract_clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        self._need_store(seeded_vault)
+        item = self._item("github")
+        ref = self._any_ref(seeded_vault, item)
+        calls = self._count_writes(seeded_vault, monkeypatch)
+        with pytest.raises(TotpAlreadySet) as caught:
+            contract_vaults.set_totp(ref, _WRITE_OTHER)
+        assert "already has a TOTP secret" in str(caught.value)
+        assert caught.value.exit_code == 1
+        assert calls == [], "store_totp was called although the write was refused"
+        started = time.time()
+        cred = contract_vaults.resolve(ref)
+        original = item.totp_secret()
+        assert original is not None
+        self._assert_holds(cred, original, contract_clock.now, "resolve after a refusal", started)
+
+    def _count_writes(self, seeded: SeededVault, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """Record the backend's store_totp calls (item ids) for this test."""
+        calls: list[str] = []
+        backend = seeded.backend
+        original = backend.store_totp
+
+        def counting(ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+            calls.append(item.id)
+            original(ref, item, secret)
+
+        monkeypatch.setattr(backend, "store_totp", counting)
+        return calls
+
+    def test_set_totp_same_secret_writes_nothing(
+        self,
+        seeded_vault: SeededVault,
+        contract_vaults: Vaults,
+        contract_clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        self._need_store(seeded_vault)
+        item = self._item("github")
+        ref = self._any_ref(seeded_vault, item)
+        assert item.totp is not None
+        calls = self._count_writes(seeded_vault, monkeypatch)
+        started = time.time()
+        for form in (item.totp, item.totp_uri() or item.totp):
+            stored = contract_vaults.store_totp(ref, form)
+            assert stored.changed is False, "the same secret again should write nothing"
+            original = item.totp_secret()
+            assert original is not None
+            self._assert_holds(stored.credential, original, contract_clock.now, "no-op", started)
+        assert calls == [], "store_totp was called for the secret the item already holds"
+
+    def test_set_totp_replace(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults, contract_clock: FrozenClock
+    ) -> None:
+        self._need_store(seeded_vault)
+        item = self._item("acme" if self.supports_otpauth_params else "github")
+        ref = self._any_ref(seeded_vault, item)
+        started = time.time()
+        try:
+            cred = contract_vaults.set_totp(ref, _WRITE_OTHER, replace=True)
+            self._assert_credential(cred, item, seeded_vault, "set_totp(replace=True)")
+            new = parse_secret(_WRITE_OTHER)
+            self._assert_holds(cred, new, contract_clock.now, "set_totp(replace=True)", started)
+            again = contract_vaults.resolve(ref)
+            self._assert_holds(again, new, contract_clock.now, "resolve after replace", started)
+        finally:
+            self._put_back(seeded_vault, ref, item)
+        original = item.totp_secret()
+        assert original is not None
+        back = contract_vaults.resolve(ref)
+        self._assert_holds(back, original, contract_clock.now, "the restored secret", started)
+
+    def test_aset_totp(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults, contract_clock: FrozenClock
+    ) -> None:
+        self._need_store(seeded_vault)
+        self._need("supports_async")
+        item = self._item("unicode")
+        ref = self._any_ref(seeded_vault, item)
+        secret = parse_secret(_WRITE_RAW)
+        started = time.time()
+
+        async def run() -> Credential:
+            return await contract_vaults.aset_totp(ref, secret)
+
+        try:
+            cred = _run(run)
+            self._assert_credential(cred, item, seeded_vault, f"aset_totp({ref!r})")
+            self._assert_holds(cred, secret, contract_clock.now, "aset_totp", started)
+        finally:
+            self._put_back(seeded_vault, ref, item)
+
+    def test_set_totp_unknown_or_ambiguous_item_writes_nothing(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self._need_store(seeded_vault)
+        calls = self._count_writes(seeded_vault, monkeypatch)
+        refs: list[tuple[str, type[VaultsError]]] = []
+        if self.supports_lookup_by_name:
+            refs.append((self.ref_by_name(MISSING_NAME), ItemNotFound))
+            if self.supports_duplicate_names:
+                refs.append((self.ref_by_name(SHARED_NAME), AmbiguousItem))
+        if self.supports_lookup_by_id:
+            refs.append((self.ref_by_id(self.missing_id()), ItemNotFound))
+        for ref, expected in refs:
+            with pytest.raises(expected):
+                contract_vaults.set_totp(ref, _WRITE_RAW)
+        assert calls == []
+
+    def test_set_totp_leaks_no_secret(
+        self,
+        seeded_vault: SeededVault,
+        contract_vaults: Vaults,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        self._need_store(seeded_vault)
+        caplog.set_level(logging.DEBUG)
+        item = self._item("shared_1")
+        ref = self._any_ref(seeded_vault, item)
+        exposures: list[Exposure] = []
+        try:
+            cred = contract_vaults.set_totp(ref, self._write_secret())
+            exposures += [
+                Exposure("repr() of the credential set_totp returned", repr(cred)),
+                Exposure("model_dump_json() of it", cred.model_dump_json()),
+                Exposure("public_dict() of it", json.dumps(cred.public_dict())),
+            ]
+            try:
+                contract_vaults.set_totp(ref, _WRITE_OTHER)
+            except TotpAlreadySet as exc:
+                exposures += error_texts("the TotpAlreadySet error", exc)
+            else:
+                pytest.fail("a different secret was stored without replace=True")
+        finally:
+            self._put_back(seeded_vault, ref, item)
+        exposures += record_texts(caplog.records)
+        secrets = secrets_of(self.seed_items())
+        for extra in (_WRITE_RAW, _WRITE_URI, _WRITE_OTHER):
+            secrets[extra] = "a TOTP secret the contract stored"
+            secrets[parse_secret(extra).secret.get_secret_value()] = "its base32 key"
         for index, extra in enumerate(seeded_vault.secrets):
             secrets[extra] = f"SeededVault.secrets[{index}]"
         assert_no_leak(exposures, secrets)

@@ -16,17 +16,17 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import SecretStr
 
 from vaults.backend import VaultBackend
-from vaults.errors import AmbiguousItem, ItemNotFound
+from vaults.errors import AmbiguousItem, ItemNotFound, ReadOnlyVault
 from vaults.markers import hookimpl
-from vaults.models import Credential
+from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
 from vaults.testing.seed import SeedItem
-from vaults.totp import parse_secret
+from vaults.totp import secret_or_error
 
 __all__ = ["MemoryBackend", "MemoryItem", "vaults_register_backends"]
 
@@ -44,14 +44,19 @@ class MemoryItem:
 
 
 class MemoryBackend(VaultBackend):
-    """Items live in a dict. A reference body is an item id or an exact item name."""
+    """Items live in a dict. A reference body is an item id or an exact item name.
+
+    It stores TOTP secrets (:meth:`store_totp`, as ``otpauth://`` URIs) unless built with
+    ``read_only=True``.
+    """
 
     scheme = "memory"
     display_name = "In-memory vault (tests)"
 
-    def __init__(self, items: Iterable[MemoryItem] = ()) -> None:
+    def __init__(self, items: Iterable[MemoryItem] = (), *, read_only: bool = False) -> None:
         self._items: dict[str, MemoryItem] = {}
         self._lock = threading.Lock()
+        self.read_only = read_only
         self.seed_ids: dict[str, str] = {}
         """Seed key -> item id, when built by :meth:`from_seed`."""
         for item in items:
@@ -117,6 +122,7 @@ class MemoryBackend(VaultBackend):
     def fetch(self, ref: Reference) -> Credential:
         log.debug("memory vault: looking up %s", ref)
         item = self._find(ref)
+        secret, problem = secret_or_error(item.totp)
         return Credential(
             vault=self.scheme,
             id=item.id,
@@ -124,8 +130,23 @@ class MemoryBackend(VaultBackend):
             username=item.username,
             password=item.password,
             uris=list(item.uris),
-            totp_secret=parse_secret(item.totp) if item.totp is not None else None,
+            totp_secret=secret,
+            totp_error=problem,
         )
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyVault("this memory vault is read-only: it cannot store secrets")
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        self.check_writable()
+        with self._lock:
+            current = self._items.get(item.id)
+            if current is None:
+                raise ItemNotFound(f"item {item.id!r} is no longer in the memory vault")
+            stored = SecretStr(secret.to_uri()) if secret is not None else None
+            self._items[item.id] = replace(current, totp=stored)
+        log.debug("memory vault: stored the TOTP secret of %s", item.id)
 
     def __repr__(self) -> str:
         return f"<MemoryBackend items={len(self._items)}>"

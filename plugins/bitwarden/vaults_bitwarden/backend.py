@@ -21,7 +21,6 @@ from vaults.backend import VaultBackend
 from vaults.errors import ItemNotFound, VaultsError
 from vaults.models import Credential
 from vaults.refs import Reference
-from vaults_bitwarden.cli_transport import CliTransport
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.lookup import (
     ItemIndex,
@@ -33,7 +32,6 @@ from vaults_bitwarden.lookup import (
     search_term,
     select,
 )
-from vaults_bitwarden.serve_api import ServeTransport
 from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
 from vaults_bitwarden.transport import Item, Transport
 
@@ -47,7 +45,8 @@ def _outside_scope(query: Query) -> ItemNotFound:
 
 
 class BitwardenBackend(VaultBackend):
-    """Bitwarden through ``bw serve`` (``VAULTS_BITWARDEN_URL``) or the ``bw`` CLI."""
+    """Bitwarden through ``bw serve`` (``VAULTS_BITWARDEN_URL``), the server itself
+    (``VAULTS_BITWARDEN_SERVER``, native) or the ``bw`` CLI."""
 
     scheme: ClassVar[str] = "bitwarden"
     display_name: ClassVar[str] = "Bitwarden"
@@ -58,11 +57,24 @@ class BitwardenBackend(VaultBackend):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BitwardenBackend:
-        """``VAULTS_BITWARDEN_URL`` set: ``bw serve``; otherwise the ``bw`` CLI."""
+        """``VAULTS_BITWARDEN_URL`` set: ``bw serve``; else ``VAULTS_BITWARDEN_SERVER`` set:
+        the native ``api`` transport; else the ``bw`` CLI (``VAULTS_BITWARDEN_TRANSPORT``
+        forces one)."""
         settings = BitwardenSettings.from_env(env)
-        transport: Transport = (
-            ServeTransport(settings) if settings.url is not None else CliTransport(settings)
-        )
+        # each transport is imported only when chosen (a new process pays for one)
+        transport: Transport
+        if settings.transport == "serve":
+            from vaults_bitwarden.serve_api import ServeTransport
+
+            transport = ServeTransport(settings)
+        elif settings.transport == "api":
+            from vaults_bitwarden.native.transport import ApiTransport
+
+            transport = ApiTransport(settings)
+        else:
+            from vaults_bitwarden.cli_transport import CliTransport
+
+            transport = CliTransport(settings)
         return cls(transport)
 
     def __repr__(self) -> str:
@@ -92,9 +104,9 @@ class BitwardenBackend(VaultBackend):
             item = self.transport.get_item(query.item_id, query.describe())
             if not scope.admits(item):
                 raise _outside_scope(query)
-            return decode_item(item)
+            return decode_item(self.transport.reveal(item))
         items = self.transport.list_items(search_term(query), query.describe())
-        return decode_item(self._selected(items, query, scope))
+        return decode_item(self.transport.reveal(self._selected(items, query, scope)))
 
     async def afetch(self, ref: Reference) -> Credential:
         query = parse_query(ref)
@@ -103,9 +115,9 @@ class BitwardenBackend(VaultBackend):
             item = await self.transport.aget_item(query.item_id, query.describe())
             if not scope.admits(item):
                 raise _outside_scope(query)
-            return decode_item(item)
+            return decode_item(await self.transport.areveal(item))
         items = await self.transport.alist_items(search_term(query), query.describe())
-        return decode_item(self._selected(items, query, scope))
+        return decode_item(await self.transport.areveal(self._selected(items, query, scope)))
 
     @staticmethod
     def _selected(items: Sequence[Item], query: Query, scope: Scope) -> Item:
@@ -158,7 +170,7 @@ class BitwardenBackend(VaultBackend):
                     )
                     if not scope.admits(item):
                         raise _outside_scope(query)
-                results.append(decode_item(item))
+                results.append(decode_item(self.transport.reveal(item)))
             except VaultsError as exc:
                 results.append(exc)
         return results
@@ -191,7 +203,7 @@ class BitwardenBackend(VaultBackend):
                     )
                     if not scope.admits(item):
                         raise _outside_scope(query)
-                results.append(decode_item(item))
+                results.append(decode_item(await self.transport.areveal(item)))
             except VaultsError as exc:
                 results.append(exc)
         return results

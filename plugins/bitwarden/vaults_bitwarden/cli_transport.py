@@ -226,6 +226,13 @@ class CliTransport:
         # ``--search=TERM`` keeps a name starting with '-' from being read as an option
         return self._list(["list", "items", *([f"--search={search}"] if search else [])], what)
 
+    def reveal(self, item: Item) -> Item:
+        """Listed items are whole already."""
+        return item
+
+    async def areveal(self, item: Item) -> Item:
+        return item
+
     def list_organizations(self) -> list[Item]:
         return self._list(["list", "organizations"], "organizations")
 

@@ -28,7 +28,7 @@ import anyio.lowlevel
 import httpx
 from pydantic import SecretStr
 
-from vaults.bounded_http import Backoff, asend, retry_after, send
+from vaults.bounded_http import DEFAULT_MAX_BYTES, Backoff, asend, retry_after, send
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
 from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
@@ -45,6 +45,16 @@ BACKOFF: Final = Backoff(attempts=2, base=0.1)
 """A GET is tried twice: a kept-alive socket closed under us, a 429 or 5xx is retried once
 after a short jittered wait (or the ``Retry-After`` asked, up to 10 s). A "Not found." or any
 other 400 envelope is an answer and never retried. One try is bounded by the timeout."""
+
+
+LIST_MAX_BYTES = 64 * 1024 * 1024
+"""Largest decoded answer read from a ``/list/…`` call (a whole vault's items); every other
+answer is capped at :data:`vaults.bounded_http.DEFAULT_MAX_BYTES` (1 MiB)."""
+
+
+def answer_cap(path: str) -> int:
+    """The size cap of the answer to ``path``."""
+    return LIST_MAX_BYTES if path.startswith("/list/") else DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,7 @@ class ServeTransport:
                 timeout=self._timeout if timeout is None else timeout,
                 backoff=BACKOFF,
                 on_try=self._count,
+                max_bytes=answer_cap(path),
             )
         except httpx.HTTPError as exc:
             self._log(method, path, type(exc).__name__, started)
@@ -294,6 +305,13 @@ class ServeTransport:
         params = {"search": search} if search else None
         return _list_data(self._call("GET", "/list/object/items", what, params), self.source)
 
+    def reveal(self, item: Item) -> Item:
+        """Listed items are whole already."""
+        return item
+
+    async def areveal(self, item: Item) -> Item:
+        return item
+
     def list_organizations(self) -> list[Item]:
         return _list_data(
             self._call("GET", "/list/object/organizations", "organizations"), self.source
@@ -336,6 +354,7 @@ class ServeTransport:
                 timeout=self._timeout if timeout is None else timeout,
                 backoff=BACKOFF,
                 on_try=self._count,
+                max_bytes=answer_cap(path),
             )
         except httpx.HTTPError as exc:
             self._log(method, path, type(exc).__name__, started)

@@ -1,7 +1,8 @@
 """``python -m vaults_keepass.demo PATH``: write the bundled offline demo database.
 
 The demo vault holds ``Demo/Acme Cloud`` (a login with a TOTP secret) and ``Demo/Intranet``
-(a login without one). Its master password is ``demo`` — a demo, not a secret.
+(a login without one). Its master password is ``demo`` — a demo, not a secret. The entries'
+UUIDs are fixed, so their ids are the same on every run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ DEMO_ENTRIES = (
         password="correct horse battery staple",  # noqa: S106 - demo data
         url="https://login.acme.example/",
         group=("Demo",),
+        uuid="72a114e6eb3f11f18e1202fc00000001",
         attributes={
             "otp": "otpauth://totp/Acme%20Cloud:alice@acme.example"
             "?secret=JBSWY3DPEHPK3PXP&issuer=Acme%20Cloud&period=30&digits=6",
@@ -31,6 +33,7 @@ DEMO_ENTRIES = (
         password="tr0ub4dor&3",  # noqa: S106 - demo data
         url="https://intranet.acme.example/",
         group=("Demo",),
+        uuid="72a114e6eb3f11f18e1202fc00000002",
     ),
 )
 

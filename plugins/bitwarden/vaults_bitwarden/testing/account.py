@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from vaults_bitwarden.testing.crypto import (
+    KdfParams,
+    KdfType,
     SymmetricKey,
     encrypt_type2,
     encrypt_type4,
@@ -33,7 +35,11 @@ MIN_PBKDF2_ITERATIONS = 5000
 
 @dataclass(frozen=True)
 class BitwardenAccount:
-    """A user with a master password, an API key, one organisation, one collection, one folder."""
+    """A user with a master password, an API key, one organisation, one collection, one folder.
+
+    ``kdf`` is PBKDF2-SHA256 (``kdf_iterations``, the CLI's minimum by default) unless an
+    Argon2id :class:`~vaults_bitwarden.native.crypto.KdfParams` is given.
+    """
 
     email: str
     master_password: str = field(repr=False)
@@ -58,6 +64,9 @@ class BitwardenAccount:
     collection_name: str
     folder_id: str
     folder_name: str
+    kdf_type: int = 0
+    kdf_memory: int | None = None
+    kdf_parallelism: int | None = None
 
     @classmethod
     def create(
@@ -70,10 +79,13 @@ class BitwardenAccount:
         organization_name: str = "Test Organisation",
         collection_name: str = "Engineering",
         folder_name: str = "Work",
+        kdf: KdfParams | None = None,
     ) -> BitwardenAccount:
-        if kdf_iterations < MIN_PBKDF2_ITERATIONS:
-            raise ValueError(f"the CLI refuses under {MIN_PBKDF2_ITERATIONS} PBKDF2 iterations")
-        master_key = make_master_key(master_password, email, kdf_iterations)
+        if kdf is None:
+            if kdf_iterations < MIN_PBKDF2_ITERATIONS:
+                raise ValueError(f"the CLI refuses under {MIN_PBKDF2_ITERATIONS} PBKDF2 iterations")
+            kdf = KdfParams(KdfType.PBKDF2_SHA256, kdf_iterations)
+        master_key = make_master_key(master_password, email, kdf)
         user_key = SymmetricKey.generate()
         private_key = generate_rsa_key()
         organization_key = SymmetricKey.generate()
@@ -81,7 +93,10 @@ class BitwardenAccount:
         return cls(
             email=email,
             master_password=master_password,
-            kdf_iterations=kdf_iterations,
+            kdf_iterations=kdf.iterations,
+            kdf_type=int(kdf.type),
+            kdf_memory=kdf.memory_mib,
+            kdf_parallelism=kdf.parallelism,
             user_id=user_id,
             name=name,
             security_stamp=str(uuid.uuid4()),
@@ -104,6 +119,12 @@ class BitwardenAccount:
             collection_name=collection_name,
             folder_id=str(uuid.uuid4()),
             folder_name=folder_name,
+        )
+
+    @property
+    def kdf(self) -> KdfParams:
+        return KdfParams(
+            KdfType(self.kdf_type), self.kdf_iterations, self.kdf_memory, self.kdf_parallelism
         )
 
     @property

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from vaults_bitwarden.native.crypto import KdfParams, KdfType
+from vaults_bitwarden.testing.account import BitwardenAccount
 from vaults_bitwarden.testing.cli import (
     REQUIRE_BW_ENV,
     BwCli,
@@ -30,14 +33,17 @@ from vaults_bitwarden.testing.seed import DEFAULT_SEED
 from vaults_bitwarden.testing.server import BitwardenTestServer
 
 __all__ = [
+    "WritableVault",
     "bitwarden_server",
     "bitwarden_server_factory",
+    "bitwarden_writable",
     "bw_binary",
     "bw_cli",
     "bw_cli_copy",
     "bw_cli_logged_out",
     "bw_serve",
     "bw_serve_copy",
+    "bw_serve_writable",
     "require_bw_binary",
 ]
 
@@ -165,6 +171,72 @@ def bw_serve_copy(bw_cli: BwCli, tmp_path: Path) -> Iterator[str]:
     """
     cli = bw_cli.clone(tmp_path / "bw-serve-appdata")
     serve = BwServe.start(cli, log_path=tmp_path / "bw-serve.log")
+    try:
+        yield serve.url
+    finally:
+        serve.stop()
+
+
+WRITABLE_KDF = KdfParams(KdfType.ARGON2ID, iterations=2, memory_mib=16, parallelism=1)
+"""The writable account's KDF: Argon2id at Bitwarden's minimums (the CLI derives it too)."""
+
+
+@dataclass(frozen=True)
+class WritableVault:
+    """A test server the real CLI writes to, and two ``bw`` logins to it.
+
+    ``cli`` logged in while the ``cipher-key-encryption`` flag was off: items it writes are
+    encrypted directly under the user (or organisation) key. ``cli_keyed`` logged in with
+    the flag on: every item it creates or edits gets its own cipher key. The CLI reads the
+    flag at login and keeps it an hour, so the two stay as they are for a test session.
+    Both are unlocked (``.session``); they do not see each other's writes until they sync.
+    """
+
+    server: BitwardenTestServer
+    cli: BwCli
+    cli_keyed: BwCli
+
+
+@pytest.fixture(scope="session")
+def bitwarden_writable(
+    bw_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WritableVault]:
+    """Its own server (Argon2id account, empty vault) and two real ``bw`` logins (~7 s).
+
+    Write with ``cli.run("create", "item", base64_json)``, ``bw edit item``,
+    ``bw delete item``, or through :func:`bw_serve_writable`; read the stored ciphertext
+    with ``server.cipher(id)`` / ``server.vault.ciphers``.
+    """
+    account = BitwardenAccount.create(email="writer@example.com", kdf=WRITABLE_KDF)
+    server = BitwardenTestServer.create(
+        tmp_path_factory.mktemp("bitwarden-writable-tls"), account=account
+    )
+    with server:
+        logins: list[BwCli] = []
+        for keyed in (False, True):
+            server.feature_states["cipher-key-encryption"] = keyed
+            cli = BwCli(
+                binary=bw_binary,
+                appdata_dir=tmp_path_factory.mktemp("bw-writable-appdata"),
+                ca_cert=server.ca_cert,
+            )
+            cli.config_server(server.url)
+            logins.append(cli.login_password(server.email, server.master_password))
+        server.feature_states["cipher-key-encryption"] = False
+        yield WritableVault(server=server, cli=logins[0], cli_keyed=logins[1])
+
+
+@pytest.fixture(scope="session")
+def bw_serve_writable(
+    bitwarden_writable: WritableVault, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """URL of a real ``bw serve`` logged in to :func:`bitwarden_writable` (on a copy of
+    its ``cli``: no own cipher keys). ``POST /object/item``, ``PUT /object/item/<id>``,
+    ``DELETE /object/item/<id>`` write through to the server; ``POST /sync`` reads others'."""
+    work = tmp_path_factory.mktemp("bw-serve-writable")
+    serve = BwServe.start(
+        bitwarden_writable.cli.clone(work / "appdata"), log_path=work / "bw-serve.log"
+    )
     try:
         yield serve.url
     finally:

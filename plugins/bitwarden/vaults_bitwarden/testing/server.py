@@ -1,9 +1,18 @@
 """A Bitwarden-compatible HTTPS server on 127.0.0.1 for the official CLI.
 
-It speaks the few endpoints ``bw login``, ``bw unlock`` and ``bw sync`` use:
+It speaks the endpoints ``bw login``, ``bw unlock`` and ``bw sync`` use:
 ``/api/config``, ``/identity/accounts/prelogin[/password]``,
 ``/identity/connect/token`` (password, client_credentials and refresh_token grants),
-``/api/sync`` and ``/api/accounts/revision-date``. It runs in a background thread.
+``/api/sync`` and ``/api/accounts/revision-date``; and those ``bw create item``,
+``bw edit item``, ``bw delete item`` and ``bw restore item`` (or ``bw serve``'s
+``/object/item``) write with: ``POST /api/ciphers``, ``POST /api/ciphers/create``
+(organisation items, with ``collectionIds``), ``PUT /api/ciphers/{id}``,
+``PUT /api/ciphers/{id}/delete``, ``PUT /api/ciphers/{id}/restore``,
+``DELETE /api/ciphers/{id}``, and ``GET /api/ciphers/{id}``. It runs in a background thread.
+
+``cipher_key_encryption=True`` turns on the ``cipher-key-encryption`` feature flag in
+``/api/config``: the official CLI then gives every item it writes its own cipher key
+(it also needs the server version, 2026.6.0 here, to be at least 2024.2.0).
 
 The account (keys, security stamp), the vault contents and issued tokens belong to
 the :class:`BitwardenTestServer` object, not to the listening socket, so ``stop()``
@@ -27,14 +36,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 from vaults_bitwarden.testing.account import BitwardenAccount
 from vaults_bitwarden.testing.certs import LOOPBACK, TlsMaterial, generate_tls_material
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.vault import VaultContents
 from vaults_bitwarden.testing.wire import (
+    CipherRequestError,
     Json,
     access_token,
+    error_response,
     invalid_password_error,
     prelogin_response,
     token_response,
@@ -94,11 +106,16 @@ class BitwardenTestServer:
         tls: TlsMaterial,
         account: BitwardenAccount | None = None,
         items: Iterable[VaultItem | Mapping[str, Any]] = (),
+        cipher_key_encryption: bool = False,
     ) -> None:
         self.tls = tls
+        self.feature_states: dict[str, Any] = {"cipher-key-encryption": cipher_key_encryption}
+        """``featureStates`` of ``/api/config`` (the CLI re-reads it at login, or hourly)."""
         self.account = account if account is not None else BitwardenAccount.create()
         self.vault = VaultContents(self.account, items)
         self.tokens = _TokenStore()
+        self.api_key_revoked = False
+        self._drops: dict[str, int] = {}
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
         self._port = 0
@@ -112,9 +129,15 @@ class BitwardenTestServer:
         *,
         account: BitwardenAccount | None = None,
         items: Iterable[VaultItem | Mapping[str, Any]] = (),
+        cipher_key_encryption: bool = False,
     ) -> BitwardenTestServer:
         """A server with fresh TLS material written under ``directory``."""
-        return cls(tls=generate_tls_material(directory), account=account, items=items)
+        return cls(
+            tls=generate_tls_material(directory),
+            account=account,
+            items=items,
+            cipher_key_encryption=cipher_key_encryption,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -212,8 +235,12 @@ class BitwardenTestServer:
     def update_item(self, item: VaultItem | Mapping[str, Any]) -> VaultItem:
         return self.vault.update_item(item)
 
-    def remove_item(self, item_id: str) -> VaultItem:
+    def remove_item(self, item_id: str) -> VaultItem | None:
         return self.vault.remove_item(item_id)
+
+    def cipher(self, cipher_id: str) -> Json:
+        """The stored encrypted document of an item (as a client wrote it, for client writes)."""
+        return self.vault.cipher(cipher_id)
 
     @contextlib.contextmanager
     def temporary_item(self, item: VaultItem | Mapping[str, Any]) -> Iterator[VaultItem]:
@@ -227,6 +254,26 @@ class BitwardenTestServer:
     def revoke_tokens(self) -> None:
         """Forget every issued access and refresh token (clients must log in again)."""
         self.tokens.revoke_all()
+
+    def revoke_api_key(self, revoked: bool = True) -> None:
+        """Refuse the API key from now on (``invalid_client``) and forget issued tokens,
+        as rotating the key in the web vault does."""
+        self.api_key_revoked = revoked
+        if revoked:
+            self.tokens.revoke_all()
+
+    def drop_next(self, path: str, times: int = 1) -> None:
+        """The next ``times`` replies to ``path`` (e.g. ``/api/sync``) are cut off half-way:
+        full headers, half the body, then the connection closes."""
+        with self._requests_lock:
+            self._drops[path] = self._drops.get(path, 0) + times
+
+    def take_drop(self, path: str) -> bool:
+        with self._requests_lock:
+            left = self._drops.get(path, 0)
+            if left:
+                self._drops[path] = left - 1
+            return left > 0
 
     # -- request log -------------------------------------------------------------------
 
@@ -264,6 +311,8 @@ class BitwardenTestServer:
                 return 400, invalid_password_error()
             return 200, self._issue(form.get("client_id", "cli"))
         if grant == "client_credentials":
+            if self.api_key_revoked:
+                return 400, {"error": "invalid_client"}
             id_ok = form.get("client_id", "") == account.client_id
             secret_ok = hmac.compare_digest(
                 form.get("client_secret", "").encode(), account.client_secret.encode()
@@ -290,7 +339,7 @@ class BitwardenTestServer:
                 "notifications": None,
                 "sso": None,
             },
-            "featureStates": {},
+            "featureStates": dict(self.feature_states),
             "object": "config",
         }
 
@@ -310,15 +359,72 @@ class BitwardenTestServer:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             status, payload = self._token_grant(form)
             return status, payload, form.get("grant_type")
-        if path in {"/api/sync", "/api/accounts/revision-date"} and method == "GET":
+        if path.startswith("/api/"):
             auth = headers.get("authorization", "")
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not self.tokens.valid_access(token.strip()):
                 return 401, None, None
-            if path == "/api/sync":
+            if method == "GET" and path == "/api/sync":
                 return 200, self.vault.sync_document(), None
-            return 200, self.vault.revision_epoch_ms(), None
-        return 404, {"message": "Resource not found.", "object": "error"}, None
+            if method == "GET" and path == "/api/accounts/revision-date":
+                return 200, self.vault.revision_epoch_ms(), None
+            if path == "/api/ciphers" or path.startswith("/api/ciphers/"):
+                status, payload = self._ciphers(method, path.split("/")[3:], body)
+                return status, payload, None
+        return 404, _NOT_FOUND, None
+
+    def _ciphers(self, method: str, parts: list[str], body: bytes) -> tuple[int, Any]:
+        """``/api/ciphers[/create | /{id}[/delete | /restore | /details]]``."""
+        try:
+            request = json.loads(body) if body else {}
+        except (ValueError, RecursionError):
+            return 400, error_response("The request body is not JSON.")
+        if not isinstance(request, dict):
+            return 400, error_response("The request body must be a JSON object.")
+        vault = self.vault
+        try:
+            if method == "POST" and parts in ([], ["create"]):
+                if parts == ["create"]:  # CipherCreateRequest: {cipher, collectionIds}
+                    if not isinstance(request.get("cipher"), dict):
+                        return 400, error_response("The Cipher field is required.")
+                    collections = request.get("collectionIds") or []
+                    if not isinstance(collections, list):
+                        return 400, error_response("CollectionIds must be a list.")
+                    return 200, vault.create_cipher(
+                        request["cipher"], [str(c) for c in collections]
+                    )
+                return 200, vault.create_cipher(request)
+            if not parts or not _is_uuid(parts[0]) or len(parts) > 2:
+                return 404, _NOT_FOUND
+            cipher_id, action = parts[0], (parts[1] if len(parts) == 2 else "")
+            if method == "GET" and action in ("", "details"):
+                return 200, vault.cipher(cipher_id)
+            if method == "PUT" and action == "":
+                return 200, vault.replace_cipher(cipher_id, request)
+            if method == "PUT" and action == "delete":
+                vault.delete_cipher(cipher_id)
+                return 200, None
+            if method == "PUT" and action == "restore":
+                return 200, vault.restore_cipher(cipher_id)
+            if method == "DELETE" and action == "":
+                vault.delete_cipher(cipher_id, permanent=True)
+                return 200, None
+        except KeyError:
+            return 404, _NOT_FOUND
+        except CipherRequestError as exc:
+            return 400, error_response(str(exc))
+        return 404, _NOT_FOUND
+
+
+_NOT_FOUND: Json = {"message": "Resource not found.", "object": "error"}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -405,9 +511,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, payload, grant = self.server.app.respond(self.command, path, headers, body)
         self.server.app.record_request(RecordedRequest(self.command, path, status, grant))
-        self._send(status, payload)
+        self._send(status, payload, cut=self.server.app.take_drop(path))
 
-    def _send(self, status: int, payload: Any) -> None:
+    def _send(self, status: int, payload: Any, *, cut: bool = False) -> None:
         data = b"" if payload is None else json.dumps(payload).encode("utf-8")
         self.send_response(status)
         if payload is not None:
@@ -415,6 +521,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        if cut:  # a server dying mid-reply: half the promised body, then the socket closes
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(data)
 
     do_GET = _dispatch

@@ -14,14 +14,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vaults_bitwarden.testing.account import BitwardenAccount
-from vaults_bitwarden.testing.crypto import SymmetricKey, encrypt_type2
+from vaults_bitwarden.testing.crypto import SymmetricKey, encrypt_text, encrypt_type2
 from vaults_bitwarden.testing.items import VaultItem
 
 __all__ = [
+    "CipherRequestError",
     "Json",
     "access_token",
     "bitwarden_date",
+    "cipher_from_request",
     "encrypt_cipher",
+    "error_response",
     "invalid_password_error",
     "prelogin_response",
     "sync_response",
@@ -74,10 +77,10 @@ def access_token(account: BitwardenAccount, *, client_id: str, issuer: str, now:
 
 def prelogin_response(account: BitwardenAccount) -> Json:
     return {
-        "kdf": 0,
+        "kdf": account.kdf_type,
         "kdfIterations": account.kdf_iterations,
-        "kdfMemory": None,
-        "kdfParallelism": None,
+        "kdfMemory": account.kdf_memory,
+        "kdfParallelism": account.kdf_parallelism,
     }
 
 
@@ -91,10 +94,10 @@ def token_response(account: BitwardenAccount, *, token: str, refresh_token: str)
         "Key": account.protected_user_key,
         "PrivateKey": account.protected_private_key,
         "AccountKeys": _account_keys(account),
-        "Kdf": 0,
+        "Kdf": account.kdf_type,
         "KdfIterations": account.kdf_iterations,
-        "KdfMemory": None,
-        "KdfParallelism": None,
+        "KdfMemory": account.kdf_memory,
+        "KdfParallelism": account.kdf_parallelism,
         "ResetMasterPassword": False,
         "ForcePasswordReset": False,
         "MasterPasswordPolicy": {"Object": "masterPasswordPolicy"},
@@ -102,10 +105,10 @@ def token_response(account: BitwardenAccount, *, token: str, refresh_token: str)
             "HasMasterPassword": True,
             "MasterPasswordUnlock": {
                 "Kdf": {
-                    "KdfType": 0,
+                    "KdfType": account.kdf_type,
                     "Iterations": account.kdf_iterations,
-                    "Memory": None,
-                    "Parallelism": None,
+                    "Memory": account.kdf_memory,
+                    "Parallelism": account.kdf_parallelism,
                 },
                 "MasterKeyEncryptedUserKey": account.protected_user_key,
                 "Salt": account.salt,
@@ -140,10 +143,6 @@ def _account_keys(account: BitwardenAccount) -> Json:
     }
 
 
-def _encrypt_text(key: SymmetricKey, value: str | None) -> str | None:
-    return None if value is None else encrypt_type2(key, value.encode("utf-8"))
-
-
 def _uri_checksum(uri: str) -> str:
     return base64.b64encode(hashlib.sha256(uri.encode("utf-8")).digest()).decode("ascii")
 
@@ -167,13 +166,13 @@ def encrypt_cipher(
     secure_note: Json | None = None
     if item.kind == "login":
         login = {
-            "username": _encrypt_text(key, item.username),
-            "password": _encrypt_text(key, item.password),
-            "totp": _encrypt_text(key, item.totp),
+            "username": encrypt_text(key, item.username),
+            "password": encrypt_text(key, item.password),
+            "totp": encrypt_text(key, item.totp),
             "uris": [
                 {
-                    "uri": _encrypt_text(key, uri),
-                    "uriChecksum": _encrypt_text(key, _uri_checksum(uri)),
+                    "uri": encrypt_text(key, uri),
+                    "uriChecksum": encrypt_text(key, _uri_checksum(uri)),
                     "match": None,
                 }
                 for uri in item.uris
@@ -190,8 +189,8 @@ def encrypt_cipher(
         "organizationId": account.organization_id if item.organization else None,
         "folderId": account.folder_id if item.in_folder else None,
         "type": 1 if item.kind == "login" else 2,
-        "name": _encrypt_text(key, item.name),
-        "notes": _encrypt_text(key, item.notes),
+        "name": encrypt_text(key, item.name),
+        "notes": encrypt_text(key, item.notes),
         "favorite": item.favorite,
         "reprompt": 0,
         "key": wrapped_item_key,
@@ -212,8 +211,8 @@ def encrypt_cipher(
         "fields": [
             {
                 "type": int(f.type),
-                "name": _encrypt_text(key, f.name),
-                "value": _encrypt_text(key, f.value),
+                "name": encrypt_text(key, f.name),
+                "value": encrypt_text(key, f.value),
                 "linkedId": None if f.linked_id is None else int(f.linked_id),
             }
             for f in item.fields
@@ -278,7 +277,7 @@ def sync_response(
         "folders": [
             {
                 "id": account.folder_id,
-                "name": _encrypt_text(account.user_key, account.folder_name),
+                "name": encrypt_text(account.user_key, account.folder_name),
                 "revisionDate": bitwarden_date(folder_revision_date),
                 "object": "folder",
             }
@@ -287,7 +286,7 @@ def sync_response(
             {
                 "id": account.collection_id,
                 "organizationId": account.organization_id,
-                "name": _encrypt_text(account.organization_key, account.collection_name),
+                "name": encrypt_text(account.organization_key, account.collection_name),
                 "externalId": None,
                 "readOnly": False,
                 "hidePasswords": False,
@@ -301,3 +300,107 @@ def sync_response(
         "domains": None,
         "object": "sync",
     }
+
+
+# -- ciphers written by a client (POST /api/ciphers, /api/ciphers/create, PUT …/{id}) --------
+
+_CIPHER_TYPES = {1: "login", 2: "secureNote", 3: "card", 4: "identity", 5: "sshKey"}
+_CLIENT_FIELDS = (
+    "type",
+    "organizationId",
+    "folderId",
+    "name",
+    "notes",
+    "favorite",
+    "reprompt",
+    "key",
+    "login",
+    "card",
+    "identity",
+    "secureNote",
+    "sshKey",
+    "fields",
+    "passwordHistory",
+)
+
+
+class CipherRequestError(ValueError):
+    """A cipher request the real server would refuse with HTTP 400 and this message."""
+
+
+def error_response(message: str) -> Json:
+    """The body of the server's HTTP 400 (the CLI shows the validation message)."""
+    return {
+        "message": "The model state is invalid.",
+        "validationErrors": {"": [message]},
+        "exceptionMessage": None,
+        "exceptionStackTrace": None,
+        "innerExceptionMessage": None,
+        "object": "error",
+    }
+
+
+def _get(data: Json, name: str) -> Any:
+    """A request member in camelCase or PascalCase (the server's JSON binding ignores case)."""
+    if name in data:
+        return data[name]
+    return data.get(name[:1].upper() + name[1:])
+
+
+def cipher_from_request(
+    account: BitwardenAccount,
+    request: Json,
+    *,
+    cipher_id: str,
+    collection_ids: list[str],
+    creation_date: datetime,
+    revision_date: datetime,
+) -> Json:
+    """The stored ``cipherDetails`` document for a client's (already encrypted) cipher.
+
+    Everything encrypted is kept exactly as the client sent it. Checks what the real
+    server checks: a known type, an encrypted name, the account's own folder,
+    organisation and collections, and ``encryptedFor`` naming this user."""
+    if not isinstance(request, dict):
+        raise CipherRequestError("The request body must be a JSON object.")
+    kind = _get(request, "type")
+    if kind not in _CIPHER_TYPES:
+        raise CipherRequestError("The Type field is required and must be 1 to 5.")
+    name = _get(request, "name")
+    if not isinstance(name, str) or not name.startswith(("2.", "7.")):
+        raise CipherRequestError("The Name field is required and must be encrypted.")
+    encrypted_for = _get(request, "encryptedFor")
+    if encrypted_for is not None and str(encrypted_for).lower() != account.user_id:
+        raise CipherRequestError("Cipher was not encrypted for the current user. Try again.")
+    folder = _get(request, "folderId")
+    if folder is not None and str(folder).lower() != account.folder_id:
+        raise CipherRequestError("Invalid folder.")
+    organization = _get(request, "organizationId")
+    if organization is not None:
+        if str(organization).lower() != account.organization_id:
+            raise CipherRequestError("Invalid organization.")
+        if not collection_ids:
+            raise CipherRequestError("You must select at least one collection.")
+        if any(c.lower() != account.collection_id for c in collection_ids):
+            raise CipherRequestError("Invalid collection.")
+    elif collection_ids:
+        raise CipherRequestError("Only organization ciphers belong to collections.")
+    document: Json = {name: _get(request, name) for name in _CLIENT_FIELDS}
+    document.update(
+        id=cipher_id,
+        organizationId=None if organization is None else str(organization).lower(),
+        favorite=bool(document["favorite"]),
+        reprompt=int(document["reprompt"] or 0),
+        edit=True,
+        viewPassword=True,
+        permissions={"delete": True, "restore": True},
+        organizationUseTotp=True,
+        revisionDate=bitwarden_date(revision_date),
+        creationDate=bitwarden_date(creation_date),
+        deletedDate=None,
+        archivedDate=None,
+        collectionIds=[c.lower() for c in collection_ids],
+        attachments=None,
+        object="cipherDetails",
+    )
+    return document
