@@ -12,12 +12,14 @@ from collections.abc import Sequence
 __all__ = [
     "AmbiguousItem",
     "AuthenticationFailed",
+    "CodeFieldNotFound",
     "CodeTimeout",
     "ConfigurationError",
     "InvalidInput",
     "InvalidReference",
     "InvalidTotpSecret",
     "ItemNotFound",
+    "LoginFieldNotFound",
     "NoCode",
     "ReadOnlyVault",
     "RepromptRequired",
@@ -71,6 +73,16 @@ class NoCode(VaultsError):
 
 class CodeTimeout(NoCode):
     """Waiting for a pushed or pulled code ran out of time."""
+
+
+class CodeFieldNotFound(VaultsError):
+    """vaults.browser: no one-time code entry on the page (the message names the inputs it
+    saw and why each was passed over), or the entry would not keep the code."""
+
+
+class LoginFieldNotFound(VaultsError):
+    """vaults.browser: no login form on the page (signup and password-change forms are never
+    filled), or the credential lacks the username or password it asks for."""
 
 
 class TotpExpired(VaultsError):

@@ -197,6 +197,8 @@ class SmtpReceiver:
         )
 
     def start(self) -> SmtpReceiver:
+        import dkim  # noqa: F401 - imported now, not while the first message waits
+
         try:
             self.controller.start()
         except (OSError, RuntimeError) as exc:

@@ -15,6 +15,7 @@ from vaults.errors import (
     AuthenticationFailed,
     ConfigurationError,
     ItemNotFound,
+    VaultUnavailable,
 )
 from vaults.refs import parse_reference
 from vaults.resolver import Vaults
@@ -221,3 +222,56 @@ def test_cli_resolve_json_and_exit_codes(shapes_db):
     for result in (missing, ambiguous, wrong, unconfigured, no_code):
         assert MASTER not in result.stderr + result.stdout
         assert "pw-" not in result.stderr
+
+
+PEERS = Path(__file__).resolve().parents[3] / "tests" / "data" / "peers" / "keepass"
+
+
+def test_an_empty_master_password_is_a_password():
+    """kdbxweb's EmptyPass.kdbx: VAULTS_KEEPASS_PASSWORD set and empty unlocks it."""
+    database = PEERS / "kdbxweb" / "EmptyPass.kdbx"
+    env = {"VAULTS_KEEPASS_DB": str(database), "VAULTS_KEEPASS_PASSWORD": ""}
+    backend = KeePassBackend.from_env(env)
+    assert backend._open() is not None
+
+
+def test_a_tampered_kdbx4_header_is_refused(tmp_path):
+    data = bytearray((PEERS / "keepassxc" / "Format400.kdbx").read_bytes())
+    data[40] ^= 0x01  # inside the header fields, before the header's SHA-256 and HMAC
+    broken = tmp_path / "tampered.kdbx"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(VaultUnavailable, match="damaged"):
+        KeePassBackend(broken, "t").fetch(parse_reference("keepass://x"))
+
+
+def test_titles_match_under_nfc_and_url_placeholders_resolve(tmp_path):
+    import unicodedata
+
+    db = tmp_path / "nfc.kdbx"
+    decomposed = unicodedata.normalize("NFD", "Café Zürich")
+    create_database(
+        db,
+        "pw",
+        [
+            EntrySpec(decomposed, "anna", "pw-a", url="https://x.test/?u={USERNAME}&t={TITLE}"),
+            EntrySpec("Ref", "{REF:U@T:" + decomposed + "}", "{REF:P@T:" + decomposed + "}"),
+        ],
+    )
+    backend = KeePassBackend(db, "pw")
+    cred = backend.fetch(parse_reference("keepass://Café Zürich"))  # typed NFC
+    assert cred.username == "anna"
+    assert cred.uris == [f"https://x.test/?u=anna&t={decomposed}"]
+    ref = backend.fetch(parse_reference("keepass://Ref"))
+    assert ref.username == "anna" and ref.password is not None
+    assert ref.password.get_secret_value() == "pw-a"
+
+
+def test_a_broken_key_file_is_blamed_on_the_key_file(tmp_path):
+    keyfile = tmp_path / "broken.keyx"
+    keyfile.write_text(
+        '<?xml version="1.0"?><KeyFile><Meta><Version>2.0</Version></Meta>'
+        '<Key><Data Hash="00000000">ZZ</Data></Key></KeyFile>'
+    )
+    db = PEERS / "keepassxc" / "Format400.kdbx"
+    with pytest.raises(ConfigurationError, match=r"key file broken\.keyx is broken"):
+        KeePassBackend(db, "t", keyfile).fetch(parse_reference("keepass://K"))
