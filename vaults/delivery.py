@@ -43,6 +43,7 @@ from vaults.errors import (
 from vaults.models import Credential, CustomField, TotpCode
 
 if TYPE_CHECKING:
+    from vaults.codes.binding import SiteBinding
     from vaults.codes.extract import ExtractedCode
     from vaults.codes.inbox import Inbox
     from vaults.codes.records import PushedCode
@@ -326,18 +327,24 @@ def _named_error(cred: Credential, exc: VaultsError) -> VaultsError:
 
 
 # -- pull: one request (wait=False / timeout 0) -------------------------------------------------
-def _pull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
+def _pull_once(run: DeliveryRun, host: PluginHost | None) -> ExtractedCode | None:
     from vaults.codes.pull_endpoint import pull_once
 
+    plan = run.plan
     assert plan.url is not None and plan.api_key is not None
-    return pull_once(plan.url, plan.api_key, totp_identifier=plan.identifier, host=host)
+    return pull_once(
+        plan.url, plan.api_key, totp_identifier=plan.identifier, host=host, accept=run.accept
+    )
 
 
-async def _apull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
+async def _apull_once(run: DeliveryRun, host: PluginHost | None) -> ExtractedCode | None:
     from vaults.codes.pull_endpoint import apull_once
 
+    plan = run.plan
     assert plan.url is not None and plan.api_key is not None
-    return await apull_once(plan.url, plan.api_key, totp_identifier=plan.identifier, host=host)
+    return await apull_once(
+        plan.url, plan.api_key, totp_identifier=plan.identifier, host=host, accept=run.accept
+    )
 
 
 # -- running a plan -----------------------------------------------------------------------
@@ -352,6 +359,8 @@ class DeliveryRun:
     consume: bool
     pull_interval: float | None = None
     on_wait: Callable[[Waiting], None] | None = None
+    accept: SiteBinding | None = None
+    """Codes and links bound to another site than the item's are skipped (None: all pass)."""
 
     @property
     def blocking(self) -> bool:
@@ -395,7 +404,7 @@ def deliver(
         if plan.source == "pull":
             assert plan.url is not None and plan.api_key is not None
             if not run.blocking:
-                return _single_pull(run, _pull_once(plan, host))
+                return _single_pull(run, _pull_once(run, host))
             from vaults.codes.pull_endpoint import pull
 
             run.announce()
@@ -406,6 +415,7 @@ def deliver(
                 interval=_pull_interval(run),
                 timeout=run.timeout,
                 host=host,
+                accept=run.accept,
             )
             return _from_pull(found)
         assert plan.identifier is not None
@@ -417,6 +427,7 @@ def deliver(
                 since=run.since,
                 timeout=run.inbox_timeout,
                 consume=run.consume,
+                accept=run.accept,
             )
         except CodeTimeout:
             if run.wait:
@@ -443,7 +454,7 @@ async def adeliver(
         if plan.source == "pull":
             assert plan.url is not None and plan.api_key is not None
             if not run.blocking:
-                return _single_pull(run, await _apull_once(plan, host))
+                return _single_pull(run, await _apull_once(run, host))
             from vaults.codes.pull_endpoint import apull
 
             run.announce()
@@ -454,6 +465,7 @@ async def adeliver(
                 interval=_pull_interval(run),
                 timeout=run.timeout,
                 host=host,
+                accept=run.accept,
             )
             return _from_pull(found)
         assert plan.identifier is not None
@@ -465,6 +477,7 @@ async def adeliver(
                 since=run.since,
                 timeout=run.inbox_timeout,
                 consume=run.consume,
+                accept=run.accept,
             )
         except CodeTimeout:
             if run.wait:

@@ -82,7 +82,10 @@ class Vaults:
     get the same code; ``code_timeout`` is the default wait (15 minutes); ``pull_interval``
     the seconds between requests to a pull endpoint (default 10). An item that asks for the
     master password again (Bitwarden's re-prompt) raises
-    :class:`~vaults.errors.RepromptRequired` unless ``allow_reprompt=True``.
+    :class:`~vaults.errors.RepromptRequired` unless ``allow_reprompt=True``. A delivered
+    magic link, or a code bound to an origin (``@site #code``), is used only when its site's
+    registrable domain is one of the item's URIs' (others are skipped with a warning and the
+    wait goes on) unless ``allow_foreign_links=True``.
     """
 
     def __init__(
@@ -100,9 +103,11 @@ class Vaults:
         code_timeout: float = DEFAULT_CODE_TIMEOUT,
         pull_interval: float | None = None,
         allow_reprompt: bool = False,
+        allow_foreign_links: bool = False,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.allow_reprompt = allow_reprompt
+        self.allow_foreign_links = allow_foreign_links
         self._host = host
         self._instances: dict[str, VaultBackend] = {}
         for backend in backends:
@@ -194,8 +199,12 @@ class Vaults:
         wait: bool,
         timeout: float | None,
         on_wait: Callable[[Waiting], None] | None,
+        cred: Credential,
     ) -> DeliveryRun:
+        from vaults.codes.binding import SiteBinding
+
         return DeliveryRun(
+            accept=None if self.allow_foreign_links else SiteBinding.for_uris(cred.uris),
             plan=plan,
             since=since,
             timeout=self.code_timeout if timeout is None else _check_timeout(timeout),
@@ -256,7 +265,7 @@ class Vaults:
         )
         if plan is None:
             return self._finish(cred, parsed, min_remaining, now)
-        run = self._run(plan, started, wait, timeout, on_wait)
+        run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
@@ -291,7 +300,7 @@ class Vaults:
         )
         if plan is None:
             return self._finish(cred, parsed, min_remaining, now)
-        run = self._run(plan, started, wait, timeout, on_wait)
+        run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None

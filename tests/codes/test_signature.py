@@ -51,8 +51,13 @@ def test_a_fresh_signature_verifies() -> None:
     body = body_at(NOW)
     header = sign_request(body, KEY, url=URL, timestamp=NOW)
     assert verify_signature(body, header, KEY, url=URL, now=NOW)
-    assert verify_signature(body.decode(), header.upper().replace("T=", "t=").replace("V1=", "v1="),
-                            SecretStr(KEY), url=URL, now=NOW + 299)
+    assert verify_signature(
+        body.decode(),
+        header.upper().replace("T=", "t=").replace("V1=", "v1="),
+        SecretStr(KEY),
+        url=URL,
+        now=NOW + 299,
+    )
 
 
 def test_another_url_or_method_is_refused() -> None:

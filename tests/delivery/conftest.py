@@ -60,6 +60,7 @@ class FieldItem:
     fields: Mapping[str, str] = field(default_factory=dict, repr=False)
     hidden: frozenset[str] = frozenset()
     server_code: bool = False
+    uris: tuple[str, ...] = ()
 
 
 class FieldsBackend(VaultBackend):
@@ -85,6 +86,7 @@ class FieldsBackend(VaultBackend):
             name=item.name,
             username=item.username,
             password=SecretStr(item.password) if item.password is not None else None,
+            uris=list(item.uris),
             fields=[
                 CustomField(
                     name=name,

@@ -287,6 +287,11 @@ def _field_value(cred: Any, name: str) -> str:
     metavar="S",
     help="Seconds between requests to a pull endpoint (default 10).",
 )
+@click.option(
+    "--allow-foreign-links",
+    is_flag=True,
+    help="Accept magic links and origin-bound codes for another site than the item's URIs.",
+)
 def resolve(
     ref: str,
     as_json: bool,
@@ -301,6 +306,7 @@ def resolve(
     since: float | None,
     pull_interval: float | None,
     allow_reprompt: bool,
+    allow_foreign_links: bool,
 ) -> None:
     """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item).
 
@@ -318,7 +324,11 @@ def resolve(
             from vaults.cli.waiting import Countdown
 
             countdown = Countdown(sys.stderr)
-        with Vaults(pull_interval=pull_interval, allow_reprompt=allow_reprompt) as vaults:
+        with Vaults(
+            pull_interval=pull_interval,
+            allow_reprompt=allow_reprompt,
+            allow_foreign_links=allow_foreign_links,
+        ) as vaults:
             try:
                 cred = vaults.resolve(
                     ref,

@@ -343,8 +343,8 @@ class Inbox:
             )
             if code is None or accept is None or accept(code):
                 return code
-            log.warning(
-                "skipped a %s for %r that is not for the item's site (%s)",
+            log.debug(
+                "skipped a %s for %r refused by the waiter (%s)",
                 "magic link" if code.otp_type == "magic_link" else "code",
                 identifier.strip(),
                 code.id,

@@ -22,7 +22,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -214,6 +214,12 @@ class _Pull:
             self._host = make_host()
         return self._host.extract_code(text, None)
 
+    def accepted(self, code: ExtractedCode, accept: Callable[[ExtractedCode], bool] | None) -> bool:
+        if accept is None or accept(code):
+            return True
+        self.last_note = "it answered a code or link for another site, skipped"
+        return False
+
     def give_up(self) -> VaultUnavailable | CodeTimeout:
         if self.asked is not None:
             return VaultUnavailable(
@@ -243,13 +249,16 @@ def pull(
     timeout: float = DEFAULT_PULL_TIMEOUT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode:
     """Ask the user's endpoint for the code until it has one (see the module doc).
 
     ``extra`` adds fields to the request body. Raises :class:`~vaults.errors.CodeTimeout`
     when the endpoint answered but had no code in time, :class:`~vaults.errors.VaultUnavailable`
     when it could never be reached (or answered 3xx/4xx), and
-    :class:`~vaults.errors.AuthenticationFailed` on 401/403.
+    :class:`~vaults.errors.AuthenticationFailed` on 401/403. ``accept``: answers it refuses
+    (a magic link to another site, see :class:`~vaults.codes.binding.SiteBinding`) are
+    skipped and the pulling goes on.
     """
     state = _Pull(
         url,
@@ -282,7 +291,7 @@ def pull(
                 delay = state.error(_describe(exc))
             else:
                 code, delay = state.answer(response)
-                if code is not None:
+                if code is not None and state.accepted(code, accept):
                     return code
             left = deadline - time.monotonic()
             if left <= 0 or (state.asked is not None and state.asked > left):
@@ -302,6 +311,7 @@ async def apull(
     timeout: float = DEFAULT_PULL_TIMEOUT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode:
     """Async :func:`pull` (asyncio or trio; cancellable)."""
     state = _Pull(
@@ -336,7 +346,7 @@ async def apull(
                     delay = state.error(_describe(exc))
                 else:
                     code, delay = state.answer(response)
-                    if code is not None:
+                    if code is not None and state.accepted(code, accept):
                         return code
                 left = deadline - anyio.current_time()
                 if left <= 0 or (state.asked is not None and state.asked > left):
@@ -369,13 +379,15 @@ def _once_state(
     )
 
 
-def _once_answer(state: _Pull, response: httpx.Response) -> ExtractedCode | None:
+def _once_answer(
+    state: _Pull, response: httpx.Response, accept: Callable[[ExtractedCode], bool] | None
+) -> ExtractedCode | None:
     code, _delay = state.answer(response)  # raises on 3xx/4xx, notes 5xx/429 in last_error
     if code is None and state.last_error is not None:
         raise VaultUnavailable(
             f"the pull endpoint {state.shown} could not answer ({state.last_error})"
         )
-    return code
+    return code if code is not None and state.accepted(code, accept) else None
 
 
 def _once_unreachable(state: _Pull, exc: httpx.HTTPError) -> VaultUnavailable:
@@ -394,6 +406,7 @@ def pull_once(
     extra: Mapping[str, Any] | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode | None:
     """Ask the endpoint once (one signed request, bounded by ``request_timeout``).
 
@@ -418,7 +431,7 @@ def pull_once(
             )
         except httpx.HTTPError as exc:
             raise _once_unreachable(state, exc) from None
-    return _once_answer(state, response)
+    return _once_answer(state, response, accept)
 
 
 async def apull_once(
@@ -431,6 +444,7 @@ async def apull_once(
     extra: Mapping[str, Any] | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode | None:
     """Async :func:`pull_once`."""
     state = _once_state(
@@ -451,4 +465,4 @@ async def apull_once(
                 )
             except httpx.HTTPError as exc:
                 raise _once_unreachable(state, exc) from None
-    return _once_answer(state, response)
+    return _once_answer(state, response, accept)
