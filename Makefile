@@ -40,6 +40,12 @@ node_modules/.bin/bw: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Real OTP widgets (input-otp, Chakra UI, Ant Design, react-otp-input, Vue) from npm, bundled
+# with esbuild into the browser tests' pages (tests/browser/widgets).
+WIDGETS := tests/browser/widgets
+$(WIDGETS)/dist/.built: $(WIDGETS)/package.json $(WIDGETS)/package-lock.json $(WIDGETS)/build.mjs $(wildcard $(WIDGETS)/src/*)
+	cd $(WIDGETS) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
 demo: $(DEMO_STAMP)
 	@$(PY) -m vaults_keepass.demo $(DEMO_DB)
 	@echo '$$ vaults resolve "$(DEMO_REF)"'
@@ -50,7 +56,7 @@ demo: $(DEMO_STAMP)
 	@echo '  export VAULTS_KEEPASS_DB="$(abspath $(DEMO_DB))" VAULTS_KEEPASS_PASSWORD=demo'
 	@echo '  vaults resolve "$(DEMO_REF)" --json'
 
-test: $(STAMP) node_modules/.bin/bw
+test: $(STAMP) node_modules/.bin/bw $(WIDGETS)/dist/.built
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(VENV)/bin/pytest
 
 lint: $(STAMP)
@@ -58,11 +64,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check vaults $(PLUGIN_DIRS) tests bench
 	$(VENV)/bin/mypy --strict vaults $(PLUGIN_PKGS)
 
-bench: $(STAMP) node_modules/.bin/bw
+bench: $(STAMP) node_modules/.bin/bw $(WIDGETS)/dist/.built
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) bench/run.py --record
 
 reliability: $(STAMP) node_modules/.bin/bw
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PY) tests/reliability/run.py
 
 clean:
-	rm -rf $(VENV) node_modules .demo build *.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) node_modules .demo build *.egg-info plugins/*/*.egg-info \
+		$(WIDGETS)/node_modules $(WIDGETS)/dist

@@ -12,6 +12,10 @@
   that response and reports it, see :func:`retry_after`).
 - Timeouts are not retried (each try would cost the whole timeout again), nor any other
   status: a 404 or a ``bw serve`` "Not found." is an answer, not a fault.
+- An answer is read up to ``max_bytes`` (1 MiB by default) *after* decompression, inflated
+  piece by piece, so a small gzip bomb cannot fill memory: past it,
+  :class:`ResponseTooLarge`. The returned response holds the decoded body (no
+  ``content-encoding`` left).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import email.utils
 import logging
 import random
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +33,15 @@ from typing import Any, Final
 import anyio
 import httpx
 
-__all__ = ["RETRY_STATUSES", "Backoff", "asend", "retry_after", "send"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "RETRY_STATUSES",
+    "Backoff",
+    "ResponseTooLarge",
+    "asend",
+    "retry_after",
+    "send",
+]
 
 log = logging.getLogger("vaults.http")
 
@@ -37,6 +50,90 @@ _RETRIED_ERRORS: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.Writ
 """The connection was closed or reset under the request (a stale keep-alive socket, a
 restarting server): safe to retry an idempotent request."""
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+DEFAULT_MAX_BYTES: Final = 1024 * 1024
+"""The largest answer (decompressed) :func:`send` reads by default."""
+
+
+class ResponseTooLarge(httpx.DecodingError):
+    """The answer (after decompression) was larger than the call allows."""
+
+
+class _CappedBody:
+    """Collects a response body, decoding ``content-encoding``, refusing more than ``limit``
+    decoded bytes. gzip and deflate are inflated with bounded output per step; other
+    encodings go through httpx's decoders, checked after each piece."""
+
+    def __init__(self, response: httpx.Response, request: httpx.Request, limit: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.body = bytearray()
+        encodings = [
+            e.strip().lower()
+            for e in response.headers.get("content-encoding", "").split(",")
+            if e.strip() and e.strip().lower() != "identity"
+        ]
+        self._zlib: Any = None
+        self._other: Any = None
+        if encodings in (["gzip"], ["x-gzip"], ["deflate"]):
+            self._zlib = zlib.decompressobj(47)  # gzip or zlib header, detected
+            self._raw_deflate = encodings == ["deflate"]
+        elif encodings:
+            self._other = response._get_content_decoder()
+
+    def _check(self) -> None:
+        if len(self.body) > self.limit:
+            raise ResponseTooLarge(
+                f"the answer is larger than {self.limit} bytes", request=self.request
+            )
+
+    def feed(self, chunk: bytes) -> None:
+        if self._zlib is not None:
+            data = chunk
+            while data:
+                try:
+                    piece = self._zlib.decompress(data, self.limit - len(self.body) + 1)
+                except zlib.error:
+                    if not (self._raw_deflate and not self.body):
+                        raise httpx.DecodingError(
+                            "the answer's compressed body is corrupt", request=self.request
+                        ) from None
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                    self._raw_deflate = False
+                    continue
+                self.body += piece
+                self._check()
+                data = self._zlib.unconsumed_tail
+        elif self._other is not None:
+            self.body += self._other.decode(chunk)
+            self._check()
+        else:
+            self.body += chunk
+            self._check()
+
+    def finish(self) -> bytes:
+        if self._zlib is not None:
+            self.body += self._zlib.flush()
+        elif self._other is not None:
+            self.body += self._other.flush()
+        self._check()
+        return bytes(self.body)
+
+
+def _decoded(response: httpx.Response, request: httpx.Request, body: bytes) -> httpx.Response:
+    headers = httpx.Headers(
+        [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length")
+        ]
+    )
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=request,
+        extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+    )
 
 
 @dataclass(frozen=True)
@@ -103,24 +200,19 @@ def _retry_reason(response: httpx.Response | None, exc: Exception | None) -> str
 
 
 def _send_once(
-    client: httpx.Client, request: httpx.Request, seconds: float, deadline: float
+    client: httpx.Client, request: httpx.Request, seconds: float, deadline: float, max_bytes: int
 ) -> httpx.Response:
     response = client.send(request, stream=True)
     try:
-        raw: list[bytes] = []
+        body = _CappedBody(response, request, max_bytes)
         for chunk in response.iter_raw():
-            raw.append(chunk)
+            body.feed(chunk)
             if time.monotonic() > deadline:
                 raise _deadline_error(request, seconds)
+        content = body.finish()
     finally:
         response.close()
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        content=b"".join(raw),
-        request=request,
-        extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
-    )
+    return _decoded(response, request, content)
 
 
 def send(
@@ -132,13 +224,15 @@ def send(
     backoff: Backoff = NO_RETRY,
     connect_timeout: float = 5.0,
     on_try: Callable[[], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     **kwargs: Any,
 ) -> httpx.Response:
     """``client.request(method, url, **kwargs)``, bounded and retried as the module says.
 
     Returns the last response (a 429/5xx one when the retries ran out); raises the last
-    :class:`httpx.HTTPError` otherwise. Non-idempotent methods are tried once. ``on_try`` is
-    called before each try (request counters).
+    :class:`httpx.HTTPError` otherwise (:class:`ResponseTooLarge` past ``max_bytes``
+    decoded). Non-idempotent methods are tried once. ``on_try`` is called before each try
+    (request counters).
     """
     tries = backoff if method.upper() in _IDEMPOTENT else NO_RETRY
     retry = 0
@@ -151,7 +245,7 @@ def send(
         if on_try is not None:
             on_try()
         try:
-            response = _send_once(client, request, timeout, deadline)
+            response = _send_once(client, request, timeout, deadline, max_bytes)
         except _RETRIED_ERRORS as exc:
             retry += 1
             wait = tries.wait_before(retry, None)
@@ -187,6 +281,7 @@ async def asend(
     backoff: Backoff = NO_RETRY,
     connect_timeout: float = 5.0,
     on_try: Callable[[], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     **kwargs: Any,
 ) -> httpx.Response:
     """The async :func:`send`; each try is cancelled at its deadline."""
@@ -201,11 +296,15 @@ async def asend(
             on_try()
         try:
             with anyio.fail_after(timeout):
-                response = await client.send(request, stream=True)
+                streamed = await client.send(request, stream=True)
                 try:
-                    await response.aread()
+                    body = _CappedBody(streamed, request, max_bytes)
+                    async for chunk in streamed.aiter_raw():
+                        body.feed(chunk)
+                    content = body.finish()
                 finally:
-                    await response.aclose()
+                    await streamed.aclose()
+                response = _decoded(streamed, request, content)
         except TimeoutError:
             raise _deadline_error(request, timeout) from None
         except _RETRIED_ERRORS as exc:

@@ -43,6 +43,7 @@ from vaults.errors import (
 from vaults.models import Credential, CustomField, TotpCode
 
 if TYPE_CHECKING:
+    from vaults.codes.binding import SiteBinding
     from vaults.codes.extract import ExtractedCode
     from vaults.codes.inbox import Inbox
     from vaults.codes.records import PushedCode
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_CODE_TIMEOUT",
     "DELIVERED_LIFESPAN",
     "IDENTIFIER_FIELD",
+    "PULL_ALLOWED_ENV",
     "PULL_API_KEY_ENV",
     "TYPE_FIELD",
     "URL_FIELD",
@@ -65,6 +67,7 @@ __all__ = [
     "adeliver",
     "apply_delivered",
     "deliver",
+    "global_key_allowed",
     "mask_api_key_field",
     "plan_delivery",
 ]
@@ -77,6 +80,9 @@ URL_FIELD = "totp_url"
 TYPE_FIELD = "totp_type"
 API_KEY_FIELD = "totp_api_key"
 PULL_API_KEY_ENV = "VAULTS_PULL_API_KEY"
+PULL_ALLOWED_ENV = "VAULTS_PULL_ALLOWED"
+"""Comma-separated URL prefixes: when set, ``VAULTS_PULL_API_KEY`` is sent only to pull
+endpoints under one of them (an item's own ``totp_api_key`` goes to its own URL)."""
 
 DEFAULT_CODE_TIMEOUT = 900.0
 """How long ``resolve`` waits for a pulled or pushed code by default (15 minutes)."""
@@ -193,7 +199,7 @@ def plan_delivery(
     kind = parse_totp_type(_given(totp_type, "totp_type") or _field_text(cred, TYPE_FIELD), cred)
     has_vault_code = cred.totp_secret is not None or cred.totp is not None
     if kind == "authenticator":
-        if not has_vault_code:
+        if not has_vault_code and cred.totp_error is None:  # an unusable secret: told as such
             raise NoCode(
                 f"{_named(cred)} has totp_type 'authenticator' but no TOTP secret in the vault"
             )
@@ -211,13 +217,49 @@ def plan_delivery(
         )
     if url is None:
         return DeliveryPlan(source="inbox", identifier=identifier)
-    key_text = _field_text(cred, API_KEY_FIELD) or (env or {}).get(PULL_API_KEY_ENV, "").strip()
+    key_text = _field_text(cred, API_KEY_FIELD)
+    if key_text is None:
+        key_text = (env or {}).get(PULL_API_KEY_ENV, "").strip()
+        if key_text and not global_key_allowed(url, env or {}):
+            raise ConfigurationError(
+                f"the pull endpoint of {_named(cred)} is not in {PULL_ALLOWED_ENV}, so "
+                f"{PULL_API_KEY_ENV} is not sent to it: add a hidden field {API_KEY_FIELD} to "
+                f"the item, or the endpoint's URL to {PULL_ALLOWED_ENV}"
+            )
     if not key_text:
         raise ConfigurationError(
             f"the pull endpoint of {_named(cred)} needs an API key: set {PULL_API_KEY_ENV} or "
             f"add a hidden field {API_KEY_FIELD} to the item"
         )
     return DeliveryPlan(source="pull", identifier=identifier, url=url, api_key=SecretStr(key_text))
+
+
+def global_key_allowed(url: str, env: Mapping[str, str]) -> bool:
+    """Whether ``VAULTS_PULL_API_KEY`` may be sent to ``url``: always when
+    ``VAULTS_PULL_ALLOWED`` is unset, else when ``url`` lies under one of its prefixes (at a
+    path boundary: ``https://me.example`` covers ``https://me.example/codes``, not
+    ``https://me.example.attacker.test``)."""
+    from vaults.codes.signature import canonical_url
+
+    raw = env.get(PULL_ALLOWED_ENV, "").strip()
+    if not raw:
+        return True
+    try:
+        target = canonical_url(url)
+    except InvalidInput:
+        return False
+    for entry in raw.split(","):
+        try:
+            prefix = canonical_url(entry)
+        except InvalidInput:
+            continue
+        if not entry.strip().endswith("/") and prefix.endswith("/") and "?" not in prefix:
+            prefix = prefix[:-1]  # "https://me.example" was written without a path
+        if target == prefix or (
+            target.startswith(prefix) and (prefix.endswith("/") or target[len(prefix)] in "/?")
+        ):
+            return True
+    return False
 
 
 def mask_api_key_field(cred: Credential) -> None:
@@ -285,18 +327,24 @@ def _named_error(cred: Credential, exc: VaultsError) -> VaultsError:
 
 
 # -- pull: one request (wait=False / timeout 0) -------------------------------------------------
-def _pull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
+def _pull_once(run: DeliveryRun, host: PluginHost | None) -> ExtractedCode | None:
     from vaults.codes.pull_endpoint import pull_once
 
+    plan = run.plan
     assert plan.url is not None and plan.api_key is not None
-    return pull_once(plan.url, plan.api_key, totp_identifier=plan.identifier, host=host)
+    return pull_once(
+        plan.url, plan.api_key, totp_identifier=plan.identifier, host=host, accept=run.accept
+    )
 
 
-async def _apull_once(plan: DeliveryPlan, host: PluginHost | None) -> ExtractedCode | None:
+async def _apull_once(run: DeliveryRun, host: PluginHost | None) -> ExtractedCode | None:
     from vaults.codes.pull_endpoint import apull_once
 
+    plan = run.plan
     assert plan.url is not None and plan.api_key is not None
-    return await apull_once(plan.url, plan.api_key, totp_identifier=plan.identifier, host=host)
+    return await apull_once(
+        plan.url, plan.api_key, totp_identifier=plan.identifier, host=host, accept=run.accept
+    )
 
 
 # -- running a plan -----------------------------------------------------------------------
@@ -311,6 +359,8 @@ class DeliveryRun:
     consume: bool
     pull_interval: float | None = None
     on_wait: Callable[[Waiting], None] | None = None
+    accept: SiteBinding | None = None
+    """Codes and links bound to another site than the item's are skipped (None: all pass)."""
 
     @property
     def blocking(self) -> bool:
@@ -354,7 +404,7 @@ def deliver(
         if plan.source == "pull":
             assert plan.url is not None and plan.api_key is not None
             if not run.blocking:
-                return _single_pull(run, _pull_once(plan, host))
+                return _single_pull(run, _pull_once(run, host))
             from vaults.codes.pull_endpoint import pull
 
             run.announce()
@@ -365,6 +415,7 @@ def deliver(
                 interval=_pull_interval(run),
                 timeout=run.timeout,
                 host=host,
+                accept=run.accept,
             )
             return _from_pull(found)
         assert plan.identifier is not None
@@ -376,6 +427,7 @@ def deliver(
                 since=run.since,
                 timeout=run.inbox_timeout,
                 consume=run.consume,
+                accept=run.accept,
             )
         except CodeTimeout:
             if run.wait:
@@ -402,7 +454,7 @@ async def adeliver(
         if plan.source == "pull":
             assert plan.url is not None and plan.api_key is not None
             if not run.blocking:
-                return _single_pull(run, await _apull_once(plan, host))
+                return _single_pull(run, await _apull_once(run, host))
             from vaults.codes.pull_endpoint import apull
 
             run.announce()
@@ -413,6 +465,7 @@ async def adeliver(
                 interval=_pull_interval(run),
                 timeout=run.timeout,
                 host=host,
+                accept=run.accept,
             )
             return _from_pull(found)
         assert plan.identifier is not None
@@ -424,6 +477,7 @@ async def adeliver(
                 since=run.since,
                 timeout=run.inbox_timeout,
                 consume=run.consume,
+                accept=run.accept,
             )
         except CodeTimeout:
             if run.wait:

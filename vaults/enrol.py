@@ -142,7 +142,12 @@ def holds(cred: Credential, secret: TotpSecret, now: float, started: float) -> b
 
 
 def _has_totp(cred: Credential) -> bool:
-    return cred.totp_secret is not None or (cred.totp is not None and cred.totp_source == "server")
+    """Whether the item holds a TOTP secret (also one that gives no code: ``totp_error``)."""
+    return (
+        cred.totp_secret is not None
+        or cred.totp_error is not None
+        or (cred.totp is not None and cred.totp_source == "server")
+    )
 
 
 @dataclass
@@ -165,17 +170,18 @@ class _Plan:
         if holds(before, self.secret, self.now, self.started):
             return False
         if not self.replace:
+            unusable = " (one that gives no code)" if before.totp_error is not None else ""
             raise TotpAlreadySet(
-                f"{before.name!r} ({self.ref.raw}) already has a TOTP secret; "
+                f"{before.name!r} ({self.ref.raw}) already has a TOTP secret{unusable}; "
                 "pass --replace (replace=True) to overwrite it"
             )
         return True
 
     def previous(self, before: Credential) -> tuple[bool, TotpSecret | None]:
         """(restorable, the secret to write back on a failed check)."""
-        if before.totp_secret is not None:
+        if before.totp_secret is not None and before.totp_error is None:
             return True, before.totp_secret
-        return (not _has_totp(before)), None
+        return (not _has_totp(before)), None  # an unusable or server-only secret is unknown
 
     def verified(self, before: Credential, after: Credential) -> bool:
         return after.id == before.id and holds(after, self.secret, self.now, self.started)
@@ -202,11 +208,14 @@ def store(
     *,
     replace: bool,
     clock: Callable[[], float],
+    admit: Callable[[Credential], object] = lambda cred: cred,
 ) -> TotpStored:
-    """The sync write path (see the module docstring); ``clock`` gives "now"."""
+    """The sync write path (see the module docstring); ``clock`` gives "now"; ``admit``
+    may refuse the item as read (raise) before anything is written."""
     backend.check_writable()
     plan = _Plan(ref, backend, secret, replace, clock(), time.time())
     before = backend.fetch(ref)
+    admit(before)
     if not plan.decide(before):
         log.info("%s already holds this TOTP secret: nothing written", ref.raw)
         return TotpStored(before, changed=False)
@@ -237,11 +246,13 @@ async def astore(
     *,
     replace: bool,
     clock: Callable[[], float],
+    admit: Callable[[Credential], object] = lambda cred: cred,
 ) -> TotpStored:
     """Async :func:`store` (the backend's ``afetch``/``astore_totp``)."""
     backend.check_writable()
     plan = _Plan(ref, backend, secret, replace, clock(), time.time())
     before = await backend.afetch(ref)
+    admit(before)
     if not plan.decide(before):
         log.info("%s already holds this TOTP secret: nothing written", ref.raw)
         return TotpStored(before, changed=False)

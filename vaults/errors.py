@@ -12,14 +12,17 @@ from collections.abc import Sequence
 __all__ = [
     "AmbiguousItem",
     "AuthenticationFailed",
+    "CodeFieldNotFound",
     "CodeTimeout",
     "ConfigurationError",
     "InvalidInput",
     "InvalidReference",
     "InvalidTotpSecret",
     "ItemNotFound",
+    "LoginFieldNotFound",
     "NoCode",
     "ReadOnlyVault",
+    "RepromptRequired",
     "TotpAlreadySet",
     "TotpExpired",
     "UnknownScheme",
@@ -72,6 +75,16 @@ class CodeTimeout(NoCode):
     """Waiting for a pushed or pulled code ran out of time."""
 
 
+class CodeFieldNotFound(VaultsError):
+    """vaults.browser: no one-time code entry on the page (the message names the inputs it
+    saw and why each was passed over), or the entry would not keep the code."""
+
+
+class LoginFieldNotFound(VaultsError):
+    """vaults.browser: no login form on the page (signup and password-change forms are never
+    filled), or the credential lacks the username or password it asks for."""
+
+
 class TotpExpired(VaultsError):
     """A code lease was used after the code's validity window ended."""
 
@@ -86,6 +99,11 @@ class AuthenticationFailed(VaultsError):
     """Wrong master password, bad token, not logged in, or no access to that vault."""
 
     exit_code = EXIT_AUTH
+
+
+class RepromptRequired(AuthenticationFailed):
+    """The item asks for the master password again before use (Bitwarden's "master
+    password re-prompt"); pass ``allow_reprompt=True`` / ``--allow-reprompt`` to use it."""
 
 
 class VaultUnavailable(VaultsError):

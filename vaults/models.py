@@ -39,11 +39,13 @@ class TotpSecret(BaseModel):
         """The secret as an ``otpauth://`` URI (contains the secret: handle with care)."""
         from urllib.parse import quote, urlencode
 
-        label = quote(
-            f"{self.issuer}:{self.account}"
+        def part(text: str) -> str:  # a colon inside issuer or account is escaped
+            return quote(text, safe="@")
+
+        label = (
+            f"{part(self.issuer)}:{part(self.account)}"
             if self.issuer and self.account
-            else (self.account or self.issuer or "vaults"),
-            safe=":@",
+            else part(self.account or self.issuer or "vaults")
         )
         params: dict[str, str | int] = {"secret": self.secret.get_secret_value()}
         if self.issuer:
@@ -160,6 +162,12 @@ class Credential(BaseModel):
     ref: str | None = None
     totp_secret: TotpSecret | None = Field(default=None, exclude=True, repr=False)
     """Set by backends; the host turns it into ``totp``. Never serialised."""
+    totp_error: str | None = None
+    """Why the item's TOTP secret gives no code (unparseable, HOTP…); safe to show. The
+    credential is still returned with ``totp=None`` (set by backends, or by the host)."""
+    reprompt: bool = False
+    """The vault asks for the master password again before showing this item (Bitwarden's
+    re-prompt): the host returns it only when allowed (``Vaults(allow_reprompt=True)``)."""
 
     def field(self, name: str) -> CustomField | None:
         """The first custom field called ``name`` (case-insensitive)."""
@@ -190,6 +198,8 @@ class Credential(BaseModel):
         }
         if self.totp_source is not None:
             data["totp_source"] = self.totp_source
+        if self.totp_error is not None:
+            data["totp_error"] = self.totp_error
         if self.magic_link is not None:
             data["magic_link"] = self.magic_link
         if self.fields:

@@ -27,7 +27,12 @@ from vaults.delivery import (
     mask_api_key_field,
     plan_delivery,
 )
-from vaults.errors import InvalidInput, InvalidTotpSecret, UnknownScheme, VaultsError
+from vaults.errors import (
+    InvalidInput,
+    RepromptRequired,
+    UnknownScheme,
+    VaultsError,
+)
 from vaults.host import PluginHost, make_host
 from vaults.models import Credential
 from vaults.refs import Reference, parse_reference
@@ -71,7 +76,12 @@ class Vaults:
     else the default SQLite file, and closed with this object); ``consume`` (default on)
     takes each code a resolve returns, so two concurrent logins for one identifier never
     get the same code; ``code_timeout`` is the default wait (15 minutes); ``pull_interval``
-    the seconds between requests to a pull endpoint (default 10).
+    the seconds between requests to a pull endpoint (default 10). An item that asks for the
+    master password again (Bitwarden's re-prompt) raises
+    :class:`~vaults.errors.RepromptRequired` unless ``allow_reprompt=True``. A delivered
+    magic link, or a code bound to an origin (``@site #code``), is used only when its site's
+    registrable domain is one of the item's URIs' (others are skipped with a warning and the
+    wait goes on) unless ``allow_foreign_links=True``.
     """
 
     def __init__(
@@ -88,8 +98,12 @@ class Vaults:
         consume: bool = True,
         code_timeout: float = DEFAULT_CODE_TIMEOUT,
         pull_interval: float | None = None,
+        allow_reprompt: bool = False,
+        allow_foreign_links: bool = False,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
+        self.allow_reprompt = allow_reprompt
+        self.allow_foreign_links = allow_foreign_links
         self._host = host
         self._instances: dict[str, VaultBackend] = {}
         for backend in backends:
@@ -147,21 +161,28 @@ class Vaults:
         """Now, on the clock the inbox stamps codes with."""
         return self._inbox.clock() if self._inbox is not None else time.time()
 
+    def _admit(self, cred: Credential) -> Credential:
+        if cred.reprompt and not self.allow_reprompt:
+            raise RepromptRequired(
+                f"{cred.vault} item {cred.name!r} ({cred.id}) asks for the master password "
+                "again before use; allow it with Vaults(allow_reprompt=True) or --allow-reprompt"
+            )
+        return cred
+
     def _finish(
         self, cred: Credential, ref: Reference, min_remaining: float | None, now: float | None
     ) -> Credential:
+        self._admit(cred)
         cred.ref = ref.raw
         mask_api_key_field(cred)
         if cred.totp is None and cred.totp_secret is not None:
-            try:
-                cred.totp = code_for_entry(
-                    cred.totp_secret,
-                    self.clock() if now is None else now,
-                    self.min_remaining if min_remaining is None else min_remaining,
-                )
-            except InvalidTotpSecret:
-                raise
+            cred.totp = code_for_entry(
+                cred.totp_secret,
+                self.clock() if now is None else now,
+                self.min_remaining if min_remaining is None else min_remaining,
+            )
             cred.totp_source = "vault"
+            cred.totp_error = None
         elif cred.totp is not None and cred.totp_source is None:
             cred.totp_source = "server"
         return cred
@@ -174,8 +195,12 @@ class Vaults:
         wait: bool,
         timeout: float | None,
         on_wait: Callable[[Waiting], None] | None,
+        cred: Credential,
     ) -> DeliveryRun:
+        from vaults.codes.binding import SiteBinding
+
         return DeliveryRun(
+            accept=None if self.allow_foreign_links else SiteBinding.for_uris(cred.uris),
             plan=plan,
             since=since,
             timeout=self.code_timeout if timeout is None else _check_timeout(timeout),
@@ -226,7 +251,7 @@ class Vaults:
         """
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
-        cred = self.backend(parsed.scheme).fetch(parsed)
+        cred = self._admit(self.backend(parsed.scheme).fetch(parsed))
         plan = plan_delivery(
             cred,
             totp_identifier=totp_identifier,
@@ -236,7 +261,7 @@ class Vaults:
         )
         if plan is None:
             return self._finish(cred, parsed, min_remaining, now)
-        run = self._run(plan, started, wait, timeout, on_wait)
+        run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
@@ -263,7 +288,7 @@ class Vaults:
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
-        cred = await backend.afetch(parsed)
+        cred = self._admit(await backend.afetch(parsed))
         plan = plan_delivery(
             cred,
             totp_identifier=totp_identifier,
@@ -273,7 +298,7 @@ class Vaults:
         )
         if plan is None:
             return self._finish(cred, parsed, min_remaining, now)
-        run = self._run(plan, started, wait, timeout, on_wait)
+        run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
@@ -328,7 +353,9 @@ class Vaults:
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         given = enrol.secret_from_input(secret, qr)
         backend = self.backend(parsed.scheme)
-        stored = enrol.store(backend, parsed, given, replace=replace, clock=self.clock)
+        stored = enrol.store(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
         self._finish(stored.credential, parsed, None, None)
         return stored
 
@@ -352,7 +379,9 @@ class Vaults:
             else await anyio.to_thread.run_sync(enrol.secret_from_input, secret, qr)
         )
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
-        stored = await enrol.astore(backend, parsed, given, replace=replace, clock=self.clock)
+        stored = await enrol.astore(
+            backend, parsed, given, replace=replace, clock=self.clock, admit=self._admit
+        )
         self._finish(stored.credential, parsed, None, None)
         return stored
 

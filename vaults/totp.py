@@ -17,14 +17,24 @@ from pydantic import SecretStr
 
 from vaults.errors import InvalidTotpSecret, TotpExpired
 from vaults.models import TotpCode, TotpSecret
-from vaults.totp_core import Generator, OtpParams, generator, parse_params
+from vaults.totp_core import (
+    DEFAULT_RULES,
+    Base32Rules,
+    Generator,
+    OtpParams,
+    generator,
+    parse_params,
+)
 
 __all__ = [
     "DEFAULT_MIN_REMAINING",
+    "DEFAULT_RULES",
+    "Base32Rules",
     "CodeLease",
     "code_at",
     "code_for_entry",
     "parse_secret",
+    "secret_or_error",
 ]
 
 DEFAULT_MIN_REMAINING: Final = 20
@@ -32,13 +42,23 @@ MAX_TIME: Final = 1e15
 """Latest accepted epoch (keeps the window counter inside RFC 4226's 8 bytes)."""
 
 
-def parse_secret(raw: str | SecretStr) -> TotpSecret:
+HOTP_IN_VAULT: Final = (
+    "an HOTP (counter-based) secret: no vault here keeps its counter, so no code is made "
+    "('vaults totp URI' prints the code for the URI's counter)"
+)
+
+
+def parse_secret(raw: str | SecretStr, rules: Base32Rules = DEFAULT_RULES) -> TotpSecret:
     """Parse a stored TOTP secret in any supported format.
 
-    Raises :class:`~vaults.errors.InvalidTotpSecret` naming the problem (never the secret).
+    ``rules`` is the vault's own base32 clean-up (plugins pass theirs). Raises
+    :class:`~vaults.errors.InvalidTotpSecret` naming the problem (never the secret); an
+    ``otpauth://hotp/`` secret is refused too (its counter lives nowhere we could update).
     """
     text = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
-    params = parse_params(text)
+    params = parse_params(text, rules)
+    if params.kind == "hotp":
+        raise InvalidTotpSecret(f"invalid TOTP secret: {HOTP_IN_VAULT}")
     return TotpSecret(
         secret=SecretStr(params.secret),
         algorithm=params.algorithm,
@@ -48,6 +68,24 @@ def parse_secret(raw: str | SecretStr) -> TotpSecret:
         issuer=params.issuer,
         account=params.account,
     )
+
+
+def secret_or_error(
+    raw: str | SecretStr | None, rules: Base32Rules = DEFAULT_RULES
+) -> tuple[TotpSecret | None, str | None]:
+    """For backends: ``(secret, None)``, or ``(None, why)`` when no code can be made.
+
+    The credential is still returned (``Credential(totp_secret=…, totp_error=…)``): an
+    unusable TOTP secret never costs the user the username and password. ``why`` is safe
+    to show (it never holds the secret). Empty or missing ``raw`` gives ``(None, None)``.
+    """
+    text = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+    if text is None or not text.strip():
+        return None, None
+    try:
+        return parse_secret(text, rules), None
+    except InvalidTotpSecret as exc:
+        return None, exc.message.removeprefix("invalid TOTP secret: ")
 
 
 def _params(secret: TotpSecret) -> OtpParams:

@@ -1,8 +1,12 @@
 """Secret parsing and code computation without pydantic (the CLI's fast path).
 
 :mod:`vaults.totp` wraps this in the public models. Formats: raw base32 (lenient),
-``otpauth://totp/…`` URIs (Key-Uri-Format), Steam Guard (``steam://SECRET`` and
-``encoder=steam``) and the KeeOtp ``key=…&size=…&step=…`` form. Codes come from
+``otpauth://totp/…`` URIs (Key-Uri-Format), ``otpauth://hotp/…`` (parsed with its
+counter; only ``vaults totp`` computes it), Steam Guard (``steam://SECRET``,
+``encoder=steam``, Aegis' ``otpauth://steam/…``: always 30 s and 5 characters) and the
+KeeOtp ``key=…&size=…&step=…`` form. A vault's own base32 clean-up (Bitwarden drops
+characters outside the alphabet, KeePassXC also maps ``0/1/8`` to ``O/L/B``) is a
+:class:`Base32Rules` value its plugin passes in. Codes come from
 pyotp's RFC 4226 generator applied to the RFC 6238 window counter, with the key decoded
 once per secret: no 112-bit floor (real sites still issue 80-bit secrets) and no cap on
 the period (pyotp's TOTP class refuses periods over 120 s; the counter is computed here).
@@ -38,7 +42,38 @@ class OtpParams:
     encoder: Literal["steam"] | None = None
     issuer: str | None = None
     account: str | None = None
+    kind: Literal["totp", "hotp"] = "totp"
+    counter: int = 0
+    """HOTP only: the counter the URI carries (nothing here ever increments it)."""
 
+
+@dataclass(frozen=True)
+class Base32Rules:
+    """How one vault's app cleans a base32 secret before decoding it (data, not code).
+
+    The default (``vaults``) accepts case, spaces, ``-``, ``_`` and padding and refuses
+    anything else. A plugin passes its vault's rules so that every item the vault's own
+    app shows a code for gets the same code here.
+    """
+
+    name: str = "vaults"
+    replace: tuple[tuple[str, str], ...] = ()
+    """Look-alike characters mapped before anything else (KeePassXC: 0→O, 1→L, 8→B)."""
+    drop_invalid: bool = False
+    """Drop every character outside ``A-Z2-7`` (after upper-casing) instead of refusing."""
+
+
+DEFAULT_RULES: Final = Base32Rules()
+MIN_DIGITS: Final = 4
+MAX_DIGITS: Final = 10
+STEAM_DIGITS: Final = 5
+STEAM_PERIOD: Final = 30
+UNSUPPORTED_KINDS: Final = {
+    "yandex": "Yandex Key (encoder=yandex)",
+    "yaotp": "Yandex Key",
+    "motp": "mOTP (mobile-OTP)",
+}
+"""Schemes, otpauth types and encoders we know and refuse by name (a wrong code is worse)."""
 
 STEAM_ALPHABET: Final = "23456789BCDFGHJKMNPQRTVWXY"
 _B32_ALPHABET = re.compile(r"[A-Z2-7]+")
@@ -53,11 +88,21 @@ def _fail(problem: str) -> InvalidTotpSecret:
     return InvalidTotpSecret(f"invalid TOTP secret: {problem}")
 
 
-def _normalise_base32(raw: str) -> str:
+def _normalise_base32(raw: str, rules: Base32Rules = DEFAULT_RULES) -> str:
     """Lenient base32: case, spaces, dashes, padding (also ``%3D``) and a length that
-    leaves trailing bits (which are ignored, as Bitwarden and KeePassXC do) are accepted."""
+    leaves trailing bits (which are ignored, as Bitwarden and KeePassXC do) are accepted;
+    ``rules`` adds a vault's own clean-up (look-alikes, dropping junk)."""
     text = unquote(raw) if "%" in raw else raw
-    cleaned = re.sub(r"[\s\-_]", "", text).rstrip("=").upper()
+    if not text.strip():
+        raise _fail("the secret is empty")
+    for old, new in rules.replace:
+        text = text.replace(old, new)
+    if rules.drop_invalid:
+        cleaned = "".join(_B32_ALPHABET.findall(text.upper()))
+        if not cleaned:
+            raise _fail("no base32 characters (letters A-Z and digits 2-7) in the secret")
+    else:
+        cleaned = re.sub(r"[\s\-_]", "", text).rstrip("=").upper()
     if not cleaned:
         raise _fail("the secret is empty")
     if not _B32_ALPHABET.fullmatch(cleaned):
@@ -102,60 +147,147 @@ def _int_param(name: str, value: str, low: int, high: int | None) -> int:
     return number
 
 
-def _digits(value: str, steam: bool) -> int:
-    if steam:
-        return 5
-    return _int_param("digits", value, 6, 10)
+def parse_digits(value: str, name: str = "digits") -> int:
+    """A code length: 4 to 10 (KeePassXC and Bitwarden's apps take 1–10; below 4 no site
+    asks for it and a typo is likelier)."""
+    return _int_param(name, value, MIN_DIGITS, MAX_DIGITS)
 
 
-def _parse_otpauth(raw: str) -> OtpParams:
+def _refuse_unsupported(name: str, where: str) -> None:
+    known = UNSUPPORTED_KINDS.get(name.strip().lower())
+    if known is not None:
+        raise _fail(f"{known} codes are not supported (only TOTP, HOTP and Steam Guard)")
+    if where == "encoder":
+        raise _fail("unsupported encoder (only encoder=steam is known)")
+
+
+def split_label(raw_path: str) -> tuple[str | None, str | None]:
+    """``(issuer, account)`` of an otpauth label (the URI path, still percent-encoded).
+
+    A literal ``:`` separates issuer and account, so an issuer holding an encoded colon
+    (``Issuer%20Two%3A%20100%25:alice``) stays whole; with no literal colon an encoded
+    ``%3A`` is the separator (Key-Uri-Format allows both)."""
+    label = raw_path.lstrip("/")
+    head: str | None = None
+    tail = label
+    if ":" in label:
+        head, _, tail = label.partition(":")
+    else:
+        found = re.search("%3a", label, re.IGNORECASE)
+        if found is not None:
+            head, tail = label[: found.start()], label[found.end() :]
+    issuer = unquote(head).strip() or None if head is not None else None
+    return issuer, unquote(tail).strip() or None
+
+
+def _parse_otpauth(raw: str, rules: Base32Rules) -> OtpParams:
     try:
         parts = urlsplit(raw)
     except ValueError:  # e.g. an unbalanced "[" where the type belongs
         raise _fail("the otpauth URI is malformed") from None
     kind = parts.netloc.lower()
-    if kind == "hotp":
-        raise _fail("HOTP (counter-based) codes are not supported, only TOTP")
-    if kind != "totp":  # not echoed: a malformed URI may hold the secret in that place
-        raise _fail("otpauth type must be 'totp' (otpauth://totp/LABEL?secret=...)")
+    if kind not in ("totp", "hotp", "steam"):
+        _refuse_unsupported(kind, "type")
+        # not echoed: a malformed URI may hold the secret in that place
+        raise _fail("otpauth type must be totp, hotp or steam (otpauth://totp/LABEL?secret=...)")
     query = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
     if not query.get("secret", "").strip():
         raise _fail("the otpauth URI has no secret parameter")
-    label = unquote(parts.path.lstrip("/"))
-    label_issuer: str | None = None
-    account: str | None = label.strip() or None
-    if ":" in label:
-        head, _, tail = label.partition(":")
-        label_issuer, account = head.strip() or None, tail.strip() or None
-    steam = query.get("encoder", "").lower() == "steam"
+    label_issuer, account = split_label(parts.path)
+    # KeeTrayTOTP writes Steam as format=Steam; everyone else as encoder=steam
+    encoder = query.get("encoder", "").strip().lower()
+    if not encoder and query.get("format", "").strip().lower() == "steam":
+        encoder = "steam"
+    if encoder and encoder != "steam":
+        _refuse_unsupported(encoder, "encoder")
+    steam = kind == "steam" or encoder == "steam"
     algorithm = _algorithm(query["algorithm"]) if query.get("algorithm") else "SHA1"
+    counter = 0
+    if kind == "hotp":
+        if steam:
+            raise _fail("Steam Guard codes are time-based: otpauth://hotp/ cannot be Steam")
+        if not query.get("counter", "").strip():
+            raise _fail("the otpauth://hotp/ URI has no counter parameter")
+        counter = _int_param("counter", query["counter"], 0, 2**64 - 1)
+    if steam:  # Steam's app, pyotp and Aegis: 30 s and 5 characters, whatever the URI says
+        digits, period = STEAM_DIGITS, STEAM_PERIOD
+    else:
+        digits = parse_digits(query["digits"]) if query.get("digits") else 6
+        period = _int_param("period", query["period"], 1, None) if query.get("period") else 30
     return OtpParams(
-        secret=_normalise_base32(query["secret"]),
-        algorithm=algorithm,
-        digits=_digits(query["digits"], steam) if query.get("digits") else (5 if steam else 6),
-        period=_int_param("period", query["period"], 1, None) if query.get("period") else 30,
+        secret=_normalise_base32(query["secret"], rules),
+        algorithm="SHA1" if steam else algorithm,
+        digits=digits,
+        period=period,
         encoder="steam" if steam else None,
         issuer=query.get("issuer") or label_issuer,
         account=account,
+        kind="hotp" if kind == "hotp" else "totp",
+        counter=counter,
     )
 
 
-def _parse_keeotp(raw: str) -> OtpParams:
+def key_to_base32(raw: str, encoding: str) -> str:
+    """A key stored as hex, base64 or UTF-8 text (KeeOtp2 ``encoding=``, KeePass'
+    ``TimeOtp-Secret-Hex``…), as normalised base32."""
+    try:
+        if encoding == "hex":
+            key = bytes.fromhex(re.sub(r"\s", "", raw))
+        elif encoding == "base64":
+            key = base64.b64decode(re.sub(r"\s", "", raw), validate=True)
+        elif encoding in ("utf8", "utf-8"):
+            key = raw.encode("utf-8")
+        else:
+            raise _fail("unknown key encoding (use Base32, Base64, Hex or UTF8)")
+    except (ValueError, binascii.Error):
+        raise _fail(f"the key is not valid {encoding}") from None
+    if not key:
+        raise _fail("the secret is empty")
+    return base64.b32encode(key).decode("ascii").rstrip("=")
+
+
+def _parse_keeotp(raw: str, rules: Base32Rules) -> OtpParams:
+    """KeeOtp / KeeOtp2 ``key=…&type=Totp|Hotp|Steam&counter=…&size=…&step=…&otpHashMode=…
+    &encoding=Base32|Base64|Hex|UTF8&encoder=steam`` (names case-insensitive)."""
     query = {k.lower(): v for k, v in parse_qsl(raw, keep_blank_values=True)}
     if not query.get("key", "").strip():
         raise _fail("the KeeOtp settings have no key")
+    kind = query.get("type", "totp").strip().lower() or "totp"
+    if kind not in ("totp", "hotp", "steam"):
+        _refuse_unsupported(kind, "type")
+        raise _fail("unknown KeeOtp type (Totp, Hotp or Steam)")
+    encoder = query.get("encoder", "").strip().lower()
+    if encoder and encoder != "steam":
+        _refuse_unsupported(encoder, "encoder")
+    steam = kind == "steam" or (kind == "totp" and encoder == "steam")
+    encoding = query.get("encoding", "base32").strip().lower() or "base32"
+    key = query["key"]
+    secret = _normalise_base32(key, rules) if encoding == "base32" else key_to_base32(key, encoding)
     algorithm = _algorithm(query["otphashmode"]) if query.get("otphashmode") else "SHA1"
+    counter = 0
+    if kind == "hotp":
+        text = query.get("counter", "").strip() or "0"
+        counter = _int_param("counter", text, 0, 2**64 - 1)
+    if steam:
+        digits, period = STEAM_DIGITS, STEAM_PERIOD
+    else:
+        digits = parse_digits(query["size"]) if query.get("size") else 6
+        period = _int_param("step", query["step"], 1, None) if query.get("step") else 30
     return OtpParams(
-        secret=_normalise_base32(query["key"]),
-        algorithm=algorithm,
-        digits=_digits(query["size"], False) if query.get("size") else 6,
-        period=_int_param("step", query["step"], 1, None) if query.get("step") else 30,
+        secret=secret,
+        algorithm="SHA1" if steam else algorithm,
+        digits=digits,
+        period=period,
+        encoder="steam" if steam else None,
+        kind="hotp" if kind == "hotp" else "totp",
+        counter=counter,
     )
 
 
-def parse_params(raw: str) -> OtpParams:
-    """Parse a stored TOTP secret in any supported format.
+def parse_params(raw: str, rules: Base32Rules = DEFAULT_RULES) -> OtpParams:
+    """Parse a stored TOTP (or HOTP) secret in any supported format.
 
+    ``rules`` is the vault's own base32 clean-up (default: :data:`DEFAULT_RULES`).
     Raises :class:`~vaults.errors.InvalidTotpSecret` naming the problem (never the secret).
     """
     text = raw
@@ -169,20 +301,26 @@ def parse_params(raw: str) -> OtpParams:
     text = text.strip()
     if not text:
         raise _fail("the secret is empty")
-    lowered = text[:12].lower()
+    lowered = text[:24].lower()
     if lowered.startswith("otpauth://"):
-        return _parse_otpauth(text)
+        return _parse_otpauth(text, rules)
     if lowered.startswith("steam://"):
         return OtpParams(
-            secret=_normalise_base32(text[len("steam://") :]),
-            digits=5,
+            secret=_normalise_base32(text[len("steam://") :], rules),
+            digits=STEAM_DIGITS,
             encoder="steam",
         )
+    if lowered.startswith("otpauth-migration://"):
+        raise _fail(
+            "a Google Authenticator export (otpauth-migration://) holds several accounts: "
+            "list them with 'vaults totp' or 'vaults qr' and store one otpauth:// URI"
+        )
     if "://" in text[:16]:
+        _refuse_unsupported(text.split("://", 1)[0], "scheme")
         raise _fail("unsupported URI scheme (expected otpauth:// or steam://)")
     if lowered.startswith("key="):
-        return _parse_keeotp(text)
-    return OtpParams(secret=_normalise_base32(text))
+        return _parse_keeotp(text, rules)
+    return OtpParams(secret=_normalise_base32(text, rules))
 
 
 Generator = Callable[[int], str]
@@ -203,6 +341,7 @@ class _Hotp(pyotp.OTP):
         super().__init__(
             params.secret, digits=max(params.digits, 6), digest=_DIGESTS[params.algorithm]
         )
+        self.digits = params.digits  # pyotp's check stops at 6; 4 and 5 are real lengths
 
     def byte_secret(self) -> bytes:
         return self._key

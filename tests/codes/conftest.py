@@ -13,9 +13,11 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -220,7 +222,12 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
-            ok = verify_signature(body, self.headers.get("x-vaults-signature"), endpoint.api_key)
+            ok = verify_signature(
+                body,
+                self.headers.get("x-vaults-signature"),
+                endpoint.api_key,
+                url=own_url(self),
+            )
             endpoint.seen.append(
                 PullRequestSeen(body, dict(self.headers.items()), time.monotonic(), ok)
             )
@@ -242,6 +249,12 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
 
 
 # -- HTTP helpers, also used by tests/delivery ----------------------------------------------
+def own_url(handler: BaseHTTPRequestHandler) -> str:
+    """The full URL a loopback test server's handler was called at (what a pull endpoint
+    passes to ``verify_signature(url=…)``)."""
+    return f"http://127.0.0.1:{handler.server.server_address[1]}{handler.path}"
+
+
 def send_json(handler: BaseHTTPRequestHandler, status: int, payload: bytes) -> None:
     """Answer the handler's request with ``status`` and the JSON bytes ``payload``."""
     handler.send_response(status)
@@ -265,3 +278,79 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# -- a real `vaults serve` process ----------------------------------------------------------
+SERVE_KEY = "serve-full-key-canary-5be1d0"
+"""The full key (VAULTS_API_KEY) :func:`vaults_serve` starts servers with."""
+SERVE_PUSH_KEY = "serve-push-key-canary-91c7aa"
+"""The push-only key (VAULTS_PUSH_KEY) :func:`vaults_serve` starts servers with."""
+
+
+@dataclass
+class Served:
+    """A running ``vaults serve``: its base URL, process and combined output file."""
+
+    base: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def vaults_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vaults.cli.main", *args]
+
+
+@contextlib.contextmanager
+def vaults_serve(
+    store_url: str,
+    tmp_path: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+) -> Iterator[Served]:
+    """Start ``vaults serve --store store_url ARGS`` on a free 127.0.0.1 port with both keys
+    set (``env`` adds or overrides variables; a value of ``""`` removes one); wait for
+    ``/healthz``; terminate it on exit."""
+    import httpx
+
+    port = loopback_port()
+    merged = {
+        **os.environ,
+        "VAULTS_API_KEY": SERVE_KEY,
+        "VAULTS_PUSH_KEY": SERVE_PUSH_KEY,
+        "VAULTS_LOAD_PLUGINS": "",
+        **(env or {}),
+    }
+    merged = {k: v for k, v in merged.items() if v != ""}
+    log = tmp_path / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            vaults_command("serve", "--port", str(port), "--store", store_url, *args),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=merged,
+        )
+    served = Served(f"http://127.0.0.1:{port}", port, process, log)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                if httpx.get(f"{served.base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, served.output()
+            assert time.monotonic() < deadline, "vaults serve did not start"
+            time.sleep(0.05)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

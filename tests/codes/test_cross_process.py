@@ -126,7 +126,7 @@ def test_a_waiting_process_wakes_on_a_push(
 
 
 def test_serve_refuses_to_start_without_an_api_key(sqlite_url: str, free_port: int) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "VAULTS_API_KEY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("VAULTS_API_KEY", "VAULTS_PUSH_KEY")}
     result = subprocess.run(
         vaults_cmd("serve", "--port", str(free_port), "--store", sqlite_url),
         capture_output=True,
@@ -136,5 +136,6 @@ def test_serve_refuses_to_start_without_an_api_key(sqlite_url: str, free_port: i
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: VAULTS_API_KEY is not set: the HTTP API refuses to run without an API key"
+        "error: neither VAULTS_API_KEY nor VAULTS_PUSH_KEY is set: the HTTP API refuses to run "
+        "without an API key"
     )

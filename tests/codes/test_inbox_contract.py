@@ -335,9 +335,65 @@ def test_bad_wait_input(inbox: Inbox, kwargs: dict[str, Any]) -> None:
         inbox.wait("user@example.com", **kwargs)
 
 
-def test_old_history_is_pruned(make_inbox: Callable[..., Inbox], clock: Any) -> None:
-    inbox = make_inbox(clock=clock, retention_days=1)
+def test_expired_and_consumed_codes_are_deleted_after_the_retention(
+    make_inbox: Callable[..., Inbox], clock: Any
+) -> None:
+    inbox = make_inbox(clock=clock, retention=30, lifespan_minutes=1)
     inbox.push("user@example.com", "Your code is 418207")
-    clock.now += 86400 + 3600
+    inbox.push("other@example.com", "Your code is 529318")
+    assert inbox.wait("other@example.com", timeout=0, consume=True).value == "529318"
+    inbox.push("user@example.com", "Your code is 630429")
+    assert {c.value for c in inbox.list()} == {"418207", "529318", "630429"}
+    clock.now += 29  # consumed 29 s ago: kept for the history
+    assert inbox.sweep() == 0
+    clock.now += 2  # consumed 31 s ago: gone; the others still valid
+    assert inbox.sweep() == 1
+    assert {c.value for c in inbox.list()} == {"418207", "630429"}
+    clock.now += 60 + 30  # both expired 30+ s ago
+    assert inbox.sweep() == 2
+    assert inbox.list() == []
+
+
+def test_pushes_sweep_by_themselves(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock, retention=0, lifespan_minutes=1)
+    inbox.push("user@example.com", "Your code is 418207")
+    clock.now += 120
     inbox.push("user@example.com", "Your code is 529318")
     assert [c.value for c in inbox.list()] == ["529318"]
+
+
+def test_list_active_only_hides_expired_and_consumed(
+    make_inbox: Callable[..., Inbox], clock: Any
+) -> None:
+    inbox = make_inbox(clock=clock, retention=3600, lifespan_minutes=1)
+    inbox.push("user@example.com", "Your code is 418207")
+    clock.now += 61
+    inbox.push("user@example.com", "Your code is 529318")
+    inbox.push("user@example.com", "Your code is 630429")
+    assert inbox.wait("user@example.com", timeout=0, consume=True).value == "630429"
+    assert [c.value for c in inbox.list("user@example.com")] == ["630429", "529318", "418207"]
+    assert [c.value for c in inbox.list("user@example.com", active_only=True)] == ["529318"]
+
+
+def test_rows_per_identifier_are_capped(make_inbox: Callable[..., Inbox], clock: Any) -> None:
+    inbox = make_inbox(clock=clock, max_codes_per_identifier=3)
+    for n in range(5):
+        clock.now += 1
+        inbox.push("user@example.com", f"Your code is 71000{n}")
+    inbox.push("other@example.com", "Your code is 829301")
+    assert [c.value for c in inbox.list("user@example.com")] == ["710004", "710003", "710002"]
+    assert [c.value for c in inbox.list("other@example.com")] == ["829301"]
+
+
+def test_a_refused_code_is_skipped_and_the_wait_goes_on(
+    make_inbox: Callable[..., Inbox], clock: Any
+) -> None:
+    inbox = make_inbox(clock=clock)
+    inbox.push("user@example.com", "Your code is 418207")
+    clock.now += 1
+    inbox.push("user@example.com", "Your code is 999000")
+    for consume in (False, True):
+        code = inbox.wait(
+            "user@example.com", timeout=0, consume=consume, accept=lambda c: c.value != "999000"
+        )
+        assert code.value == "418207"

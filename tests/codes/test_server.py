@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def test_the_api_key_is_required(client: TestClient, headers: dict[str, str]) ->
     body = {"totp_identifier": "a@example.com", "content": "Your code is 482913"}
     assert client.post(URL, json=body, headers=headers).status_code == 401
     assert client.get(URL, headers=headers).status_code == 401
-    assert client.get(URL, headers=AUTH).json() == []  # nothing was stored
+    assert client.get(URL, params={"all": "true"}, headers=AUTH).json() == []  # nothing stored
 
 
 def test_list_with_filters(client: TestClient) -> None:
@@ -88,6 +89,8 @@ def test_list_with_filters(client: TestClient) -> None:
         assert client.post(URL, json=body, headers=AUTH).status_code == 200
 
     def codes(**params: Any) -> list[str]:
+        if "totp_identifier" not in params:
+            params["all"] = "true"
         response = client.get(URL, params=params, headers=AUTH)
         assert response.status_code == 200, response.text
         return [item["code"] for item in response.json()]
@@ -110,7 +113,8 @@ def test_bad_list_parameters_are_422(client: TestClient, params: dict[str, Any])
 
 
 def test_limit_200_is_accepted(client: TestClient) -> None:
-    assert client.get(URL, params={"limit": 200}, headers=AUTH).status_code == 200
+    params = {"limit": 200, "totp_identifier": "a@example.com"}
+    assert client.get(URL, params=params, headers=AUTH).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -157,7 +161,18 @@ def test_a_body_of_exactly_64_kib_is_accepted(client: TestClient) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_openapi_docs_are_served(client: TestClient) -> None:
+def test_openapi_docs_are_off_unless_asked_for(client: TestClient) -> None:
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+
+
+def test_openapi_docs_are_served_from_the_installed_package(app_inbox: Inbox) -> None:
+    with TestClient(create_app(inbox=app_inbox, api_key=API_KEY, docs=True)) as client:
+        _check_docs(client)
+
+
+def _check_docs(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     operations = spec["paths"][URL]
     assert set(operations) == {"get", "post"}
@@ -165,11 +180,19 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert any(s.get("name") == "x-api-key" and s.get("in") == "header" for s in schemes.values())
     push_schema = spec["components"]["schemas"]["PushRequest"]
     assert {"totp_identifier", "content"} <= set(push_schema["required"])
-    assert client.get("/docs").status_code == 200
+    page = client.get("/docs")
+    assert page.status_code == 200
+    # every script and style sheet comes from this server, none from a CDN
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', page.text))
+    assert "cdn" not in page.text.lower()
+    for asset in re.findall(r"'(/docs/static/[^']+)'|\"(/docs/static/[^\"]+)\"", page.text):
+        path = asset[0] or asset[1]
+        assert client.get(path).status_code == 200, path
+    assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
 
 
 def test_no_api_key_no_server(app_inbox: Inbox) -> None:
-    with pytest.raises(ConfigurationError, match="VAULTS_API_KEY"):
+    with pytest.raises(ConfigurationError, match="VAULTS_API_KEY nor VAULTS_PUSH_KEY"):
         create_app(inbox=app_inbox, env={})
     with pytest.raises(ConfigurationError):
         create_app(inbox=app_inbox, api_key="  ")

@@ -48,6 +48,12 @@ def kdbx(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 protected=frozenset({"otp", "api key"}),
             ),
             spec("No Code", "bob", f"bob-{CANARY}"),
+            spec(
+                "Counter Login",
+                "carol",
+                f"carol-{CANARY}",
+                attributes={"otp": f"otpauth://hotp/C:carol?secret={CANARY_SECRET}&counter=4"},
+            ),
             spec("Twin", "twin-a", f"a-{CANARY}", group=("A",)),
             spec("Twin", "twin-b", f"b-{CANARY}", group=("B",)),
         ],
@@ -209,3 +215,30 @@ def test_internal_error_exit_70_without_traceback(fake_site: FakeSite) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("internal error: KeyError")
     no_leak([result.stderr], [CANARY])
+
+
+def one_warning_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: "), stderr
+    return lines[0]
+
+
+def test_unusable_totp_prints_the_login_and_one_warning(fake_site: FakeSite, kdbx: Path) -> None:
+    env = keepass_env(fake_site, kdbx)
+    human = run_vaults("resolve", "keepass://Counter Login", env=env)
+    assert human.returncode == 0, human.stderr
+    assert "username  carol" in human.stdout and "code      -" in human.stdout
+    warning = one_warning_line(human.stderr)
+    assert warning.startswith("warning: 'Counter Login'") and "HOTP" in warning
+    as_json = run_vaults("resolve", "--json", "keepass://Counter Login", env=env)
+    data = json.loads(as_json.stdout)
+    assert data["totp"] is None and "HOTP" in data["totp_error"]
+    password = run_vaults("resolve", "keepass://Counter Login", "--field", "password", env=env)
+    assert (password.returncode, password.stdout) == (0, f"carol-{CANARY}\n")
+    assert "HOTP" in one_warning_line(password.stderr)
+    code = run_vaults("resolve", "keepass://Counter Login", "--field", "code", env=env)
+    assert (code.returncode, code.stdout) == (1, "")
+    line = one_error_line(code.stderr)
+    assert line.startswith("error: ") and "HOTP" in line
+    for result in (human, as_json, password, code):
+        no_leak([result.stdout if result is not password else "", result.stderr], [CANARY_SECRET])

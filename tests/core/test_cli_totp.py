@@ -61,7 +61,8 @@ def test_secret_from_stdin() -> None:
     ("secret", "stdin"),
     [
         (f"{CANARY_SECRET}!!", None),
-        (f"otpauth://totp/x?secret={CANARY_SECRET}&digits=5", None),
+        (f"otpauth://totp/x?secret={CANARY_SECRET}&digits=3", None),
+        (f"otpauth://totp/x?secret={CANARY_SECRET}&encoder=yandex", None),
         ("-", f"otpauth://hotp/x?secret={CANARY_SECRET}\n"),
         ("-", ""),
     ],

@@ -306,3 +306,40 @@ def test_vault_backend_default_refuses() -> None:
     with pytest.raises(ReadOnlyVault):
         item = Credential(vault="plain", id="1", name="x")
         Plain().store_totp(parse_reference("plain://x"), item, None)
+
+
+class BrokenSecretBackend(MemoryBackend):
+    """Its items' stored secret gives no code (what a backend reports as ``totp_error``)."""
+
+    def fetch(self, ref: Reference) -> Credential:
+        cred = super().fetch(ref)
+        if cred.totp_secret is None and cred.id == "broken":
+            cred.totp_error = "the stored TOTP secret is not valid base32"
+        return cred
+
+
+def test_an_unusable_secret_is_replaced_only_with_replace() -> None:
+    backend = BrokenSecretBackend()
+    backend.add("Broken", item_id="broken")
+    vaults = Vaults(backends=[backend], env={}, clock=lambda: NOW)
+    with pytest.raises(TotpAlreadySet, match="one that gives no code"):
+        vaults.set_totp("memory://broken", NEW)
+    cred = vaults.set_totp("memory://broken", NEW, replace=True)
+    assert window(cred.totp) == window(code_for_entry(NEW, NOW))
+
+
+class RepromptBackend(MemoryBackend):
+    def fetch(self, ref: Reference) -> Credential:
+        cred = super().fetch(ref)
+        cred.reprompt = True
+        return cred
+
+
+def test_a_reprompt_item_is_not_written_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaults.errors import RepromptRequired
+
+    backend = RepromptBackend()
+    backend.add("Guarded", item_id="guarded")
+    monkeypatch.setattr(backend, "store_totp", lambda *a: pytest.fail("written"))
+    with pytest.raises(RepromptRequired):
+        Vaults(backends=[backend], env={}).set_totp("memory://guarded", NEW)

@@ -70,9 +70,9 @@ def test_algorithm_any_letter_case(value: str, algorithm: str) -> None:
     assert code_at(secret, 1234567890).code == expected
 
 
-@pytest.mark.parametrize("digits", [6, 7, 8, 9, 10])
+@pytest.mark.parametrize("digits", [4, 5, 6, 7, 8, 9, 10])
 @pytest.mark.parametrize("algorithm", ["SHA1", "SHA256", "SHA512"])
-def test_digits_six_to_ten(digits: int, algorithm: str) -> None:
+def test_digits_four_to_ten(digits: int, algorithm: str) -> None:
     uri = f"otpauth://totp/x?secret={HX}&digits={digits}&algorithm={algorithm}"
     for at in (59, 1111111109, 2000000000):
         code = code_at(uri, at)
@@ -82,7 +82,7 @@ def test_digits_six_to_ten(digits: int, algorithm: str) -> None:
         )
 
 
-@pytest.mark.parametrize("digits", ["5", "11", "0", "-6", "eight", "6.5"])
+@pytest.mark.parametrize("digits", ["3", "11", "0", "-6", "eight", "6.5"])
 def test_digits_out_of_range_rejected(digits: str) -> None:
     with pytest.raises(InvalidTotpSecret, match="digits"):
         parse_secret(f"otpauth://totp/x?secret={HX}&digits={digits}")
@@ -189,9 +189,13 @@ BAD = [
     (f"otpauth://totp/{CANARY}:x?secret=&issuer=y", "no secret"),
     (f"otpauth://totp/x?secret={CANARY_SECRET}&algorithm=MD5", "algorithm"),
     (f"otpauth://totp/x?secret={CANARY_SECRET}&algorithm=SHA3-256", "algorithm"),
-    (f"otpauth://totp/x?secret={CANARY_SECRET}&digits=5", "digits"),
+    (f"otpauth://totp/x?secret={CANARY_SECRET}&digits=3", "digits"),
     (f"otpauth://totp/x?secret={CANARY_SECRET}&digits=11", "digits"),
-    (f"otpauth://hotp/x?secret={CANARY_SECRET}&counter=1", "HOTP"),
+    (f"otpauth://hotp/x?secret={CANARY_SECRET}", "counter"),
+    (f"otpauth://totp/x?secret={CANARY_SECRET}&encoder=yandex", "Yandex"),
+    (f"otpauth://yandex/x?secret={CANARY_SECRET}", "Yandex"),
+    (f"motp://x?secret={CANARY_SECRET}", "mOTP"),
+    (f"otpauth://totp/x?secret={CANARY_SECRET}&encoder=rot13", "encoder"),
     (f"otpauth://{CANARY_SECRET}?secret={CANARY_SECRET}", "type"),
     (f"otpauth://[{CANARY_SECRET}/x?secret={CANARY_SECRET}", "malformed"),
     (f"otpauth://totp/x?secret={CANARY_SECRET}%21", "base32"),

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from tests.codes.conftest import (  # fixtures are re-exported here for pytest
     free_port,  # noqa: F401
     listener_count,
+    own_url,
     pg_server,  # noqa: F401
     pg_url,  # noqa: F401
     reset_postgres,
@@ -59,6 +60,7 @@ class FieldItem:
     fields: Mapping[str, str] = field(default_factory=dict, repr=False)
     hidden: frozenset[str] = frozenset()
     server_code: bool = False
+    uris: tuple[str, ...] = ()
 
 
 class FieldsBackend(VaultBackend):
@@ -84,6 +86,7 @@ class FieldsBackend(VaultBackend):
             name=item.name,
             username=item.username,
             password=SecretStr(item.password) if item.password is not None else None,
+            uris=list(item.uris),
             fields=[
                 CustomField(
                     name=name,
@@ -201,7 +204,12 @@ def pull_endpoint() -> Iterator[PullEndpoint]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            ok = verify_signature(body, self.headers.get("x-vaults-signature"), endpoint.api_key)
+            ok = verify_signature(
+                body,
+                self.headers.get("x-vaults-signature"),
+                endpoint.api_key,
+                url=own_url(self),
+            )
             endpoint.seen.append(SeenRequest(body, dict(self.headers.items()), time.time(), ok))
             status, data = endpoint.next_answer() if ok else (401, {"detail": "bad signature"})
             send_json(self, status, json.dumps(data).encode())

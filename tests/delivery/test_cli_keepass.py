@@ -65,6 +65,7 @@ def env(kdbx: Path, sqlite_url: str) -> dict[str, str]:
         "VAULTS_KEEPASS_DB": str(kdbx),
         "VAULTS_KEEPASS_PASSWORD": MASTER,
         "VAULTS_STORE": sqlite_url,
+        "VAULTS_PULL_ALLOW_PRIVATE": "1",  # the pull endpoints are on 127.0.0.1
     }
 
 

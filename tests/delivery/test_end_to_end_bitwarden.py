@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.codes.conftest import loopback_port, send_json, serving
+from tests.codes.conftest import loopback_port, own_url, send_json, serving
 from tests.delivery.conftest import CANARY, no_leak, wait_for_listeners
 from vaults.codes import verify_signature
 
@@ -80,7 +80,8 @@ def pull_server() -> Iterator[PullServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            if not verify_signature(body, self.headers.get("x-vaults-signature"), PULL_KEY):
+            signature = self.headers.get("x-vaults-signature")
+            if not verify_signature(body, signature, PULL_KEY, url=own_url(self)):
                 state.bad_signatures += 1
                 status, data = 401, {"detail": "bad signature"}
             else:
@@ -156,7 +157,8 @@ def setup(
 
 
 def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VAULTS_", "BW_"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULTS_", "BW_"))}
+    return {**base, "VAULTS_PULL_ALLOW_PRIVATE": "1"}  # the pull endpoint is on 127.0.0.1
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[Any], log: Path) -> None:

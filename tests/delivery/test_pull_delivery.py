@@ -52,7 +52,9 @@ def test_signed_pull_returns_the_code_after_a_few_polls(
     assert len(pull_endpoint.seen) == 3
     for request in pull_endpoint.seen:
         assert request.signature_ok
-        assert verify_signature(request.body, request.headers["x-vaults-signature"], PULL_KEY)
+        header = request.headers["x-vaults-signature"]
+        assert verify_signature(request.body, header, PULL_KEY, url=pull_endpoint.url)
+        assert not verify_signature(request.body, header, PULL_KEY, url=pull_endpoint.url + "x")
         assert request.data["totp_identifier"] == EMAIL
         assert abs(request.data["timestamp"] - request.at) < 5
     assert seen == [Waiting(source="pull", target=pull_endpoint.url, timeout=10.0)]
@@ -202,3 +204,24 @@ def test_apull_path_is_async(make_vaults: MakeVaults, pull_endpoint: PullEndpoin
     assert once.totp.code == "314159"  # type: ignore[union-attr]
     assert cancelled_after < 3
     assert all(r.signature_ok for r in pull_endpoint.seen)
+
+
+def test_the_global_key_goes_only_to_allowed_urls(
+    make_vaults: MakeVaults, pull_endpoint: PullEndpoint
+) -> None:
+    """A totp_url planted in a shared item never receives VAULTS_PULL_API_KEY once
+    VAULTS_PULL_ALLOWED names the user's own endpoints (issue 12)."""
+    pull_endpoint.answers = [(200, {"verification_code": "482913"})]
+    fenced = {**ENV, "VAULTS_PULL_ALLOWED": "https://me.example/codes,http://127.0.0.1:1"}
+    vaults = make_vaults(acme(pull_endpoint.url), env=fenced)
+    with pytest.raises(ConfigurationError, match="VAULTS_PULL_ALLOWED") as caught:
+        vaults.resolve("fields://Acme", timeout=5)
+    assert PULL_KEY not in str(caught.value)
+    assert pull_endpoint.seen == []
+    # the item's own key still goes to the item's own URL
+    own = make_vaults(acme(pull_endpoint.url, totp_api_key=PULL_KEY), env=fenced)
+    assert own.resolve("fields://Acme", timeout=5).totp.code == "482913"  # type: ignore[union-attr]
+    # and an allowed prefix lets the global key through
+    allowed = {**ENV, "VAULTS_PULL_ALLOWED": pull_endpoint.url.rsplit("/", 1)[0]}
+    vaults = make_vaults(acme(pull_endpoint.url), env=allowed)
+    assert vaults.resolve("fields://Acme", timeout=5).totp.code == "482913"  # type: ignore[union-attr]

@@ -248,3 +248,77 @@ def test_awatch_imap_is_cancellable(dovecot: Any, tls: Tls, inbox: Inbox, folder
     started = time.monotonic()
     assert anyio.run(main) == "264810"
     assert time.monotonic() - started < 10
+
+
+def test_idle_is_renewed(dovecot: Any, tls: Tls, inbox: Inbox, folder: str) -> None:
+    renewals: list[float] = []
+
+    class Counting(ImapWatcher):
+        def _leave_idle(self, client: Any) -> list[Any]:
+            renewals.append(time.monotonic())
+            return super()._leave_idle(client)
+
+    watcher = Counting(
+        url(dovecot, folder), inbox, password=IMAP_PASSWORD, ca_file=tls.ca, env={},
+        idle_renew=0.3,
+    )  # fmt: skip
+    with watching(watcher):
+        time.sleep(1.2)
+        assert len(renewals) >= 2, renewals  # DONE + IDLE again, on schedule
+        sent = time.time()
+        deliver(dovecot, tls, folder, code_mail("482913"))
+        assert wait_code(inbox, IMAP_USER, sent - 1) == "482913"
+
+
+OAUTH_TOKEN = "ya29.oauth-CANARY-token-6b1f"
+
+
+@pytest.fixture(scope="module")
+def introspection() -> Iterator[str]:
+    """An OAuth2 token introspection endpoint (RFC 7662) Dovecot's oauth2 passdb asks."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
+            token = parse_qs(body).get("token", [""])[0]
+            data = json.dumps({"active": token == OAUTH_TOKEN, "username": IMAP_USER}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/introspect"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_xoauth2_login(tls: Tls, inbox: Inbox, introspection: str) -> None:
+    server = _dovecot(tls, oauth2_introspection_url=introspection)
+    try:
+        env = {"VAULTS_IMAP_OAUTH_TOKEN": OAUTH_TOKEN}
+        watcher = ImapWatcher(url(server, "INBOX"), inbox, ca_file=tls.ca, env=env)
+        with watching(watcher):
+            sent = time.time()
+            deliver(server, tls, "INBOX", code_mail("482913"))
+            assert wait_code(inbox, IMAP_USER, sent - 1) == "482913"
+        refused = ImapWatcher(
+            url(server, "INBOX"), inbox, oauth_token="expired-CANARY-token", ca_file=tls.ca, env={}
+        )
+        with pytest.raises(AuthenticationFailed) as caught:
+            refused.run()
+        assert "CANARY" not in str(caught.value)
+        assert OAUTH_TOKEN not in repr(watcher.__dict__)
+    finally:
+        server.remove()  # type: ignore[attr-defined]

@@ -10,8 +10,13 @@ Blocks run in a scratch directory with:
   is replaced with that server's;
 * ``message.eml`` (an e-mail carrying the code 482913) in the working directory;
 * for ``plugins/bitwarden/README.md``: a real ``bw serve`` over the Bitwarden test server
-  (``VAULTS_BITWARDEN_URL``; ``127.0.0.1:8087`` in a block means it), marked slow;
-* for ``plugins/onepassword/README.md``: the Connect test server (``OP_CONNECT_HOST``/``TOKEN``).
+  (``VAULTS_BITWARDEN_URL``; ``127.0.0.1:8087`` in a block means it), marked slow; for the
+  native transport, that server's API key and master password (``BW_CLIENTID``,
+  ``BW_CLIENTSECRET``, ``BW_PASSWORD``), its CA (``VAULTS_BITWARDEN_CA``) and a cache
+  directory; ``https://vault.bitwarden.com`` in a block means that server;
+* for ``plugins/onepassword/README.md``: the Connect test server (``OP_CONNECT_HOST``/``TOKEN``);
+* for blocks using ``vaults.browser``: the demo entry's site ``https://login.acme.example/`` is
+  served on 127.0.0.1 (tests/browser/testsite.py), and Debian's ``chromium`` is on ``PATH``.
 
 The convention: every fenced block names its language:
 
@@ -134,8 +139,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted(ROOT.glob("plugins/*/README.md"))]
 SERVE_ADDRESS = "127.0.0.1:8000"  # `vaults serve` in the README
 BW_SERVE_ADDRESS = "127.0.0.1:8087"  # `bw serve` in plugins/bitwarden/README.md
+BW_SERVER_ADDRESS = "https://vault.bitwarden.com"  # the native transport's server (same doc)
+ACME_SITE = "https://login.acme.example/"  # the demo vault's site, for vaults.browser blocks
 BLOCK_TIMEOUT = 60.0
-MAX_SKIPPED = 11  # install lines, make targets, foreground servers, real accounts
+MAX_SKIPPED = 12  # install lines, make targets, foreground servers, real accounts
+# (12: `vaults codes watch` and `vaults serve --smtp-port` need a real mailbox / MX record)
 MESSAGE_EML = """\
 From: Acme <no-reply@acme.example>
 To: user@example.com
@@ -202,6 +210,7 @@ def doc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocEnv]:
         VAULTS_DATA_DIR=str(base / "data"),
         VAULTS_STORE=f"sqlite:///{base / 'codes.db'}",
         VAULTS_API_KEY=secrets.token_urlsafe(24),
+        VAULTS_PUSH_KEY=secrets.token_urlsafe(24),
         VAULTS_KEEPASS_DB=str(demo_db),
         VAULTS_KEEPASS_PASSWORD="demo",
         PYTHONUNBUFFERED="1",
@@ -236,16 +245,42 @@ def onepassword_env() -> Iterator[dict[str, str]]:
         yield {"OP_CONNECT_HOST": server.url, "OP_CONNECT_TOKEN": token_for(seed, "connect")}
 
 
+@pytest.fixture(scope="module")
+def acme_site() -> Iterator[str]:
+    """The demo vault's site (``Demo/Acme Cloud``: its login, its TOTP) from tests/browser,
+    for blocks that drive Chromium with vaults.browser."""
+    from tests.browser.conftest import CHROMIUM
+    from tests.browser.testsite import Website
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("VAULTS_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"VAULTS_REQUIRE_CHROMIUM=1 but {CHROMIUM} is not installed")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with Website() as site:
+        yield site.acme_demo()
+
+
 def _environment(block: Block, doc_env: DocEnv, request: pytest.FixtureRequest) -> DocEnv:
     """The base environment plus what the block's document needs."""
     document = block.path.as_posix()
     extra: dict[str, str] = {}
     addresses = dict(doc_env.addresses)
+    if "vaults.browser" in block.text:
+        addresses[ACME_SITE] = request.getfixturevalue("acme_site")
     if document == "plugins/bitwarden/README.md":
         pytest.importorskip("vaults_bitwarden", reason="needs vaults-bitwarden")
         url: str = request.getfixturevalue("bw_serve")
         extra["VAULTS_BITWARDEN_URL"] = url
         addresses[BW_SERVE_ADDRESS] = url.split("://", 1)[1]
+        server = request.getfixturevalue("bitwarden_server")
+        extra.update(
+            BW_CLIENTID=server.client_id,
+            BW_CLIENTSECRET=server.client_secret,
+            BW_PASSWORD=server.master_password,
+            VAULTS_BITWARDEN_CA=str(server.ca_cert),
+            VAULTS_BITWARDEN_CACHE_DIR=str(doc_env.workdir / "bitwarden-cache"),
+        )
+        addresses[BW_SERVER_ADDRESS] = server.url
     elif document == "plugins/onepassword/README.md":
         extra.update(request.getfixturevalue("onepassword_env"))
     return DocEnv(doc_env.workdir, {**doc_env.env, **extra}, addresses)

@@ -80,6 +80,20 @@ SECTIONS: dict[str, Section] = {
             "Pushes killed mid-write, concurrent pushers and waiters across processes, one-time "
             "hand-outs.",
         ),
+        Section(
+            "exposed",
+            "Exposed to the internet",
+            "attacks",
+            ("got through",),
+            "Attacks on a real `vaults serve` process and on signed pulls, as an attacker on the "
+            "internet would make them: slowloris connections (headers or body trickled), wrong-key "
+            "guessing, push floods for one identifier, replayed, cross-URL and future-dated "
+            "signatures, forged magic links and origin-bound codes for other sites, and codes left "
+            "on disk after they expired or were used. 'Got through' counts attacks that "
+            "succeeded: a connection still held past its timeout, a guess answered 401 instead "
+            "of 429 past the limit, a push past the quota, a signature accepted, a forged link "
+            "handed to a login, a file still holding a code.",
+        ),
     )
 }
 
@@ -123,7 +137,8 @@ def record(
 ) -> None:
     """Record that ``checked`` things of ``name`` were tried and ``failures`` went wrong.
 
-    ``section``: one of ``SECTIONS`` (``leaks``, ``parsers``, ``faults``, ``crash``).
+    ``section``: one of ``SECTIONS`` (``leaks``, ``parsers``, ``faults``, ``crash``,
+    ``exposed``).
     ``failures``: an int counts the section's first failure kind (leaks / crashes / hangs /
     acknowledged codes lost); a mapping names the kinds, e.g. ``{"hangs": 0, "wrong errors": 1}``.
     ``unit``: what ``checked`` counts when not the section's default (e.g. ``"pushes killed

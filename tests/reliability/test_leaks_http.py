@@ -184,6 +184,7 @@ def test_serve_error_bodies(tmp_path: Path, debug_caplog: Any, reliability_repor
             "GET",
             503,
             headers={"x-api-key": c.VAULTS_API_KEY},
+            params={"totp_identifier": "a@example.test"},
         )
     ledger.record(reliability_report)
     ledger.assert_clean()

@@ -49,7 +49,7 @@ def test_zz_calls():
     assert CALLS == ["TestOne", "TestTwo"]
 """
     )
-    memory_plugin.runpytest(*INNER).assert_outcomes(passed=75, skipped=2)
+    memory_plugin.runpytest(*INNER).assert_outcomes(passed=75, skipped=4)
 
 
 def test_the_fixture_can_be_overridden_with_fixture_dependencies(
@@ -76,7 +76,7 @@ class TestOverride(VaultContract):
         return seeded(vault_seed)
 """
     )
-    memory_plugin.runpytest(*INNER, "-W", "error").assert_outcomes(passed=37, skipped=1)
+    memory_plugin.runpytest(*INNER, "-W", "error").assert_outcomes(passed=37, skipped=2)
 
 
 MISUSE = {

@@ -33,6 +33,7 @@ def memory_entry_point(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 class TestMemoryContract(VaultContract):
     scheme = "memory"
     entry_point = "memory"
+    supports_totp_error = True
 
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
         backend, ids = MemoryBackend.from_seed(seed)

@@ -93,36 +93,71 @@ def codes() -> None:
 
 
 @codes.command()
-@click.option("--identifier", "-i", required=True, help="Who the code is for (e-mail, phone…).")
+@click.option(
+    "--identifier",
+    "-i",
+    default=None,
+    help="Who the code is for (e-mail, phone…); with --mime, default: the mail's recipient.",
+)
 @click.option("--source", type=click.Choice(_SOURCES), default=None, help="Message kind.")
 @click.option("--content", default=None, help="The message text (default: read stdin).")
+@click.option(
+    "--mime",
+    is_flag=True,
+    help="stdin is one raw e-mail (RFC 822, e.g. a .eml file or a sendmail pipe).",
+)
 @click.option("--task-id", default=None, help="Tag the code with a task id.")
 @click.option("--workflow-run-id", default=None, help="Tag the code with a workflow run id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored code as JSON.")
 @_store_option
 def push(
-    identifier: str,
+    identifier: str | None,
     source: str | None,
     content: str | None,
+    mime: bool,
     task_id: str | None,
     workflow_run_id: str | None,
     as_json: bool,
     store_url: str | None,
 ) -> None:
-    """Read the code or magic link out of a message and store it for waiters."""
+    """Read the code or magic link out of a message and store it for waiters.
+
+    \b
+    With --mime the message is a whole e-mail: its text or HTML part, charset and
+    transfer encoding are decoded, a forwarded message is read for its code, and the
+    recipient is the identifier unless --identifier is given:
+      vaults codes push --mime < message.eml
+    """
     try:
-        if content is None:
-            if sys.stdin.isatty():
-                click.echo("reading the message from stdin (end with Ctrl-D)…", err=True)
-            content = sys.stdin.read()
+        from vaults.errors import InvalidInput
+
+        if mime and content is not None:
+            raise InvalidInput("--mime reads the e-mail from stdin: drop --content")
+        if not mime and identifier is None:
+            raise InvalidInput("--identifier is required (or --mime to read it from the e-mail)")
+        if sys.stdin.isatty() and content is None:
+            click.echo("reading the message from stdin (end with Ctrl-D)…", err=True)
         with _open_inbox(store_url) as inbox:
-            code = inbox.push(
-                identifier,
-                content,
-                source=source,
-                task_id=task_id,
-                workflow_run_id=workflow_run_id,
-            )
+            if mime:
+                from vaults.codes.mail_ingest import push_mail
+
+                code = push_mail(
+                    inbox,
+                    sys.stdin.buffer.read(),
+                    identifier=identifier,
+                    source=source or "email",
+                    task_id=task_id,
+                    workflow_run_id=workflow_run_id,
+                )
+            else:
+                assert identifier is not None
+                code = inbox.push(
+                    identifier,
+                    content if content is not None else sys.stdin.read(),
+                    source=source,
+                    task_id=task_id,
+                    workflow_run_id=workflow_run_id,
+                )
     except Exception as exc:
         fail(exc)
     if as_json:
@@ -353,19 +388,68 @@ def pull(
     show_default=True,
 )
 @_store_option
-def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
+@click.option(
+    "--allowed-hosts",
+    metavar="NAMES",
+    default="",
+    envvar="VAULTS_ALLOWED_HOSTS",
+    help="Host header names accepted besides the bound address, comma-separated (the name "
+    "forwarders use, e.g. codes.example.com; '*' for any). Env: VAULTS_ALLOWED_HOSTS.",
+)
+@click.option("--docs", is_flag=True, help="Serve the OpenAPI docs at /docs and /openapi.json.")
+@click.option(
+    "--insecure-short-key",
+    is_flag=True,
+    help="Accept keys shorter than 16 characters (never on a reachable address).",
+)
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also receive code mail over SMTP on this port (needs vaults[mail]).",
+)
+@click.option(
+    "--smtp-domain",
+    "smtp_domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="Accept mail for this domain (repeat; required with --smtp-port; never relays).",
+)
+@click.option("--smtp-cert", type=click.Path(dir_okay=False), default=None, help="STARTTLS cert.")
+@click.option("--smtp-key", type=click.Path(dir_okay=False), default=None, help="STARTTLS key.")
+@click.option("--require-dkim", is_flag=True, help="Refuse mail without a passing DKIM signature.")
+def serve(
+    host: str,
+    port: int,
+    log_level: str,
+    store_url: str | None,
+    allowed_hosts: str,
+    docs: bool,
+    insecure_short_key: bool,
+    smtp_port: int | None,
+    smtp_domains: tuple[str, ...],
+    smtp_cert: str | None,
+    smtp_key: str | None,
+    require_dkim: bool,
+) -> None:
     """Run the HTTP API receiving pushed codes (needs: pip install 'vaults[server]').
 
     \b
     POST /v1/credentials/totp  {"totp_identifier", "content", "source", "task_id"?,
                                 "workflow_run_id"?}
     GET  /v1/credentials/totp?totp_identifier=&workflow_run_id=&otp_type=&limit=
-    Header x-api-key must equal $VAULTS_API_KEY. Docs at /docs.
+    Header x-api-key: $VAULTS_PUSH_KEY (comma-separated; may only push) or
+    $VAULTS_API_KEY (may also read).
+    POST /v1/inbound/mime (x-api-key) takes one raw e-mail; provider webhooks
+    /v1/inbound/{twilio,mailgun,sendgrid,postmark} are checked with TWILIO_AUTH_TOKEN,
+    MAILGUN_WEBHOOK_SIGNING_KEY, VAULTS_SENDGRID_AUTH, VAULTS_POSTMARK_AUTH (user:password).
+    --smtp-port also receives code mail over SMTP for the --smtp-domain domains.
     """
     try:
         try:
             import uvicorn
 
+            from vaults.codes.security import Limits, uvicorn_config
             from vaults.codes.server import create_app
         except ImportError:
             from vaults.errors import ConfigurationError
@@ -373,14 +457,58 @@ def serve(host: str, port: int, log_level: str, store_url: str | None) -> None:
             raise ConfigurationError(
                 "'vaults serve' needs the server extra: pip install 'vaults[server]'"
             ) from None
-        app = create_app(store_url=store_url)
+        import os
+
+        hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+        limits = Limits.from_env(os.environ)
+        app = create_app(
+            store_url=store_url,
+            allow_short_keys=insecure_short_key,
+            docs=docs,
+            allowed_hosts=hosts,
+            limits=limits,
+        )
         if host not in ("127.0.0.1", "localhost", "::1"):
             click.echo(
                 f"warning: serving on {host}: other machines can reach the API; put TLS in "
                 "front of it",
                 err=True,
             )
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+            if not hosts:
+                click.echo(
+                    "warning: no --allowed-hosts: only requests naming the server's IP address "
+                    "in Host are answered",
+                    err=True,
+                )
+        config = uvicorn_config(app, host=host, port=port, limits=limits, log_level=log_level)
+        smtp = None
+        if smtp_port is not None:
+            from vaults.codes.smtp_receiver import SmtpReceiver
+
+            smtp = SmtpReceiver(
+                app.state.inbox,
+                smtp_domains,
+                host=host,
+                port=smtp_port,
+                tls_cert=smtp_cert,
+                tls_key=smtp_key,
+                require_dkim=require_dkim,
+                quota=app.state.push_quota,
+            ).start()
+            click.echo(
+                f"receiving SMTP on {host}:{smtp_port} for {', '.join(smtp_domains)}", err=True
+            )
+        elif smtp_domains or smtp_cert or smtp_key or require_dkim:
+            from vaults.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "--smtp-domain, --smtp-cert, --smtp-key and --require-dkim need --smtp-port"
+            )
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            if smtp is not None:
+                smtp.stop()
     except Exception as exc:
         fail(exc)
 

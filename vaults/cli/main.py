@@ -87,20 +87,35 @@ def totp(secret: str, at: float | None, as_json: bool) -> None:
 
     The exact code for that time: no "next code when few seconds are left" rule.
     Reading the secret from stdin keeps it out of the process list.
+    otpauth://hotp/ prints the code for the URI's counter (nothing increments it);
+    a Google Authenticator export (otpauth-migration://) prints every account's code.
     """
     from vaults.errors import InvalidTotpSecret
+    from vaults.migration import is_migration_uri
     from vaults.totp_core import code_for_counter, parse_params
 
     try:
         raw = sys.stdin.readline() if secret == "-" else secret  # noqa: S105
-        params = parse_params(raw)
         now = time.time() if at is None else at
         if not (0 <= now < 1e12):
             raise InvalidTotpSecret("--at must be a non-negative epoch in seconds")
-        counter = int(now // params.period)
+        if is_migration_uri(raw):
+            _totp_migration(raw, now, as_json)
+            return
+        params = parse_params(raw)
+        counter = params.counter if params.kind == "hotp" else int(now // params.period)
         code = code_for_counter(params, counter)
     except Exception as exc:
         fail(exc)
+    if params.kind == "hotp":
+        click.echo(
+            f"note: HOTP code for counter {counter}; nothing increments the counter", err=True
+        )
+        if as_json:
+            _print_json({"code": code, "type": "hotp", "counter": counter, "digits": params.digits})
+        else:
+            click.echo(code)
+        return
     if as_json:
         _print_json(
             {
@@ -113,6 +128,40 @@ def totp(secret: str, at: float | None, as_json: bool) -> None:
         )
     else:
         click.echo(code)
+
+
+def _totp_migration(raw: str, now: float, as_json: bool) -> None:
+    """One line (or JSON object) per account of a Google Authenticator export."""
+    from vaults.migration import parse_migration
+    from vaults.totp_core import code_for_counter, parse_params
+
+    rows: list[dict[str, Any]] = []
+    for account in parse_migration(raw):
+        row: dict[str, Any] = {"name": account.name, "issuer": account.issuer}
+        row["type"] = account.kind
+        if account.uri is None:
+            row["error"] = account.problem
+        else:
+            params = parse_params(account.uri)
+            hotp = params.kind == "hotp"
+            counter = params.counter if hotp else int(now // params.period)
+            row["code"] = code_for_counter(params, counter)
+            row["digits"] = params.digits
+            if hotp:
+                row["counter"] = counter
+            else:
+                row["valid_from"] = counter * params.period
+                row["valid_until"] = (counter + 1) * params.period
+        rows.append({**row, "label": account.label})
+    if as_json:
+        _print_json([{k: v for k, v in row.items() if k != "label"} for row in rows])
+        return
+    for row in rows:
+        if "code" in row:
+            extra = f"  (HOTP, counter {row['counter']})" if "counter" in row else ""
+            click.echo(f"{row['code']}  {row['label']}{extra}")
+        else:
+            click.echo(f"-  {row['label']}  (not supported: {row['error']})")
 
 
 def _human(cred: Any, reveal: bool, now: float) -> str:
@@ -134,6 +183,8 @@ def _human(cred: Any, reveal: bool, now: float) -> str:
         lines.append(f"  code      {cred.totp.code}  ({left} s left, source: {cred.totp_source})")
     elif cred.magic_link:
         lines.append(f"  link      {cred.magic_link}  (source: {cred.totp_source})")
+    elif cred.totp_error:
+        lines.append("  code      - (the item's TOTP secret gives no code: see the warning)")
     else:
         lines.append("  code      - (no TOTP secret on this item, and no code delivered)")
     for field in cred.fields:
@@ -157,7 +208,8 @@ def _field_value(cred: Any, name: str) -> str:
         return cred.password.get_secret_value() if cred.password else ""
     if key in ("code", "totp"):
         if cred.totp is None:
-            raise NoCode(f"{cred.name!r} has no one-time code")
+            why = f": {cred.totp_error}" if cred.totp_error else ""
+            raise NoCode(f"{cred.name!r} has no one-time code{why}")
         return cred.totp.code
     if key == "magic_link":
         if not cred.magic_link:
@@ -225,11 +277,21 @@ def _field_value(cred: Any, name: str) -> str:
     help="Accept inbox codes created after this time (default: when the command started).",
 )
 @click.option(
+    "--allow-reprompt",
+    is_flag=True,
+    help="Also return items that ask for the master password again (Bitwarden re-prompt).",
+)
+@click.option(
     "--pull-interval",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     metavar="S",
     help="Seconds between requests to a pull endpoint (default 10).",
+)
+@click.option(
+    "--allow-foreign-links",
+    is_flag=True,
+    help="Accept magic links and origin-bound codes for another site than the item's URIs.",
 )
 def resolve(
     ref: str,
@@ -244,6 +306,8 @@ def resolve(
     no_wait: bool,
     since: float | None,
     pull_interval: float | None,
+    allow_reprompt: bool,
+    allow_foreign_links: bool,
 ) -> None:
     """Resolve REF (e.g. keepass://Title, bitwarden://Name, op://Vault/Item).
 
@@ -261,7 +325,11 @@ def resolve(
             from vaults.cli.waiting import Countdown
 
             countdown = Countdown(sys.stderr)
-        with Vaults(pull_interval=pull_interval) as vaults:
+        with Vaults(
+            pull_interval=pull_interval,
+            allow_reprompt=allow_reprompt,
+            allow_foreign_links=allow_foreign_links,
+        ) as vaults:
             try:
                 cred = vaults.resolve(
                     ref,
@@ -277,6 +345,16 @@ def resolve(
             finally:
                 if countdown is not None:
                     countdown.stop()
+            if (
+                cred.totp is None
+                and cred.totp_error
+                and (field_name or "").lower()
+                not in (
+                    "code",
+                    "totp",
+                )
+            ):
+                click.echo(f"warning: {cred.name!r}: no one-time code: {cred.totp_error}", err=True)
             output = (
                 _field_value(cred, field_name)
                 if field_name
@@ -330,15 +408,31 @@ def plugins(as_json: bool) -> None:
 def qr(image: str) -> None:
     """Decode a 2FA setup QR code (PNG/JPEG) to its otpauth:// URI.
 
+    A Google Authenticator export (otpauth-migration://) is unpacked: one otpauth:// URI
+    per account (an account that cannot be used is named on stderr with the reason).
     Needs the optional extra: pip install 'vaults[qr]'.
     """
     try:
+        from vaults.migration import is_migration_uri, parse_migration
         from vaults.qr import decode_qr
 
-        for uri in decode_qr(image):
-            click.echo(uri)
+        lines: list[str] = []
+        notes: list[str] = []
+        for text in decode_qr(image):
+            if not is_migration_uri(text):
+                lines.append(text)
+                continue
+            for account in parse_migration(text):
+                if account.uri is not None:
+                    lines.append(account.uri)
+                else:
+                    notes.append(f"warning: {account.label}: not supported: {account.problem}")
     except Exception as exc:
         fail(exc)
+    for line in lines:
+        click.echo(line)
+    for note in notes:
+        click.echo(note, err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -128,7 +128,7 @@ class ThrowawayDovecot:
                 "username_attribute = username\n"
                 "active_attribute = active\n"
                 "active_value = true\n"
-                "tls_ca_cert_file = /dev/null\n"
+                "force_introspection = yes\n"
             )
             oauth = (
                 "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"

@@ -203,6 +203,7 @@ class ImapWatcher:
         self.next_uid: int | None = None
         self._alive_at: float | None = None
         self.idling = False
+        self._idle_since = 0.0
 
     # -- connection -----------------------------------------------------------------------------
     def _ssl_context(self) -> ssl.SSLContext:
@@ -268,6 +269,7 @@ class ImapWatcher:
         (a refused login or a vanished folder still raises)."""
         stop = stop if stop is not None else threading.Event()
         backoff = _BACKOFF_FIRST
+        self._warm_up()
         while not stop.is_set():
             try:
                 client = self._connect()
@@ -296,9 +298,23 @@ class ImapWatcher:
                 log.warning("%s; retrying in %.1f s", exc, backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
+            except (AuthenticationFailed, ConfigurationError):
+                raise
+            except Exception as exc:  # a server answer the client library chokes on
+                if self.uidvalidity is None:
+                    raise VaultUnavailable(f"IMAP session failed: {_reason(exc)}") from None
+                log.error("IMAP session failed (%s); reconnecting", _reason(exc))
+                stop.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+                backoff = min(backoff * 2, _BACKOFF_MAX)
             finally:
                 self.idling = False
                 _close(client)
+
+    def _warm_up(self) -> None:
+        """Load the extractor plugins, compile their rules and open the store now, so that
+        the first mail costs no more than the others (and a bad store fails at start)."""
+        self.inbox.host.extract_code("Your code is 000000", "email")
+        self.inbox.list(limit=1)
 
     def _select(self, client: IMAPClient) -> None:
         from imapclient.exceptions import IMAPClientError
@@ -340,38 +356,44 @@ class ImapWatcher:
             self._poll(client, stop)
 
     def _idle(self, client: IMAPClient, stop: threading.Event) -> None:
-        client.idle()
-        self.idling = True
-        started = time.monotonic()
+        self._enter_idle(client)
         self.ready.set()
         while not stop.is_set():
-            if time.monotonic() - started >= self.idle_renew:
-                self._leave_idle(client)
-                client.idle()
-                self.idling = True
-                started = time.monotonic()
+            if time.monotonic() - self._idle_since >= self.idle_renew:
+                self._reidle(client)  # RFC 2177: before the server's 29-minute timeout
             asked = time.monotonic()
-            responses = client.idle_check(timeout=_CHECK_EVERY)
+            renew_in = self._idle_since + self.idle_renew - asked
+            responses = client.idle_check(timeout=max(0.01, min(_CHECK_EVERY, renew_in)))
             self._alive_at = time.time()
             if not responses:
-                if time.monotonic() - asked < _CHECK_EVERY / 4:
+                if time.monotonic() - asked < min(_CHECK_EVERY, renew_in) / 4:
                     # readable but no line: EOF, or a TLS record without data. DONE tells.
-                    self._leave_idle(client)
-                    client.idle()
-                    self.idling = True
+                    self._reidle(client)
                 continue
             if any(_is_bye(r) for r in responses):
                 raise _Dropped("the server said BYE")
             if any(_is_new_mail(r) for r in responses):
-                self._leave_idle(client)
-                self._catch_up(client)
-                client.idle()
-                self.idling = True
+                self._reidle(client)
         self._leave_idle(client)
 
-    def _leave_idle(self, client: IMAPClient) -> None:
+    def _enter_idle(self, client: IMAPClient) -> None:
+        client.idle()
+        self.idling = True
+        self._idle_since = time.monotonic()
+
+    def _reidle(self, client: IMAPClient) -> None:
+        """Leave IDLE, fetch what arrived (also what the server reported only in its answer
+        to DONE), and IDLE again."""
+        responses = self._leave_idle(client)
+        if any(_is_bye(r) for r in responses):
+            raise _Dropped("the server said BYE")
+        self._catch_up(client)
+        self._enter_idle(client)
+
+    def _leave_idle(self, client: IMAPClient) -> list[Any]:
         self.idling = False
-        client.idle_done()
+        _, responses = client.idle_done()
+        return list(responses)
 
     def _poll(self, client: IMAPClient, stop: threading.Event) -> None:
         log.info("the server has no IDLE: checking every %g s", self.interval)
@@ -426,6 +448,9 @@ class ImapWatcher:
         except InvalidInput as exc:
             log.info("message UID %d skipped: %s", uid, exc)
             return
+        except Exception as exc:  # a message the parser cannot take must not stop the watch
+            log.error("message UID %d cannot be read (%s); skipped", uid, type(exc).__name__)
+            return
         who = self.identifier or recipient_for(mail) or self.target.user
         try:
             code = push_parsed_mail(self.inbox, mail, identifier=who)
@@ -436,6 +461,9 @@ class ImapWatcher:
             raise
         except VaultsError as exc:
             log.info("message UID %d skipped: %s", uid, exc.message)
+            return
+        except Exception as exc:
+            log.error("message UID %d cannot be read (%s); skipped", uid, type(exc).__name__)
             return
         log.info("stored a %s for %s from message UID %d", _kind(code), code.identifier, uid)
         if self.on_push is not None:

@@ -13,6 +13,7 @@ re-check period.
 from __future__ import annotations
 
 import builtins
+import logging
 import math
 import os
 import secrets
@@ -37,7 +38,7 @@ from vaults.codes.records import (
 )
 from vaults.codes.store import CodeStore
 from vaults.codes.store_url import open_store
-from vaults.errors import CodeTimeout, InvalidInput, NoCode
+from vaults.errors import CodeTimeout, ConfigurationError, InvalidInput, NoCode
 
 if TYPE_CHECKING:
     from vaults.host import PluginHost
@@ -46,10 +47,12 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_LIFESPAN_MINUTES",
     "DEFAULT_LIMIT",
-    "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_RETENTION",
     "DEFAULT_TIMEOUT",
+    "MAX_CODES_PER_IDENTIFIER",
     "MAX_CONTENT_LENGTH",
     "MAX_LIMIT",
+    "RETENTION_ENV",
     "Inbox",
 ]
 
@@ -58,9 +61,29 @@ DEFAULT_TIMEOUT = 900.0
 DEFAULT_INTERVAL = 10.0
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-DEFAULT_RETENTION_DAYS = 30.0
+DEFAULT_RETENTION = 30.0
+"""Seconds an expired or consumed code is kept before it is deleted."""
+RETENTION_ENV = "VAULTS_CODE_RETENTION"
+MAX_CODES_PER_IDENTIFIER = 100
+"""Rows kept per identifier: a push beyond this deletes the oldest."""
 MAX_CONTENT_LENGTH = 1024 * 1024
-_PRUNE_EVERY_S = 3600.0
+_SWEEP_EVERY_S = 15.0
+_MAX_SKIPPED = 1000
+
+log = logging.getLogger("vaults.codes")
+
+
+def _retention_from(env: Mapping[str, str]) -> float:
+    raw = env.get(RETENTION_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETENTION
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{RETENTION_ENV} must be a number of seconds (0 or more)")
+    return value
 
 
 def _check_duration(name: str, value: float, *, positive: bool) -> float:
@@ -94,7 +117,10 @@ class Inbox:
     ``store``: an already opened :class:`~vaults.codes.store.CodeStore` instead.
     ``host``: the plugin host whose ``vaults_extract_code`` hook reads messages (default:
     :func:`vaults.host.make_host`, built on first push). ``lifespan_minutes``: how long a
-    pushed code is handed to waiters. History older than ``retention_days`` is deleted.
+    pushed code is handed to waiters. ``retention``: seconds an expired or consumed code is
+    kept before it is deleted (default ``VAULTS_CODE_RETENTION``, else 30); deletion happens
+    on the inbox's own operations and on :meth:`sweep` (``vaults serve`` sweeps every 10 s).
+    At most ``max_codes_per_identifier`` codes are kept per identifier (oldest go first).
     """
 
     def __init__(
@@ -105,12 +131,20 @@ class Inbox:
         host: PluginHost | None = None,
         env: Mapping[str, str] | None = None,
         lifespan_minutes: float = DEFAULT_LIFESPAN_MINUTES,
-        retention_days: float = DEFAULT_RETENTION_DAYS,
+        retention: float | None = None,
+        max_codes_per_identifier: int = MAX_CODES_PER_IDENTIFIER,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.lifespan = _check_duration("lifespan_minutes", lifespan_minutes, positive=True) * 60
-        self.retention = _check_duration("retention_days", retention_days, positive=True) * 86400
         self.env: Mapping[str, str] = os.environ if env is None else env
+        self.retention = (
+            _retention_from(self.env)
+            if retention is None
+            else _check_duration("retention", retention, positive=False)
+        )
+        if isinstance(max_codes_per_identifier, bool) or max_codes_per_identifier < 1:
+            raise InvalidInput("max_codes_per_identifier must be 1 or more")
+        self.max_codes = int(max_codes_per_identifier)
         self.store: CodeStore = store if store is not None else open_store(store_url, self.env)
         self._host = host
         self._host_lock = threading.Lock()
@@ -189,14 +223,20 @@ class Inbox:
             expires_at=now + self.lifespan,
         )
         self.store.insert(code, key)
-        self._maybe_prune(now)
+        self.store.trim(key, self.max_codes)
+        self._maybe_sweep(now)
         return code
 
-    def _maybe_prune(self, now: float) -> None:
-        if now - self._last_prune < _PRUNE_EVERY_S:
-            return
+    def sweep(self) -> int:
+        """Delete the codes that expired or were consumed more than ``retention`` seconds
+        ago (SQLite: overwritten on disk, write-ahead log truncated); how many went."""
+        now = self.clock()
         self._last_prune = now
-        self.store.prune(now - self.retention)
+        return self.store.prune(now - self.retention)
+
+    def _maybe_sweep(self, now: float) -> None:
+        if now - self._last_prune >= _SWEEP_EVERY_S:
+            self.sweep()
 
     # -- list -----------------------------------------------------------------------
     def list(
@@ -206,14 +246,22 @@ class Inbox:
         workflow_run_id: str | None = None,
         otp_type: OtpType | None = None,
         limit: int = DEFAULT_LIMIT,
+        active_only: bool = False,
     ) -> builtins.list[PushedCode]:
-        """Codes matching every given filter, newest first, expired and consumed included.
-        ``limit`` is 1 to 200."""
+        """Codes matching every given filter, newest first, expired and consumed ones
+        (until they are deleted) included unless ``active_only``. ``limit`` is 1 to 200."""
+        key = identifier_key(identifier) if identifier is not None else None
+        workflow_run_id = check_tag("workflow_run_id", workflow_run_id)
+        otp_type = _check_otp_type(otp_type)
+        limit = _check_limit(limit)
+        now = self.clock()
+        self._maybe_sweep(now)
         return self.store.history(
-            key=identifier_key(identifier) if identifier is not None else None,
-            workflow_run_id=check_tag("workflow_run_id", workflow_run_id),
-            otp_type=_check_otp_type(otp_type),
-            limit=_check_limit(limit),
+            key=key,
+            workflow_run_id=workflow_run_id,
+            otp_type=otp_type,
+            limit=limit,
+            active_at=now if active_only else None,
         )
 
     # -- wait -----------------------------------------------------------------------
@@ -225,25 +273,29 @@ class Inbox:
         timeout: float = DEFAULT_TIMEOUT,
         interval: float = DEFAULT_INTERVAL,
         consume: bool = False,
+        accept: Callable[[PushedCode], bool] | None = None,
     ) -> PushedCode:
         """The newest unexpired code for ``identifier`` created after ``since`` (epoch
         seconds; ``None``: any unexpired code), waiting up to ``timeout`` seconds for one.
 
         Wakes within milliseconds of a matching push; ``interval`` is the fallback re-check
         period. With ``consume`` the code is taken: no other ``wait`` returns it again
-        (codes taken by a consuming waiter are never returned to anyone). Raises
+        (codes taken by a consuming waiter are never returned to anyone). ``accept``: codes
+        it refuses (e.g. a magic link to another site, see
+        :class:`~vaults.codes.binding.SiteBinding`) are skipped and the wait goes on. Raises
         :class:`~vaults.errors.CodeTimeout` when no code came in time.
         """
         key, since, timeout, interval = self._wait_args(identifier, since, timeout, interval)
+        look = partial(self._look, key, identifier, since, consume, accept, [])
         if timeout == 0:  # a single look: no need to listen
-            code = self.store.newest(key=key, since=since, now=self.clock(), consume=consume)
+            code = look()
             if code is None:
                 raise self._timeout(identifier, timeout)
             return code
         deadline = time.monotonic() + timeout
         with self.store.listen(key) as listener:  # registered before the first look
             while True:
-                code = self.store.newest(key=key, since=since, now=self.clock(), consume=consume)
+                code = look()
                 if code is not None:
                     return code
                 left = deadline - time.monotonic()
@@ -259,20 +311,47 @@ class Inbox:
         timeout: float = DEFAULT_TIMEOUT,
         interval: float = DEFAULT_INTERVAL,
         consume: bool = False,
+        accept: Callable[[PushedCode], bool] | None = None,
     ) -> PushedCode:
         """Async :meth:`wait` (asyncio or trio through anyio; cancellable)."""
         key, since, timeout, interval = self._wait_args(identifier, since, timeout, interval)
         deadline = anyio.current_time() + timeout
-        look = partial(self.store.newest, key=key, since=since, consume=consume)
+        look = partial(self._look, key, identifier, since, consume, accept, [])
         async with await self.store.alisten(key) as listener:
             while True:
-                code = await anyio.to_thread.run_sync(partial(look, now=self.clock()))
+                code = await anyio.to_thread.run_sync(look)
                 if code is not None:
                     return code
                 left = deadline - anyio.current_time()
                 if left <= 0:
                     raise self._timeout(identifier, timeout)
                 await listener.wait(min(interval, left))
+
+    def _look(
+        self,
+        key: str,
+        identifier: str,
+        since: float | None,
+        consume: bool,
+        accept: Callable[[PushedCode], bool] | None,
+        skipped: builtins.list[str],
+    ) -> PushedCode | None:
+        """The newest code ``accept`` takes (refused ones are remembered in ``skipped``)."""
+        while True:
+            code = self.store.newest(
+                key=key, since=since, now=self.clock(), consume=consume, exclude=skipped
+            )
+            if code is None or accept is None or accept(code):
+                return code
+            log.debug(
+                "skipped a %s for %r refused by the waiter (%s)",
+                "magic link" if code.otp_type == "magic_link" else "code",
+                identifier.strip(),
+                code.id,
+            )
+            if len(skipped) >= _MAX_SKIPPED:
+                skipped.pop(0)
+            skipped.append(code.id)
 
     @staticmethod
     def _wait_args(

@@ -9,6 +9,7 @@ The notification payload is a hash of the identifier key, never the identifier i
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -18,10 +19,13 @@ from vaults.codes.fifo_wakeup import tag_for
 from vaults.codes.records import OtpType, PushedCode
 from vaults.codes.store import (
     COLUMNS,
+    PRUNE_WHERE,
+    TRIM_SQL,
     AsyncListener,
     CodeStore,
     Listener,
     code_values,
+    exclude_filter,
     history_filter,
     row_to_code,
 )
@@ -57,6 +61,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 CREATE INDEX IF NOT EXISTS {TABLE}_by_key ON {TABLE} (identifier_key, created_at);
 CREATE INDEX IF NOT EXISTS {TABLE}_by_run ON {TABLE} (workflow_run_id, created_at);
 CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (created_at);
+CREATE INDEX IF NOT EXISTS {TABLE}_by_expiry ON {TABLE} (expires_at);
 """
 
 
@@ -185,9 +190,10 @@ class PostgresStore(CodeStore):
         workflow_run_id: str | None,
         otp_type: OtpType | None,
         limit: int,
+        active_at: float | None = None,
     ) -> list[PushedCode]:
         clause, params = history_filter(
-            "%s", key=key, workflow_run_id=workflow_run_id, otp_type=otp_type
+            "%s", key=key, workflow_run_id=workflow_run_id, otp_type=otp_type, active_at=active_at
         )
         params.append(limit)
         rows = self._run(
@@ -199,34 +205,46 @@ class PostgresStore(CodeStore):
         return [row_to_code(row) for row in rows]
 
     def newest(
-        self, *, key: str, since: float | None, now: float, consume: bool
+        self,
+        *,
+        key: str,
+        since: float | None,
+        now: float,
+        consume: bool,
+        exclude: Sequence[str] = (),
     ) -> PushedCode | None:
         floor = since if since is not None else float("-inf")
+        skip, skipped = exclude_filter("%s", exclude)
         pick = (
             f"SELECT id FROM {TABLE} WHERE identifier_key = %s AND consumed_at IS NULL "  # noqa: S608
-            "AND expires_at > %s AND created_at > %s ORDER BY created_at DESC, id DESC LIMIT 1"
+            f"AND expires_at > %s AND created_at > %s{skip} "
+            "ORDER BY created_at DESC, id DESC LIMIT 1"
         )
         if consume:
             rows = self._run(
                 f"UPDATE {TABLE} SET consumed_at = %s WHERE id = ({pick} FOR UPDATE) "  # noqa: S608
                 f"AND consumed_at IS NULL RETURNING {COLUMNS}",
-                (now, key, now, floor),
+                (now, key, now, floor, *skipped),
                 fetch=True,
             )
         else:
             rows = self._run(
                 f"SELECT {COLUMNS} FROM {TABLE} WHERE id = ({pick})",  # noqa: S608
-                (key, now, floor),
+                (key, now, floor, *skipped),
                 fetch=True,
             )
         return row_to_code(rows[0]) if rows else None
 
     def prune(self, before: float) -> int:
         result = self._run(
-            f"DELETE FROM {TABLE} WHERE created_at < %s",  # noqa: S608
-            (before,),
+            f"DELETE FROM {TABLE} WHERE {PRUNE_WHERE.format(p='%s')}",  # noqa: S608
+            (before, before),
             fetch=False,
         )
+        return int(result[0])
+
+    def trim(self, key: str, keep: int) -> int:
+        result = self._run(TRIM_SQL.format(table=TABLE, p="%s"), (key, key, keep), fetch=False)
         return int(result[0])
 
     def listen(self, key: str) -> Listener:

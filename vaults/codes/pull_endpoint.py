@@ -4,7 +4,8 @@ Every ``interval`` seconds vaults POSTs a signed JSON body to the endpoint::
 
     {"task_id": ..., "workflow_run_id": ..., "totp_identifier": ..., "timestamp": 1767225600}
 
-with header ``x-vaults-signature`` (see :mod:`vaults.codes.signature`), until the endpoint
+with header ``x-vaults-signature`` (``t=<unix>,v1=<hex>`` over the timestamp, method, URL
+and body; see :mod:`vaults.codes.signature`), until the endpoint
 answers ``{"verification_code": "<non-empty>"}`` or ``timeout`` runs out. An answer longer
 than 10 characters is a message, not a code: it goes through extraction (the
 ``vaults_extract_code`` hook), so an endpoint may simply hand back the e-mail it received.
@@ -21,18 +22,18 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from pydantic import SecretStr
 
 from vaults.bounded_http import asend, retry_after, send
-from vaults.codes.signature import SIGNATURE_HEADER, sign_body
+from vaults.codes.pull_target import check_destination, check_scheme
+from vaults.codes.signature import SIGNATURE_HEADER, sign_request
 from vaults.errors import AuthenticationFailed, CodeTimeout, InvalidInput, VaultUnavailable
 from vaults.redact import url_without_secrets
 
@@ -121,10 +122,9 @@ class _Pull:
         request_timeout: float,
         host: PluginHost | None,
     ) -> None:
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise InvalidInput("the pull URL must be an http:// or https:// URL")
-        if not urlsplit(url).hostname:
-            raise InvalidInput("the pull URL has no host")
+        if not isinstance(url, str):
+            raise InvalidInput("the pull URL must be text")
+        check_scheme(url)
         self.api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         if not self.api_key.get_secret_value():
             raise InvalidInput("the pull endpoint's API key is empty")
@@ -152,13 +152,12 @@ class _Pull:
         self.asked: float | None = None
 
     def request(self) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps(
-            {**self.fields, "timestamp": int(time.time())}, separators=(",", ":")
-        ).encode("utf-8")
+        stamp = int(time.time())
+        body = json.dumps({**self.fields, "timestamp": stamp}, separators=(",", ":")).encode()
         headers = {
             "content-type": "application/json",
             "user-agent": _USER_AGENT,
-            SIGNATURE_HEADER: sign_body(body, self.api_key),
+            SIGNATURE_HEADER: sign_request(body, self.api_key, url=self.url, timestamp=stamp),
         }
         return body, headers
 
@@ -215,6 +214,12 @@ class _Pull:
             self._host = make_host()
         return self._host.extract_code(text, None)
 
+    def accepted(self, code: ExtractedCode, accept: Callable[[ExtractedCode], bool] | None) -> bool:
+        if accept is None or accept(code):
+            return True
+        self.last_note = "it answered a code or link for another site, skipped"
+        return False
+
     def give_up(self) -> VaultUnavailable | CodeTimeout:
         if self.asked is not None:
             return VaultUnavailable(
@@ -244,13 +249,16 @@ def pull(
     timeout: float = DEFAULT_PULL_TIMEOUT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode:
     """Ask the user's endpoint for the code until it has one (see the module doc).
 
     ``extra`` adds fields to the request body. Raises :class:`~vaults.errors.CodeTimeout`
     when the endpoint answered but had no code in time, :class:`~vaults.errors.VaultUnavailable`
     when it could never be reached (or answered 3xx/4xx), and
-    :class:`~vaults.errors.AuthenticationFailed` on 401/403.
+    :class:`~vaults.errors.AuthenticationFailed` on 401/403. ``accept``: answers it refuses
+    (a magic link to another site, see :class:`~vaults.codes.binding.SiteBinding`) are
+    skipped and the pulling goes on.
     """
     state = _Pull(
         url,
@@ -264,6 +272,7 @@ def pull(
         request_timeout=request_timeout,
         host=host,
     )
+    check_destination(state.url)
     deadline = time.monotonic() + state.timeout
     with _pulling(), httpx.Client(follow_redirects=False) as client:
         while True:
@@ -282,7 +291,7 @@ def pull(
                 delay = state.error(_describe(exc))
             else:
                 code, delay = state.answer(response)
-                if code is not None:
+                if code is not None and state.accepted(code, accept):
                     return code
             left = deadline - time.monotonic()
             if left <= 0 or (state.asked is not None and state.asked > left):
@@ -302,6 +311,7 @@ async def apull(
     timeout: float = DEFAULT_PULL_TIMEOUT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode:
     """Async :func:`pull` (asyncio or trio; cancellable)."""
     state = _Pull(
@@ -316,6 +326,7 @@ async def apull(
         request_timeout=request_timeout,
         host=host,
     )
+    await anyio.to_thread.run_sync(check_destination, state.url)
     deadline = anyio.current_time() + state.timeout
     with _pulling():
         async with httpx.AsyncClient(follow_redirects=False) as client:
@@ -335,7 +346,7 @@ async def apull(
                     delay = state.error(_describe(exc))
                 else:
                     code, delay = state.answer(response)
-                    if code is not None:
+                    if code is not None and state.accepted(code, accept):
                         return code
                 left = deadline - anyio.current_time()
                 if left <= 0 or (state.asked is not None and state.asked > left):
@@ -368,13 +379,15 @@ def _once_state(
     )
 
 
-def _once_answer(state: _Pull, response: httpx.Response) -> ExtractedCode | None:
+def _once_answer(
+    state: _Pull, response: httpx.Response, accept: Callable[[ExtractedCode], bool] | None
+) -> ExtractedCode | None:
     code, _delay = state.answer(response)  # raises on 3xx/4xx, notes 5xx/429 in last_error
     if code is None and state.last_error is not None:
         raise VaultUnavailable(
             f"the pull endpoint {state.shown} could not answer ({state.last_error})"
         )
-    return code
+    return code if code is not None and state.accepted(code, accept) else None
 
 
 def _once_unreachable(state: _Pull, exc: httpx.HTTPError) -> VaultUnavailable:
@@ -393,6 +406,7 @@ def pull_once(
     extra: Mapping[str, Any] | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode | None:
     """Ask the endpoint once (one signed request, bounded by ``request_timeout``).
 
@@ -403,6 +417,7 @@ def pull_once(
     state = _once_state(
         url, api_key, task_id, workflow_run_id, totp_identifier, extra, request_timeout, host
     )
+    check_destination(state.url)
     body, headers = state.request()
     with _pulling(), httpx.Client(follow_redirects=False) as client:
         try:
@@ -416,7 +431,7 @@ def pull_once(
             )
         except httpx.HTTPError as exc:
             raise _once_unreachable(state, exc) from None
-    return _once_answer(state, response)
+    return _once_answer(state, response, accept)
 
 
 async def apull_once(
@@ -429,11 +444,13 @@ async def apull_once(
     extra: Mapping[str, Any] | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     host: PluginHost | None = None,
+    accept: Callable[[ExtractedCode], bool] | None = None,
 ) -> ExtractedCode | None:
     """Async :func:`pull_once`."""
     state = _once_state(
         url, api_key, task_id, workflow_run_id, totp_identifier, extra, request_timeout, host
     )
+    await anyio.to_thread.run_sync(check_destination, state.url)
     body, headers = state.request()
     with _pulling():
         async with httpx.AsyncClient(follow_redirects=False) as client:
@@ -448,4 +465,4 @@ async def apull_once(
                 )
             except httpx.HTTPError as exc:
                 raise _once_unreachable(state, exc) from None
-    return _once_answer(state, response)
+    return _once_answer(state, response, accept)

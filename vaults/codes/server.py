@@ -3,22 +3,25 @@
 ``POST /v1/credentials/totp`` takes the JSON body e-mail/SMS forwarding recipes (Zapier
 webhooks, Twilio functions) already send — ``totp_identifier``, ``content``, ``source``,
 optional ``task_id`` / ``workflow_run_id`` — so such a recipe works by changing only its
-base URL. ``GET /v1/credentials/totp`` lists the history. Both need header ``x-api-key``
-(``VAULTS_API_KEY``, compared in constant time). Bodies over 64 KiB get 413. OpenAPI docs
-are at ``/docs`` and ``/openapi.json``.
+base URL. ``GET /v1/credentials/totp`` lists an identifier's codes still waiting to be used.
+Both need header ``x-api-key``: a push key (``VAULTS_PUSH_KEY``) may only push, the full key
+(``VAULTS_API_KEY``) may also read. Bodies over 64 KiB get 413. Keys, rate limits, quotas
+and timeouts: :mod:`vaults.codes.security`. OpenAPI docs (``/docs``, ``/openapi.json``) only
+with ``docs=True`` (``vaults serve --docs``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
+import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -27,22 +30,51 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 import vaults
+from vaults.codes.inbound import (
+    MAIL_PREFIXES,
+    MAX_INBOUND_BYTES,
+    SIGNED_PREFIXES,
+    add_inbound_routes,
+)
 from vaults.codes.inbox import DEFAULT_LIMIT, MAX_LIMIT, Inbox
-from vaults.codes.records import MAX_IDENTIFIER_LENGTH, MAX_TAG_LENGTH, PushedCode
+from vaults.codes.records import (
+    MAX_IDENTIFIER_LENGTH,
+    MAX_TAG_LENGTH,
+    PushedCode,
+    identifier_key,
+)
+from vaults.codes.security import (
+    ACCESS_SCOPE_KEY,
+    API_KEY_ENV,
+    API_KEY_HEADER,
+    PUSH_KEY_ENV,
+    Access,
+    HostCheck,
+    KeyGuard,
+    KeyRing,
+    Limits,
+    RequestLimit,
+    SlidingWindow,
+)
 from vaults.errors import ConfigurationError, InvalidInput, NoCode, VaultsError, VaultUnavailable
 
 __all__ = [
     "API_KEY_ENV",
     "API_KEY_HEADER",
     "MAX_BODY_BYTES",
+    "PUSH_KEY_ENV",
+    "SWEEP_EVERY_S",
     "PushRequest",
     "TotpCodeOut",
     "create_app",
 ]
 
-API_KEY_ENV = "VAULTS_API_KEY"
-API_KEY_HEADER = "x-api-key"
 MAX_BODY_BYTES = 64 * 1024
+SWEEP_EVERY_S = 10.0
+"""How often the server deletes expired and consumed codes (with the default retention of
+30 s, a code is gone from the store well within a minute of expiring or being used)."""
+
+log = logging.getLogger("vaults.serve")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -123,22 +155,27 @@ _UNAVAILABLE = _error("The code store cannot be reached")
 class _BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.larger = dict(larger or {})  # path prefix → its own limit (inbound mail)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next(
+            (n for prefix, n in self.larger.items() if path.startswith(prefix)), self.default
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.limit:
-                    await self._refuse(scope, receive, send)
+                if declared > limit:
+                    await self._refuse(limit, scope, receive, send)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -148,8 +185,8 @@ class _BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -165,9 +202,9 @@ class _BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
-            {"detail": f"request body larger than {self.limit} bytes"}, status_code=413
+            {"detail": f"request body larger than {limit} bytes"}, status_code=413
         )
         await response(scope, receive, send)
 
@@ -178,48 +215,6 @@ class _AsciiJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-
-
-class _RequireKey:
-    """Answer 401 to a request under ``prefix`` without the right key before anything else
-    looks at it: FastAPI reads and validates the body before running dependencies, so a
-    malformed body would otherwise earn an unauthenticated caller a 400 or 422."""
-
-    def __init__(self, app: ASGIApp, allowed: Callable[[str | None], bool], prefix: str) -> None:
-        self.app = app
-        self.allowed = allowed
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
-            given = next(
-                (v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"x-api-key"),
-                None,
-            )
-            if not self.allowed(given):
-                await _unauthorized()(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _unauthorized() -> JSONResponse:
-    return JSONResponse(
-        {"detail": "missing or wrong x-api-key"},
-        status_code=401,
-        headers={"WWW-Authenticate": "ApiKey"},
-    )
-
-
-def _api_key(explicit: str | SecretStr | None, env: Mapping[str, str]) -> SecretStr:
-    if isinstance(explicit, SecretStr):
-        key = explicit
-    else:
-        key = SecretStr(explicit if explicit is not None else env.get(API_KEY_ENV, ""))
-    if not key.get_secret_value().strip():
-        raise ConfigurationError(
-            f"{API_KEY_ENV} is not set: the HTTP API refuses to run without an API key"
-        )
-    return key
 
 
 def _status_for(exc: VaultsError) -> int:
@@ -235,21 +230,45 @@ def create_app(
     inbox: Inbox | None = None,
     store_url: str | None = None,
     api_key: str | SecretStr | None = None,
+    push_keys: str | SecretStr | Sequence[str | SecretStr] | None = None,
     env: Mapping[str, str] | None = None,
+    allow_short_keys: bool = False,
+    docs: bool = False,
+    allowed_hosts: Sequence[str] = (),
+    limits: Limits | None = None,
+    sweep_every: float = SWEEP_EVERY_S,
 ) -> FastAPI:
-    """The FastAPI application. ``api_key`` defaults to ``VAULTS_API_KEY`` (required);
-    ``inbox`` defaults to ``Inbox(store_url)`` (``VAULTS_STORE``, else the default file)."""
+    """The FastAPI application.
+
+    Keys: ``api_key`` (full access; default ``VAULTS_API_KEY``) and ``push_keys`` (``POST``
+    only; default ``VAULTS_PUSH_KEY``, comma-separated); one of them is required, each at
+    least 16 characters unless ``allow_short_keys``. ``inbox`` defaults to
+    ``Inbox(store_url)`` (``VAULTS_STORE``, else the default file). ``docs`` serves
+    ``/docs`` and ``/openapi.json`` (Swagger UI from the installed ``swagger-ui-bundle``).
+    ``allowed_hosts``: ``Host`` names accepted besides the address a request arrived at.
+    Expired and consumed codes are swept every ``sweep_every`` seconds.
+    """
     env = os.environ if env is None else env
-    key = _api_key(api_key, env)
-    # Compare digests: constant time, and the key's length does not leak either.
-    expected = hashlib.sha256(key.get_secret_value().encode("utf-8")).digest()
+    keys = KeyRing.load(api_key=api_key, push_keys=push_keys, env=env, allow_short=allow_short_keys)
+    limits = limits if limits is not None else Limits.from_env(env)
     box = inbox if inbox is not None else Inbox(store_url, env=env)
+    failed_keys = SlidingWindow(limits.failed_keys_per_minute)
+    quota = SlidingWindow(limits.pushes_per_minute)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # load the extractor plugins before the first request, not during it
+        await anyio.to_thread.run_sync(lambda: box.host)
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=_sweep, args=(box, stop, sweep_every), name="vaults-sweep", daemon=True
+        )
+        sweeper.start()
         try:
             yield
         finally:
+            stop.set()
+            sweeper.join(30)
             if inbox is None:  # ours: release its connections
                 box.close()
 
@@ -259,25 +278,29 @@ def create_app(
         version=vaults.__version__,
         description=(
             "Push one-time codes and magic links (forwarded e-mails and SMS) for hosts "
-            "waiting on them. Authenticate with header `x-api-key`."
+            "waiting on them. Authenticate with header `x-api-key`: `VAULTS_PUSH_KEY` may "
+            "push, `VAULTS_API_KEY` may also read."
         ),
+        openapi_url="/openapi.json" if docs else None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.inbox = box
-    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="VAULTS_API_KEY")
-
-    # The dependency is a default value (not an annotation): ``header`` is local here and
+    app.state.limits = limits
+    app.state.failed_keys = failed_keys
+    app.state.push_quota = quota
+    # Documents the header in the OpenAPI schema; KeyGuard has checked it already. The
+    # dependency is a default value (not an annotation): ``authenticated`` is local here and
     # string annotations could not be resolved.
-    def allowed(given: str | None) -> bool:
-        supplied = hashlib.sha256((given or "").encode("utf-8", "replace")).digest()
-        return hmac.compare_digest(supplied, expected)
+    header = APIKeyHeader(
+        name=API_KEY_HEADER, auto_error=False, description="VAULTS_API_KEY or VAULTS_PUSH_KEY"
+    )
 
-    def authenticate(given: str | None = Security(header)) -> None:
-        if not allowed(given):
-            raise HTTPException(
-                status_code=401,
-                detail="missing or wrong x-api-key",
-                headers={"WWW-Authenticate": "ApiKey"},
-            )
+    def authenticated(request: Request, given: str | None = Security(header)) -> Access:
+        access: Access | None = request.scope.get(ACCESS_SCOPE_KEY)
+        if access is None:  # not under KeyGuard (never with create_app's middlewares)
+            raise HTTPException(status_code=401, detail="missing or wrong x-api-key")
+        return access
 
     @app.exception_handler(VaultsError)
     async def _vaults_error(request: Request, exc: VaultsError) -> JSONResponse:
@@ -297,17 +320,27 @@ def create_app(
     @app.post(
         "/v1/credentials/totp",
         response_model=TotpCodeOut,
-        dependencies=[Depends(authenticate)],
         summary="Push a forwarded e-mail or SMS holding a code",
         responses={
             400: _error("The body cannot be read (not UTF-8 JSON)"),
             401: _UNAUTHORIZED,
             413: _error("Body over 64 KiB"),
             422: _error("Invalid body, or no code or magic link in the content"),
+            429: _error("Too many wrong keys from this client, or pushes for this identifier"),
             503: _UNAVAILABLE,
         },
     )
-    def push_code(request: PushRequest) -> TotpCodeOut:
+    def push_code(
+        request: PushRequest,
+        access: Access = Depends(authenticated),  # noqa: B008
+    ) -> TotpCodeOut:
+        wait = quota.hit(identifier_key(request.totp_identifier))
+        if wait is not None:
+            raise HTTPException(
+                status_code=429,
+                detail=f"more than {limits.pushes_per_minute} pushes a minute for this identifier",
+                headers={"Retry-After": f"{wait:.0f}"},
+            )
         code = box.push(
             request.totp_identifier,
             request.content,
@@ -320,22 +353,44 @@ def create_app(
     @app.get(
         "/v1/credentials/totp",
         response_model=list[TotpCodeOut],
-        dependencies=[Depends(authenticate)],
-        summary="List pushed codes, newest first (expired ones included)",
+        summary="List an identifier's codes still waiting to be used, newest first",
+        description=(
+            "Needs the full key (`VAULTS_API_KEY`). Codes that expired or were consumed are "
+            "left out unless `include_used=true` (they are deleted soon after, see "
+            "`VAULTS_CODE_RETENTION`). `totp_identifier` is required unless `all=true`."
+        ),
         responses={
             401: _UNAUTHORIZED,
+            403: _error("A push-only key (VAULTS_PUSH_KEY) cannot read"),
             422: _error("Invalid parameters"),
+            429: _error("Too many wrong keys from this client"),
             503: _UNAVAILABLE,
         },
     )
     def list_codes(
+        access: Access = Depends(authenticated),  # noqa: B008
         totp_identifier: Annotated[str | None, Query(max_length=MAX_IDENTIFIER_LENGTH)] = None,
         workflow_run_id: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None,
         otp_type: Literal["totp", "magic_link"] | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        include_used: Annotated[
+            bool, Query(description="Also list expired and consumed codes not yet deleted.")
+        ] = False,
+        every: Annotated[
+            bool,
+            Query(alias="all", description="List every identifier's codes (no totp_identifier)."),
+        ] = False,
     ) -> list[TotpCodeOut]:
+        if access != "full":  # KeyGuard refuses push keys already; never list for them
+            raise HTTPException(status_code=403, detail="this key may only push")
+        if totp_identifier is None and not every:
+            raise InvalidInput("totp_identifier is required (or all=true for every identifier)")
         codes = box.list(
-            totp_identifier, workflow_run_id=workflow_run_id, otp_type=otp_type, limit=limit
+            totp_identifier,
+            workflow_run_id=workflow_run_id,
+            otp_type=otp_type,
+            limit=limit,
+            active_only=not include_used,
         )
         return [TotpCodeOut.of(code) for code in codes]
 
@@ -343,6 +398,55 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(_RequireKey, allowed=allowed, prefix="/v1/")
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    if docs:
+        _add_docs(app)
+
+    add_inbound_routes(app, box, env, failures=failed_keys, quota=quota)
+    app.add_middleware(KeyGuard, keys=keys, failures=failed_keys, protected=_needs_key)
+    app.add_middleware(
+        _BodyLimit,
+        limit=MAX_BODY_BYTES,
+        larger={prefix: MAX_INBOUND_BYTES for prefix in MAIL_PREFIXES},
+    )
+    app.add_middleware(RequestLimit, limit=limits.max_requests)
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)  # outermost: runs first
     return app
+
+
+def _needs_key(path: str) -> bool:
+    # provider webhooks carry the provider's own signature instead (vaults.codes.inbound)
+    return path.startswith("/v1/") and not path.startswith(SIGNED_PREFIXES)
+
+
+def _sweep(box: Inbox, stop: threading.Event, every: float) -> None:
+    """Delete expired and consumed codes every ``every`` seconds until ``stop``."""
+    while not stop.wait(every):
+        try:
+            box.sweep()
+        except VaultsError as exc:  # the store is down: try again next round
+            log.warning("sweeping expired codes failed: %s", exc.message)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the installed ``swagger-ui-bundle`` package, no CDN."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        raise ConfigurationError(
+            "--docs needs swagger-ui-bundle: pip install 'vaults[server]'"
+        ) from None
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="vaults codes inbox",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )

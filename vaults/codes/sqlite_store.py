@@ -14,18 +14,21 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from vaults.codes import fifo_wakeup
 from vaults.codes.records import OtpType, PushedCode
 from vaults.codes.store import (
     COLUMNS,
+    PRUNE_WHERE,
+    TRIM_SQL,
     AsyncListener,
     CodeStore,
     Listener,
     SleepListener,
     code_values,
+    exclude_filter,
     history_filter,
     row_to_code,
 )
@@ -53,7 +56,24 @@ CREATE TABLE IF NOT EXISTS codes (
 CREATE INDEX IF NOT EXISTS codes_by_key ON codes (identifier_key, created_at);
 CREATE INDEX IF NOT EXISTS codes_by_run ON codes (workflow_run_id, created_at);
 CREATE INDEX IF NOT EXISTS codes_by_time ON codes (created_at);
+CREATE INDEX IF NOT EXISTS codes_by_expiry ON codes (expires_at);
 """
+
+
+def _tighten(path: Path) -> None:
+    """Make an existing store file (and its WAL and shared-memory files) private (0600)."""
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = part.stat().st_mode
+            if mode & 0o077:
+                os.chmod(part, 0o600)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise VaultUnavailable(
+                f"the code store {path} is readable by others and cannot be made private "
+                f"(chmod 600): {exc.strerror or exc}"
+            ) from None
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -112,6 +132,7 @@ class SqliteStore(CodeStore):
                     # Create it private: pushed codes are short-lived secrets.
                     fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
                     os.close(fd)
+                _tighten(self.path)
             except OSError as exc:
                 raise VaultUnavailable(
                     f"the code store {self.path} cannot be created: {exc.strerror or exc}"
@@ -144,6 +165,8 @@ class SqliteStore(CodeStore):
                 check_same_thread=False,  # only so that close() may close it
             )
             conn.execute("PRAGMA synchronous=NORMAL")
+            # deleted rows are overwritten with zeros, not just unlinked
+            conn.execute("PRAGMA secure_delete=ON")
         except sqlite3.Error as exc:
             raise _unavailable(self.path, exc) from None
         self._local.conn = conn
@@ -187,9 +210,10 @@ class SqliteStore(CodeStore):
         workflow_run_id: str | None,
         otp_type: OtpType | None,
         limit: int,
+        active_at: float | None = None,
     ) -> list[PushedCode]:
         clause, params = history_filter(
-            "?", key=key, workflow_run_id=workflow_run_id, otp_type=otp_type
+            "?", key=key, workflow_run_id=workflow_run_id, otp_type=otp_type, active_at=active_at
         )
         params.append(limit)
         with self._connect() as conn:
@@ -201,11 +225,19 @@ class SqliteStore(CodeStore):
         return [row_to_code(row) for row in rows]
 
     def newest(
-        self, *, key: str, since: float | None, now: float, consume: bool
+        self,
+        *,
+        key: str,
+        since: float | None,
+        now: float,
+        consume: bool,
+        exclude: Sequence[str] = (),
     ) -> PushedCode | None:
+        skip, skipped = exclude_filter("?", exclude)
         pick = (
-            "SELECT id FROM codes WHERE identifier_key = ? AND consumed_at IS NULL "
-            "AND expires_at > ? AND created_at > ? ORDER BY created_at DESC, id DESC LIMIT 1"
+            "SELECT id FROM codes WHERE identifier_key = ? AND consumed_at IS NULL "  # noqa: S608
+            f"AND expires_at > ? AND created_at > ?{skip} "
+            "ORDER BY created_at DESC, id DESC LIMIT 1"
         )
         floor = since if since is not None else float("-inf")
         with self._connect() as conn:
@@ -214,19 +246,40 @@ class SqliteStore(CodeStore):
                 rows = conn.execute(
                     f"UPDATE codes SET consumed_at = ? WHERE id = ({pick}) "  # noqa: S608
                     f"AND consumed_at IS NULL RETURNING {COLUMNS}",
-                    (now, key, now, floor),
+                    (now, key, now, floor, *skipped),
                 ).fetchall()
             else:
                 rows = conn.execute(
                     f"SELECT {COLUMNS} FROM codes WHERE id = ({pick})",  # noqa: S608
-                    (key, now, floor),
+                    (key, now, floor, *skipped),
                 ).fetchall()
         return row_to_code(rows[0]) if rows else None
 
     def prune(self, before: float) -> int:
         with self._connect() as conn:
-            cursor = conn.execute("DELETE FROM codes WHERE created_at < ?", (before,))
-            return cursor.rowcount
+            cursor = conn.execute(
+                f"DELETE FROM codes WHERE {PRUNE_WHERE.format(p='?')}",  # noqa: S608
+                (before, before),
+            )
+            gone = cursor.rowcount
+            if gone:
+                self._truncate_wal(conn)
+            return gone
+
+    def trim(self, key: str, keep: int) -> int:
+        with self._connect() as conn:
+            cursor = conn.execute(TRIM_SQL.format(table="codes", p="?"), (key, key, keep))
+            gone = cursor.rowcount
+            if gone:
+                self._truncate_wal(conn)
+            return gone
+
+    @staticmethod
+    def _truncate_wal(conn: sqlite3.Connection) -> None:
+        """Copy the log into the file and truncate it: a plain checkpoint would leave the
+        deleted rows' old pages in ``-wal``. Busy (a reader holds an old snapshot): the next
+        delete tries again."""
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def listen(self, key: str) -> Listener:
         if self._wakeups is None:

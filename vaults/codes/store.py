@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "Listener",
     "SleepListener",
     "code_values",
+    "exclude_filter",
     "history_filter",
     "row_to_code",
 ]
@@ -79,11 +81,15 @@ def history_filter(
     key: str | None,
     workflow_run_id: str | None,
     otp_type: OtpType | None,
+    active_at: float | None = None,
 ) -> tuple[str, list[Any]]:
     """The ``WHERE`` clause (empty without filters) and its parameters for
     :meth:`CodeStore.history`; ``placeholder`` is the driver's (``?`` or ``%s``)."""
     where: list[str] = []
     params: list[Any] = []
+    if active_at is not None:
+        where.append(f"consumed_at IS NULL AND expires_at > {placeholder}")
+        params.append(active_at)
     for column, value in (
         ("identifier_key", key),
         ("workflow_run_id", workflow_run_id),
@@ -93,6 +99,25 @@ def history_filter(
             where.append(f"{column} = {placeholder}")
             params.append(value)
     return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def exclude_filter(placeholder: str, exclude: Sequence[str]) -> tuple[str, list[Any]]:
+    """`` AND code_id NOT IN (…)`` for ``exclude`` (empty without ids) and its parameters."""
+    if not exclude:
+        return "", []
+    marks = ", ".join([placeholder] * len(exclude))
+    return f" AND code_id NOT IN ({marks})", list(exclude)
+
+
+PRUNE_WHERE = "expires_at <= {p} OR consumed_at <= {p}"
+"""What :meth:`CodeStore.prune` deletes (format ``p`` with the driver's placeholder)."""
+
+TRIM_SQL = (
+    "DELETE FROM {table} WHERE identifier_key = {p} AND id NOT IN "
+    "(SELECT id FROM {table} WHERE identifier_key = {p} ORDER BY created_at DESC, id DESC "
+    "LIMIT {p})"
+)
+"""What :meth:`CodeStore.trim` runs (format ``table`` and the placeholder ``p``)."""
 
 
 class Listener(abc.ABC):
@@ -174,20 +199,33 @@ class CodeStore(abc.ABC):
         workflow_run_id: str | None,
         otp_type: OtpType | None,
         limit: int,
+        active_at: float | None = None,
     ) -> list[PushedCode]:
-        """Codes matching every given filter, newest first, expired and consumed included."""
+        """Codes matching every given filter, newest first, expired and consumed included
+        unless ``active_at`` (then only those neither consumed nor expired at that time)."""
 
     @abc.abstractmethod
     def newest(
-        self, *, key: str, since: float | None, now: float, consume: bool
+        self,
+        *,
+        key: str,
+        since: float | None,
+        now: float,
+        consume: bool,
+        exclude: Sequence[str] = (),
     ) -> PushedCode | None:
         """The newest code for ``key`` created after ``since`` that is neither expired at
-        ``now`` nor consumed; with ``consume`` it is atomically marked consumed, so that
-        concurrent callers never get the same code."""
+        ``now`` nor consumed nor one of the ids in ``exclude``; with ``consume`` it is
+        atomically marked consumed, so that concurrent callers never get the same code."""
 
     @abc.abstractmethod
     def prune(self, before: float) -> int:
-        """Delete codes created before ``before``; return how many went."""
+        """Delete codes that expired or were consumed before ``before``, leaving no copy
+        the store can help (SQLite: overwritten, WAL truncated); return how many went."""
+
+    @abc.abstractmethod
+    def trim(self, key: str, keep: int) -> int:
+        """Delete all but the newest ``keep`` codes of ``key``; return how many went."""
 
     def listen(self, key: str) -> Listener:
         """Start listening for pushes to ``key`` (registered when this returns)."""

@@ -22,6 +22,7 @@ from vaults.testing.clock import FROZEN_TIME, FrozenClock  # noqa: E402
 from vaults.testing.contract import SeededVault, VaultContract  # noqa: E402
 from vaults.testing.seed import (  # noqa: E402
     CANARY,
+    HOTP_ITEM,
     MISSING_NAME,
     SHARED_NAME,
     STANDARD_SEED,
@@ -33,6 +34,7 @@ from vaults.testing.seed import (  # noqa: E402
 __all__ = [
     "CANARY",
     "FROZEN_TIME",
+    "HOTP_ITEM",
     "MISSING_NAME",
     "SHARED_NAME",
     "STANDARD_SEED",

@@ -45,6 +45,7 @@ from vaults.testing.clock import FrozenClock
 from vaults.testing.leaks import Exposure, assert_no_leak, error_texts, record_texts
 from vaults.testing.seed import (
     CANARY,
+    HOTP_ITEM,
     MISSING_NAME,
     SHARED_NAME,
     STANDARD_SEED,
@@ -129,12 +130,17 @@ class VaultContract:
     """Non-default otpauth parameters (SHA256, 8 digits) survive storage."""
     supports_steam: ClassVar[bool] = True
     """Steam Guard secrets (``False``: ``steam`` is left out of the seed)."""
+    supports_totp_error: ClassVar[bool] = False
+    """The vault stores any text as an item's TOTP (``hotp`` is then added to the seed: it
+    must resolve with ``totp=None`` and a ``totp_error``, the login intact)."""
     supports_uris: ClassVar[bool] = True
     supports_async: ClassVar[bool] = True
     supports_batch: ClassVar[bool] = False
     """The backend overrides ``fetch_many`` to batch; it is then also checked directly."""
-    # Writing (``Vaults.set_totp``) is checked when the backend overrides ``store_totp``.
-    # The write checks use the seeded vault and put every item they touch back as it was.
+    supports_store_totp: ClassVar[bool | None] = None
+    """Check writing (``Vaults.set_totp``): ``None`` (default) when the backend overrides
+    ``store_totp``; ``False`` skips the write checks (e.g. a slow transport whose writes are
+    tested elsewhere). They use the seeded vault and put every item they touch back."""
 
     # -- what the plugin author implements or overrides ----------------------------------
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
@@ -169,7 +175,8 @@ class VaultContract:
             dropped.add("shared_2")
         if not self.supports_steam:
             dropped.add("steam")
-        return tuple(item for item in STANDARD_SEED if item.key not in dropped)
+        extra = (HOTP_ITEM,) if self.supports_totp_error else ()
+        return tuple(item for item in STANDARD_SEED if item.key not in dropped) + extra
 
     # -- fixtures -------------------------------------------------------------------------
     @pytest.fixture(scope="class")
@@ -281,6 +288,7 @@ class VaultContract:
         assert cred.totp is not None, (
             f"{item.key!r} has a TOTP secret but the credential has no code "
             f"(set Credential.totp_secret, e.g. with vaults.totp.parse_secret)"
+            + (f"; totp_error: {cred.totp_error}" if cred.totp_error else "")
         )
         if cred.totp_source == "server":
             # computed by the vault at real time: any window the call overlapped
@@ -499,6 +507,23 @@ class VaultContract:
         cred = contract_vaults.resolve(self._any_ref(seeded_vault, item))
         assert cred.totp is None, f"{key!r} has no TOTP secret but got a code"
         assert cred.totp_secret is None, f"{key!r} has no TOTP secret but got one"
+        assert cred.totp_error is None, f"{key!r} has no TOTP secret but got {cred.totp_error!r}"
+
+    def test_unusable_totp_keeps_the_login(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        """An item whose TOTP gives no code still resolves: ``totp_error``, not an error."""
+        self._need("supports_totp_error")
+        ref = self._any_ref(seeded_vault, HOTP_ITEM)
+        cred = contract_vaults.resolve(ref)
+        assert cred.totp is None and cred.totp_secret is None, (
+            f"{ref}: an HOTP secret must give no TOTP code"
+        )
+        assert cred.totp_error and "HOTP" in cred.totp_error, (
+            f"{ref}: totp_error should say the secret is HOTP, got {cred.totp_error!r}"
+        )
+        self._assert_credential(cred, HOTP_ITEM, seeded_vault, f"resolve({ref!r})")
+        assert_no_leak([Exposure("totp_error", cred.totp_error)], secrets_of(self.seed_items()))
 
     # -- the contract: async and batches --------------------------------------------------
     def test_async_resolve_matches_sync(
@@ -587,6 +612,7 @@ class VaultContract:
                     Exposure(f"public_dict() of {where}", json.dumps(cred.public_dict())),
                     Exposure(f"repr() of {where}.totp", repr(cred.totp)),
                     Exposure(f"repr() of {where}.totp_secret", repr(cred.totp_secret)),
+                    Exposure(f"{where}.totp_error", cred.totp_error or ""),
                 ]
             )
 
@@ -629,6 +655,8 @@ class VaultContract:
 
     # -- the contract: storing TOTP secrets (backends that implement store_totp) -----------
     def _need_store(self, seeded: SeededVault) -> None:
+        if self.supports_store_totp is False:
+            pytest.skip("supports_store_totp = False")
         if type(seeded.backend).store_totp is VaultBackend.store_totp:
             pytest.skip("the backend does not implement store_totp (read-only plugin)")
 

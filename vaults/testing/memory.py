@@ -26,7 +26,7 @@ from vaults.markers import hookimpl
 from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
 from vaults.testing.seed import SeedItem
-from vaults.totp import parse_secret
+from vaults.totp import secret_or_error
 
 __all__ = ["MemoryBackend", "MemoryItem", "vaults_register_backends"]
 
@@ -122,6 +122,7 @@ class MemoryBackend(VaultBackend):
     def fetch(self, ref: Reference) -> Credential:
         log.debug("memory vault: looking up %s", ref)
         item = self._find(ref)
+        secret, problem = secret_or_error(item.totp)
         return Credential(
             vault=self.scheme,
             id=item.id,
@@ -129,7 +130,8 @@ class MemoryBackend(VaultBackend):
             username=item.username,
             password=item.password,
             uris=list(item.uris),
-            totp_secret=parse_secret(item.totp) if item.totp is not None else None,
+            totp_secret=secret,
+            totp_error=problem,
         )
 
     def check_writable(self) -> None:

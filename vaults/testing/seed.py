@@ -15,6 +15,7 @@ from vaults.models import TotpSecret
 
 __all__ = [
     "CANARY",
+    "HOTP_ITEM",
     "MISSING_NAME",
     "SHARED_NAME",
     "STANDARD_SEED",
@@ -74,10 +75,11 @@ class SeedItem:
         found: dict[str, str] = {}
         if self.password:
             found[self.password] = f"password of {self.key!r}"
-        parsed = self.totp_secret()
-        if self.totp and parsed is not None:
+        if self.totp:
+            from vaults.totp_core import parse_params
+
             found[self.totp] = f"stored TOTP secret of {self.key!r}"
-            found.setdefault(parsed.secret.get_secret_value(), f"TOTP secret of {self.key!r}")
+            found.setdefault(parse_params(self.totp).secret, f"TOTP secret of {self.key!r}")
         return found
 
 
@@ -140,6 +142,17 @@ STANDARD_SEED: Final[tuple[SeedItem, ...]] = (
     ),
 )
 """The standard seed, in the order a factory should store it."""
+
+HOTP_ITEM: Final = SeedItem(
+    key="hotp",
+    name="HOTP Counter Login",
+    username="counter@example.test",
+    password=f"hotp-{CANARY}-pw",
+    totp=f"otpauth://hotp/Example:counter@example.test?secret={CANARY}HOTPCOUNTER234567&counter=7",
+)
+"""Stored only when the contract's ``supports_totp_error`` is on: a TOTP field no code can be
+made from (HOTP: no vault here keeps the counter). The login must still resolve, with
+``totp=None`` and ``totp_error`` saying why."""
 
 
 def seed_by_key(seed: Iterable[SeedItem] = STANDARD_SEED) -> dict[str, SeedItem]:

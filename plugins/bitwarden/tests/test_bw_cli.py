@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 from vaults_bitwarden.backend import BitwardenBackend
+from vaults_bitwarden.decode import TOTP_RULES
 from vaults_bitwarden.process import lingering_count
 from vaults_bitwarden.testing.cli import BwCli
 from vaults_bitwarden.testing.seed import (
@@ -60,7 +61,7 @@ def test_every_item_shape_in_one_bw_run(bw_cli: BwCli) -> None:
         assert (result.id, result.name, result.username) == (item.id, item.name, item.username)
         assert (result.password.get_secret_value() if result.password else None) == item.password
         assert result.uris == list(item.uris)
-        assert result.totp_secret == (parse_secret(item.totp) if item.totp else None)
+        assert result.totp_secret == (parse_secret(item.totp, TOTP_RULES) if item.totp else None)
     ambiguous, also_ambiguous, by_url, missing = results[len(DEFAULT_SEED) :]
     assert isinstance(ambiguous, AmbiguousItem) and isinstance(also_ambiguous, AmbiguousItem)
     assert set(ambiguous.candidates) == {SHARED_NAME_PERSONAL.id, SHARED_NAME_ORG.id}

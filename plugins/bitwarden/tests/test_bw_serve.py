@@ -14,6 +14,7 @@ import anyio
 import httpx
 import pytest
 from vaults_bitwarden.backend import BitwardenBackend
+from vaults_bitwarden.decode import TOTP_RULES
 from vaults_bitwarden.serve_api import ServeTransport, parse_envelope
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.seed import (
@@ -23,6 +24,7 @@ from vaults_bitwarden.testing.seed import (
     CIPHER_KEY,
     DEFAULT_SEED,
     GITHUB,
+    JUNK_TOTP,
     ORG_WITH_KEY,
     OTPAUTH_SHA256,
     PLAIN,
@@ -80,9 +82,9 @@ def assert_matches_seed(cred: Credential, item: VaultItem) -> None:
     assert got == item.password
     assert cred.uris == list(item.uris)
     if item.totp:
-        assert cred.totp_secret == parse_secret(item.totp)
+        assert cred.totp_secret == parse_secret(item.totp, TOTP_RULES)
         assert cred.totp is not None
-        assert cred.totp.code == code_for_entry(parse_secret(item.totp), NOW).code
+        assert cred.totp.code == code_for_entry(parse_secret(item.totp, TOTP_RULES), NOW).code
         assert cred.totp_source == "vault"
     else:
         assert cred.totp is None and cred.totp_secret is None
@@ -116,6 +118,23 @@ def test_totp_shapes_computed_locally(vaults: Vaults) -> None:
     assert sha.totp is not None and len(sha.totp.code) == 8
     steam = vaults.resolve(f"bitwarden://{STEAM.id}", now=NOW)
     assert steam.totp is not None and len(steam.totp.code) == 5 and not steam.totp.code.isdigit()
+
+
+def test_junk_in_the_secret_gives_the_code_bitwarden_shows(vaults: Vaults, bw_serve: str) -> None:
+    """The official CLI (``bw serve``'s /object/totp) is the oracle: same secret, same code."""
+    import time
+
+    with httpx.Client(base_url=bw_serve) as client:
+        for _ in range(3):  # a window boundary between the two answers: ask again
+            before = time.time()
+            theirs = client.get(f"/object/totp/{JUNK_TOTP.id}").json()["data"]["data"]
+            ours = vaults.resolve(f"bitwarden://{JUNK_TOTP.id}", min_remaining=0)
+            if int(before // 30) == int(time.time() // 30):
+                break
+    assert ours.totp is not None and ours.totp_error is None
+    assert (ours.username, ours.totp.code) == (JUNK_TOTP.username, theirs)
+    at_sdk_vector = vaults.resolve(f"bitwarden://{JUNK_TOTP.name}", now=1672531200)
+    assert at_sdk_vector.totp is not None and at_sdk_vector.totp.code == "093430"
 
 
 def test_organisation_item_and_item_keys(vaults: Vaults) -> None:

@@ -17,7 +17,7 @@ from vaults_bitwarden.testing.fixtures import require_bw_binary
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.server import BitwardenTestServer
 
-from vaults.testing import STANDARD_SEED, SeededVault, SeedItem, VaultContract
+from vaults.testing import HOTP_ITEM, STANDARD_SEED, SeededVault, SeedItem, VaultContract
 
 pytest_plugins = ("vaults_bitwarden.testing.fixtures",)
 
@@ -44,7 +44,7 @@ def _item(seed: SeedItem) -> VaultItem:
 def contract_bitwarden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractVault]:
     """A test server holding the standard seed, a logged-in ``bw`` and a ``bw serve``."""
     binary = require_bw_binary()
-    items = {seed.key: _item(seed) for seed in STANDARD_SEED}
+    items = {seed.key: _item(seed) for seed in (*STANDARD_SEED, HOTP_ITEM)}
     server = BitwardenTestServer.create(
         tmp_path_factory.mktemp("contract-tls"), items=list(items.values())
     )
@@ -74,6 +74,7 @@ class TestBitwardenServeContract(VaultContract):
     scheme = "bitwarden"
     entry_point = "bitwarden"
     supports_batch = True
+    supports_totp_error = True
 
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
         vault: ContractVault = request.getfixturevalue("contract_bitwarden")
@@ -88,6 +89,9 @@ class TestBitwardenCliContract(VaultContract):
     scheme = "bitwarden"
     entry_point = "bitwarden"
     supports_batch = True
+    # each write is ~8 bw runs; CLI writes are checked in test_store_totp.py
+    supports_store_totp = False
+    supports_totp_error = True
 
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
         vault: ContractVault = request.getfixturevalue("contract_bitwarden")

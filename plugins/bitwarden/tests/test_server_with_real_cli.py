@@ -57,8 +57,11 @@ _STEAM_ALPHABET = "23456789BCDFGHJKMNPQRTVWXY"
 
 
 def _base32(secret: str) -> bytes:
-    cleaned = "".join(c for c in secret.upper() if c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    """Bitwarden's decoding: junk dropped, 5 bits a character, trailing partial byte dropped."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    bits = "".join(f"{alphabet.index(c):05b}" for c in secret.upper() if c in alphabet)
+    whole = len(bits) // 8
+    return int(bits[: whole * 8], 2).to_bytes(whole, "big")
 
 
 def _codes_around(totp: str, now: float) -> set[str]:

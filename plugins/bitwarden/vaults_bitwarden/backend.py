@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from vaults.backend import VaultBackend
-from vaults.errors import ItemNotFound, VaultsError
-from vaults.models import Credential
+from vaults.errors import ItemNotFound, ReadOnlyVault, VaultsError
+from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.lookup import (
@@ -33,11 +33,24 @@ from vaults_bitwarden.lookup import (
     select,
 )
 from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
-from vaults_bitwarden.transport import Item, Transport
+from vaults_bitwarden.transport import Item, Transport, WritingTransport
 
 __all__ = ["BitwardenBackend"]
 
 _ALL_ITEMS = "all items"
+
+
+def totp_value(secret: TotpSecret | None) -> str | None:
+    """What Bitwarden stores in ``login.totp`` for a secret (its apps read both forms)."""
+    if secret is None:
+        return None
+    key = secret.secret.get_secret_value()
+    if secret.encoder == "steam":
+        return f"steam://{key}"
+    plain = (secret.algorithm, secret.digits, secret.period) == ("SHA1", 6, 30)
+    if plain and not secret.issuer and not secret.account:
+        return key  # a bare key stays a bare key, as typed into Bitwarden's TOTP field
+    return secret.to_uri()
 
 
 def _outside_scope(query: Query) -> ItemNotFound:
@@ -45,7 +58,8 @@ def _outside_scope(query: Query) -> ItemNotFound:
 
 
 class BitwardenBackend(VaultBackend):
-    """Bitwarden through ``bw serve`` (``VAULTS_BITWARDEN_URL``) or the ``bw`` CLI."""
+    """Bitwarden through ``bw serve`` (``VAULTS_BITWARDEN_URL``), the server itself
+    (``VAULTS_BITWARDEN_SERVER``, native) or the ``bw`` CLI."""
 
     scheme: ClassVar[str] = "bitwarden"
     display_name: ClassVar[str] = "Bitwarden"
@@ -56,13 +70,20 @@ class BitwardenBackend(VaultBackend):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BitwardenBackend:
-        """``VAULTS_BITWARDEN_URL`` set: ``bw serve``; otherwise the ``bw`` CLI."""
+        """``VAULTS_BITWARDEN_URL`` set: ``bw serve``; else ``VAULTS_BITWARDEN_SERVER`` set:
+        the native ``api`` transport; else the ``bw`` CLI (``VAULTS_BITWARDEN_TRANSPORT``
+        forces one)."""
         settings = BitwardenSettings.from_env(env)
+        # each transport is imported only when chosen (a new process pays for one)
         transport: Transport
-        if settings.url is not None:  # each transport imports only what it uses (httpx or not)
+        if settings.transport == "serve":
             from vaults_bitwarden.serve_api import ServeTransport
 
             transport = ServeTransport(settings)
+        elif settings.transport == "api":
+            from vaults_bitwarden.native.transport import ApiTransport
+
+            transport = ApiTransport(settings)
         else:
             from vaults_bitwarden.cli_transport import CliTransport
 
@@ -96,9 +117,9 @@ class BitwardenBackend(VaultBackend):
             item = self.transport.get_item(query.item_id, query.describe())
             if not scope.admits(item):
                 raise _outside_scope(query)
-            return decode_item(item)
+            return decode_item(self.transport.reveal(item))
         items = self.transport.list_items(search_term(query), query.describe())
-        return decode_item(self._selected(items, query, scope))
+        return decode_item(self.transport.reveal(self._selected(items, query, scope)))
 
     async def afetch(self, ref: Reference) -> Credential:
         query = parse_query(ref)
@@ -107,9 +128,9 @@ class BitwardenBackend(VaultBackend):
             item = await self.transport.aget_item(query.item_id, query.describe())
             if not scope.admits(item):
                 raise _outside_scope(query)
-            return decode_item(item)
+            return decode_item(await self.transport.areveal(item))
         items = await self.transport.alist_items(search_term(query), query.describe())
-        return decode_item(self._selected(items, query, scope))
+        return decode_item(await self.transport.areveal(self._selected(items, query, scope)))
 
     @staticmethod
     def _selected(items: Sequence[Item], query: Query, scope: Scope) -> Item:
@@ -162,7 +183,7 @@ class BitwardenBackend(VaultBackend):
                     )
                     if not scope.admits(item):
                         raise _outside_scope(query)
-                results.append(decode_item(item))
+                results.append(decode_item(self.transport.reveal(item)))
             except VaultsError as exc:
                 results.append(exc)
         return results
@@ -195,10 +216,27 @@ class BitwardenBackend(VaultBackend):
                     )
                     if not scope.admits(item):
                         raise _outside_scope(query)
-                results.append(decode_item(item))
+                results.append(decode_item(await self.transport.areveal(item)))
             except VaultsError as exc:
                 results.append(exc)
         return results
+
+    # -- writing ------------------------------------------------------------------------
+    def _writer(self) -> WritingTransport:
+        if not callable(getattr(self.transport, "write_totp", None)):
+            raise ReadOnlyVault(
+                f"the Bitwarden {self.transport.name} transport cannot store secrets"
+            )
+        return self.transport  # type: ignore[return-value]
+
+    def check_writable(self) -> None:
+        self._writer()
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        """Set the login's TOTP field (``login.totp``) as Bitwarden's apps do: the
+        ``otpauth://`` URI, the bare key for a bare default key, ``steam://KEY`` for Steam
+        Guard; every other field as it is."""
+        self._writer().write_totp(item.id, totp_value(secret), f"item {item.id}")
 
     # -- diagnostics and lifecycle ----------------------------------------------------------
     def status(self) -> str:

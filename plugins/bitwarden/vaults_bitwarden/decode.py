@@ -1,7 +1,9 @@
 """Bitwarden item JSON (what ``bw get item`` / ``bw serve`` return) → :class:`Credential`.
 
 Empty strings and ``null`` both mean "absent" (``"totp": ""`` → no code). The TOTP secret is
-parsed locally (raw base32, ``otpauth://`` or ``steam://``); the host computes the code.
+parsed locally (raw base32, ``otpauth://`` or ``steam://``) with Bitwarden's own clean-up
+(:data:`TOTP_RULES`); the host computes the code. A secret that gives no code leaves the
+credential intact with ``totp_error`` set.
 """
 
 from __future__ import annotations
@@ -11,17 +13,28 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
-from vaults.errors import InvalidTotpSecret, ItemNotFound, VaultUnavailable
+from vaults.errors import ItemNotFound, VaultUnavailable
 from vaults.models import Credential, CustomField
-from vaults.totp import parse_secret
+from vaults.totp import Base32Rules, secret_or_error
 
-__all__ = ["FIELD_TYPES", "ITEM_TYPES", "LINKED_TARGETS", "decode_item", "item_id", "item_name"]
+__all__ = [
+    "FIELD_TYPES",
+    "ITEM_TYPES",
+    "LINKED_TARGETS",
+    "TOTP_RULES",
+    "decode_item",
+    "item_id",
+    "item_name",
+]
 
 SCHEME: Final = "bitwarden"
 ITEM_TYPES: Final = {1: "login", 2: "secure note", 3: "card", 4: "identity", 5: "ssh key"}
 FIELD_TYPES: Final = {0: "text", 1: "hidden", 2: "boolean", 3: "linked"}
 LINKED_TARGETS: Final = {100: "username", 101: "password"}
 """``linkedId`` of a login's linked custom field → the login property it shows."""
+TOTP_RULES: Final = Base32Rules(name="bitwarden", drop_invalid=True)
+"""Bitwarden's SDK (``decode_b32`` in sdk-internal's totp.rs) upper-cases the secret and drops
+every character outside ``A-Z2-7`` before decoding: ``KAKFJWOSFJ12NWL`` has a code there."""
 
 
 def _text(value: Any) -> str | None:
@@ -67,8 +80,8 @@ def _field(raw: Any) -> CustomField | None:
 
 
 def decode_item(item: Mapping[str, Any]) -> Credential:
-    """The credential in ``item``; raises :class:`ItemNotFound` for an item in the trash and
-    :class:`InvalidTotpSecret` (naming the item, never the secret) for an unusable TOTP."""
+    """The credential in ``item``; raises :class:`ItemNotFound` for an item in the trash. An
+    unusable TOTP secret gives ``totp_secret=None`` and ``totp_error`` (never the secret)."""
     ident = item_id(item)
     name = item_name(item)
     if _text(item.get("deletedDate")) is not None:
@@ -84,16 +97,7 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
         if uri is not None:
             uris.append(uri)
     fields = [f for f in (_field(raw) for raw in entries(item.get("fields"))) if f is not None]
-    totp_raw = _text(login.get("totp"))
-    totp_secret = None
-    if totp_raw is not None and totp_raw.strip():
-        try:
-            totp_secret = parse_secret(totp_raw)
-        except InvalidTotpSecret as exc:
-            problem = exc.message.removeprefix("invalid TOTP secret: ")
-            raise InvalidTotpSecret(
-                f"Bitwarden item {name!r} ({ident}) has an unusable TOTP secret: {problem}"
-            ) from None
+    totp_secret, totp_error = secret_or_error(_text(login.get("totp")), TOTP_RULES)
     return Credential(
         vault=SCHEME,
         id=ident,
@@ -103,4 +107,6 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
         uris=uris,
         fields=fields,
         totp_secret=totp_secret,
+        totp_error=totp_error,
+        reprompt=item.get("reprompt") == 1,
     )

@@ -28,12 +28,12 @@ import anyio.lowlevel
 import httpx
 from pydantic import SecretStr
 
-from vaults.bounded_http import Backoff, asend, retry_after, send
+from vaults.bounded_http import DEFAULT_MAX_BYTES, Backoff, asend, retry_after, send
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
 from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.settings import BitwardenSettings
-from vaults_bitwarden.transport import Item
+from vaults_bitwarden.transport import Item, with_totp
 
 __all__ = ["ServeTransport", "parse_envelope"]
 
@@ -45,6 +45,16 @@ BACKOFF: Final = Backoff(attempts=2, base=0.1)
 """A GET is tried twice: a kept-alive socket closed under us, a 429 or 5xx is retried once
 after a short jittered wait (or the ``Retry-After`` asked, up to 10 s). A "Not found." or any
 other 400 envelope is an answer and never retried. One try is bounded by the timeout."""
+
+
+LIST_MAX_BYTES = 64 * 1024 * 1024
+"""Largest decoded answer read from a ``/list/…`` call (a whole vault's items); every other
+answer is capped at :data:`vaults.bounded_http.DEFAULT_MAX_BYTES` (1 MiB)."""
+
+
+def answer_cap(path: str) -> int:
+    """The size cap of the answer to ``path``."""
+    return LIST_MAX_BYTES if path.startswith("/list/") else DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,10 @@ def _status_data(data: Any, source: str) -> str:
     if not isinstance(status, str):
         raise VaultUnavailable(f"{source} sent a status reply without data.template.status")
     return status
+
+
+_SETTLE_TIMEOUT: Final = 5.0
+"""Seconds a write waits for ``bw serve``'s search cache to show it."""
 
 
 class ServeTransport:
@@ -220,7 +234,7 @@ class ServeTransport:
         method: str,
         path: str,
         params: Mapping[str, str] | None = None,
-        body: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Envelope:
         started = time.perf_counter()
@@ -234,6 +248,7 @@ class ServeTransport:
                 timeout=self._timeout if timeout is None else timeout,
                 backoff=BACKOFF,
                 on_try=self._count,
+                max_bytes=answer_cap(path),
             )
         except httpx.HTTPError as exc:
             self._log(method, path, type(exc).__name__, started)
@@ -264,16 +279,21 @@ class ServeTransport:
             self._generation += 1
 
     def _call(
-        self, method: str, path: str, what: str, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> Any:
         generation = self._generation
-        envelope = self._send(method, path, params)
+        envelope = self._send(method, path, params, body)
         if envelope.success:
             return envelope.data
         error = self._error(envelope, what)
         if isinstance(error, VaultLocked) and self._password is not None:
             self._unlock(generation)
-            envelope = self._send(method, path, params)
+            envelope = self._send(method, path, params, body)
             if envelope.success:
                 return envelope.data
             error = self._error(envelope, what)
@@ -290,9 +310,40 @@ class ServeTransport:
             return found
         return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
 
+    def write_totp(self, item_id: str, value: str | None, what: str) -> None:
+        """``POST /sync`` (so the edit starts from the server's latest revision, which the
+        server checks), ``GET /object/item/<id>``, then ``PUT /object/item/<id>`` with the
+        whole item (the API replaces the item with the body), only ``login.totp`` changed."""
+        self._call("POST", "/sync", "the sync before a write")
+        current = _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
+        written = self._call(
+            "PUT", f"/object/item/{item_id}", what, body=with_totp(current, value, what)
+        )
+        if not isinstance(written, dict) or str(written.get("id", "")).lower() != item_id.lower():
+            raise VaultUnavailable(f"{self.source}: the edit of {what} answered no item")
+        # bw serve answers searches from a cache it rebuilds after an edit: wait for it, so
+        # the next lookup (the host reads the item back) sees the write
+        deadline = time.monotonic() + _SETTLE_TIMEOUT
+        while True:
+            listed = _by_id(self.list_items(item_id, what), item_id)
+            login = listed.get("login") if listed is not None else None
+            if isinstance(login, dict) and login.get("totp") == value:
+                return
+            if time.monotonic() > deadline:
+                log.debug("bw serve still lists the old %s after %.0f s", what, _SETTLE_TIMEOUT)
+                return
+            time.sleep(0.1)
+
     def list_items(self, search: str | None, what: str) -> list[Item]:
         params = {"search": search} if search else None
         return _list_data(self._call("GET", "/list/object/items", what, params), self.source)
+
+    def reveal(self, item: Item) -> Item:
+        """Listed items are whole already."""
+        return item
+
+    async def areveal(self, item: Item) -> Item:
+        return item
 
     def list_organizations(self) -> list[Item]:
         return _list_data(
@@ -336,6 +387,7 @@ class ServeTransport:
                 timeout=self._timeout if timeout is None else timeout,
                 backoff=BACKOFF,
                 on_try=self._count,
+                max_bytes=answer_cap(path),
             )
         except httpx.HTTPError as exc:
             self._log(method, path, type(exc).__name__, started)

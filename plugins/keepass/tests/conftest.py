@@ -80,7 +80,16 @@ def shapes_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         "dup_b": EntrySpec("Twin", "twin-b", "pw-b", group=("B",)),
         "slash": EntrySpec("a/b title", "slash", "pw-slash"),
         "recycled": EntrySpec("Recycled", "gone", "pw-gone", recycled=True),
-        "bad_totp": EntrySpec("Bad Totp", "ivan", "pw-bad", attributes={"otp": "not base32!"}),
+        "bad_totp": EntrySpec(
+            "Bad Totp", "ivan", "pw-bad", attributes={"otp": "-- ?! VAULTSCANARY0189 --"}
+        ),
+        "no_key_totp": EntrySpec("No Key Totp", "jane", "pw-nokey", attributes={"otp": "-- ?! --"}),
+        "keeotp_hotp": EntrySpec(
+            "KeeOtp HOTP",
+            "kim",
+            "pw-hotp",
+            attributes={"otp": "key=JBSWY3DPEHPK3PXP&type=Hotp&counter=3"},
+        ),
     }
     ids = create_database(path, MASTER, specs.values())
     return path, {key: ids[i] for i, key in enumerate(specs)}

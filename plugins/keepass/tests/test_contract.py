@@ -17,6 +17,7 @@ class TestKeePassContract(VaultContract):
     scheme = "keepass"
     entry_point = "keepass"
     supports_batch = False
+    supports_totp_error = True
 
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
         tmp = request.getfixturevalue("tmp_path_factory").mktemp("contract")

@@ -14,8 +14,8 @@ from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
     ConfigurationError,
-    InvalidTotpSecret,
     ItemNotFound,
+    VaultUnavailable,
 )
 from vaults.refs import parse_reference
 from vaults.resolver import Vaults
@@ -118,11 +118,27 @@ def test_recycle_bin_entries_are_not_returned(shapes_db):
         vaults.resolve("keepass://Recycled")
 
 
-def test_bad_stored_secret_is_a_typed_error_without_the_secret(shapes_db):
+def test_junk_in_a_secret_is_cleaned_as_keepassxc_does(shapes_db):
+    """KeePassXC's Base32::sanitizeInput: 0/1/8 read as O/L/B, the rest of the junk dropped."""
     path, _ = shapes_db
-    with vaults_for(path) as vaults, pytest.raises(InvalidTotpSecret) as info:
-        vaults.resolve("keepass://Bad Totp")
-    assert "not base32!" not in str(info.value)
+    with vaults_for(path) as vaults:
+        cred = vaults.resolve("keepass://Bad Totp")
+    assert cred.totp is not None and cred.totp_error is None
+    assert cred.totp.code == code_at("VAULTSCANARYOLB", T).code
+
+
+@pytest.mark.parametrize(
+    ("ref", "problem"),
+    [("keepass://No Key Totp", "no base32 characters"), ("keepass://KeeOtp HOTP", "HOTP")],
+)
+def test_unusable_totp_keeps_the_login(shapes_db, ref, problem):
+    path, _ = shapes_db
+    with vaults_for(path) as vaults:
+        cred = vaults.resolve(ref)
+    assert cred.username and cred.password is not None
+    assert cred.totp is None and cred.totp_secret is None
+    assert cred.totp_error is not None and problem in cred.totp_error
+    assert "JBSWY3DPEHPK3PXP" not in cred.totp_error
 
 
 def test_wrong_master_password(shapes_db):
@@ -206,3 +222,56 @@ def test_cli_resolve_json_and_exit_codes(shapes_db):
     for result in (missing, ambiguous, wrong, unconfigured, no_code):
         assert MASTER not in result.stderr + result.stdout
         assert "pw-" not in result.stderr
+
+
+PEERS = Path(__file__).resolve().parents[3] / "tests" / "data" / "peers" / "keepass"
+
+
+def test_an_empty_master_password_is_a_password():
+    """kdbxweb's EmptyPass.kdbx: VAULTS_KEEPASS_PASSWORD set and empty unlocks it."""
+    database = PEERS / "kdbxweb" / "EmptyPass.kdbx"
+    env = {"VAULTS_KEEPASS_DB": str(database), "VAULTS_KEEPASS_PASSWORD": ""}
+    backend = KeePassBackend.from_env(env)
+    assert backend._open() is not None
+
+
+def test_a_tampered_kdbx4_header_is_refused(tmp_path):
+    data = bytearray((PEERS / "keepassxc" / "Format400.kdbx").read_bytes())
+    data[40] ^= 0x01  # inside the header fields, before the header's SHA-256 and HMAC
+    broken = tmp_path / "tampered.kdbx"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(VaultUnavailable, match="damaged"):
+        KeePassBackend(broken, "t").fetch(parse_reference("keepass://x"))
+
+
+def test_titles_match_under_nfc_and_url_placeholders_resolve(tmp_path):
+    import unicodedata
+
+    db = tmp_path / "nfc.kdbx"
+    decomposed = unicodedata.normalize("NFD", "Café Zürich")
+    create_database(
+        db,
+        "pw",
+        [
+            EntrySpec(decomposed, "anna", "pw-a", url="https://x.test/?u={USERNAME}&t={TITLE}"),
+            EntrySpec("Ref", "{REF:U@T:" + decomposed + "}", "{REF:P@T:" + decomposed + "}"),
+        ],
+    )
+    backend = KeePassBackend(db, "pw")
+    cred = backend.fetch(parse_reference("keepass://Café Zürich"))  # typed NFC
+    assert cred.username == "anna"
+    assert cred.uris == [f"https://x.test/?u=anna&t={decomposed}"]
+    ref = backend.fetch(parse_reference("keepass://Ref"))
+    assert ref.username == "anna" and ref.password is not None
+    assert ref.password.get_secret_value() == "pw-a"
+
+
+def test_a_broken_key_file_is_blamed_on_the_key_file(tmp_path):
+    keyfile = tmp_path / "broken.keyx"
+    keyfile.write_text(
+        '<?xml version="1.0"?><KeyFile><Meta><Version>2.0</Version></Meta>'
+        '<Key><Data Hash="00000000">ZZ</Data></Key></KeyFile>'
+    )
+    db = PEERS / "keepassxc" / "Format400.kdbx"
+    with pytest.raises(ConfigurationError, match=r"key file broken\.keyx is broken"):
+        KeePassBackend(db, "t", keyfile).fetch(parse_reference("keepass://K"))

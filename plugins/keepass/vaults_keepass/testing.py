@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-__all__ = ["EntrySpec", "create_database"]
+__all__ = ["REQUIRE_KEEPASSXC_ENV", "EntrySpec", "KeePassXCCli", "create_database"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,79 @@ def create_database(
         ids[index] = entry.uuid.hex
     kp.save()
     return ids
+
+
+# -- the real KeePassXC CLI (Debian package keepassxc) -------------------------------------
+REQUIRE_KEEPASSXC_ENV = "VAULTS_REQUIRE_KEEPASSXC"
+
+
+@dataclass(frozen=True)
+class KeePassXCCli:
+    """Runs ``keepassxc-cli`` on a database (password on stdin, never in argv)."""
+
+    binary: str
+
+    @classmethod
+    def find(cls) -> KeePassXCCli | None:
+        import shutil
+
+        found = shutil.which("keepassxc-cli")
+        return cls(found) if found else None
+
+    def run(
+        self,
+        *args: str,
+        database: str | os.PathLike[str],
+        password: str | None,
+        keyfile: str | os.PathLike[str] | None = None,
+        timeout: float = 60,
+    ) -> str:
+        """``keepassxc-cli COMMAND [OPTIONS] [-k KEYFILE] [--no-password] DATABASE ARGS…``
+        (``args``: the command, then its options and arguments); stdout."""
+        import subprocess
+
+        command, *rest = args
+        options = ["-q", *(a for a in rest if a.startswith("-"))]
+        rest = [a for a in rest if not a.startswith("-")]
+        if keyfile is not None:
+            options += ["-k", str(keyfile)]
+        if password is None:
+            options.append("--no-password")
+        result = subprocess.run(
+            [self.binary, command, *options, str(database), *rest],
+            input=None if password is None else password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "LANG": "C.UTF-8", "QT_QPA_PLATFORM": "offscreen"},
+        )
+        if result.returncode != 0:
+            raise AssertionError(
+                f"keepassxc-cli {command} failed (exit {result.returncode}): "
+                f"{result.stderr.strip()[:500]}"
+            )
+        return result.stdout
+
+    def totp(
+        self,
+        database: str | os.PathLike[str],
+        entry: str,
+        password: str | None,
+        keyfile: str | os.PathLike[str] | None = None,
+    ) -> str:
+        """The entry's current code as KeePassXC computes it (``show -t``; ``entry`` is
+        ``/Group/Title`` or a title)."""
+        out = self.run("show", "-t", entry, database=database, password=password, keyfile=keyfile)
+        return out.strip().splitlines()[-1].strip()
+
+    def export_xml(
+        self,
+        database: str | os.PathLike[str],
+        password: str | None,
+        keyfile: str | os.PathLike[str] | None = None,
+    ) -> str:
+        """The decrypted database as KeePassXC exports it (``export -f xml``)."""
+        return self.run(
+            "export", "--format=xml", database=database, password=password, keyfile=keyfile
+        )

@@ -1,128 +1,182 @@
 """Where KeePass and its plugins store TOTP secrets, turned into one :class:`TotpSecret`.
 
-- KeePassXC: the ``otp`` attribute, an ``otpauth://`` URI or KeeOtp ``key=…&size=…&step=…``.
-- Legacy KeePassXC / TrayTOTP: ``TOTP Seed`` (base32) + ``TOTP Settings`` (``"30;6"``,
-  ``"30;S"`` for Steam).
+Precedence is KeePassXC's (``Entry::updateTotp``): an entry with ``TOTP Settings`` uses the
+legacy pair; otherwise ``otp``; otherwise KeePass 2.47's built-in ``TimeOtp-*`` fields.
+
+- ``TOTP Seed`` + ``TOTP Settings`` (legacy KeePassXC, TrayTOTP, KeeTrayTOTP):
+  ``"30;6"``, ``"30;S"`` (Steam), ``"30;6;https://time.server"`` (a third part, TrayTOTP's
+  time-correction URL, is ignored); ``TOTP Settings`` may also hold an ``otpauth://`` URI.
+- ``otp`` (KeePassXC, KeeOtp/KeeOtp2, KeeTrayTOTP's KeyUri): an ``otpauth://`` URI
+  (KeeTrayTOTP's ``format=Steam`` is Steam) or ``key=…&size=…&step=…&type=…&encoding=…``.
 - KeePass 2.47+: ``TimeOtp-Secret-Base32`` (or ``-Secret``, ``-Secret-Hex``,
   ``-Secret-Base64``) with ``TimeOtp-Length``, ``TimeOtp-Period``, ``TimeOtp-Algorithm``.
+  ``HmacOtp-*`` (HOTP) gives no code.
+
+Base32 is cleaned as KeePassXC does (``Base32::sanitizeInput``): ``0``/``1``/``8`` read as
+``O``/``L``/``B`` and other characters outside the alphabet are dropped. An entry whose
+TOTP gives no code keeps its login: :func:`totp_from_attributes` returns the reason.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
+from typing import Final
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from vaults.errors import InvalidTotpSecret
 from vaults.models import TotpSecret
-from vaults.totp import parse_secret
+from vaults.totp import HOTP_IN_VAULT, Base32Rules, parse_secret
+from vaults.totp_core import key_to_base32, parse_digits
 
-__all__ = ["TOTP_KEYS", "totp_from_attributes"]
+__all__ = [
+    "KEEPASSXC_MAX_PERIOD",
+    "KEEPASSXC_RULES",
+    "TOTP_KEYS",
+    "keepassxc_otp_uri",
+    "totp_from_attributes",
+]
 
+KEEPASSXC_MAX_PERIOD = 60
+"""KeePassXC clamps the period of an ``otp`` URI to 1–60 s."""
+
+KEEPASSXC_RULES: Final = Base32Rules(
+    name="keepassxc", replace=(("0", "O"), ("1", "L"), ("8", "B")), drop_invalid=True
+)
+"""KeePassXC's ``Base32::sanitizeInput`` (src/core/Base32.cpp), as data."""
+
+_SECRET_FIELDS: Final = (
+    ("TimeOtp-Secret-Base32", "base32"),
+    ("TimeOtp-Secret-Hex", "hex"),
+    ("TimeOtp-Secret-Base64", "base64"),
+    ("TimeOtp-Secret", "utf8"),
+)
+_HOTP_FIELDS: Final = (
+    "HmacOtp-Secret-Base32",
+    "HmacOtp-Secret-Hex",
+    "HmacOtp-Secret-Base64",
+    "HmacOtp-Secret",
+)
 TOTP_KEYS = frozenset(
     {
         "otp",
         "TOTP Seed",
         "TOTP Settings",
-        "TimeOtp-Secret-Base32",
-        "TimeOtp-Secret",
-        "TimeOtp-Secret-Hex",
-        "TimeOtp-Secret-Base64",
         "TimeOtp-Length",
         "TimeOtp-Period",
         "TimeOtp-Algorithm",
+        "HmacOtp-Counter",
+        "HmacOtp-Length",
+        "HmacOtp-Algorithm",
+        *(name for name, _ in _SECRET_FIELDS),
+        *_HOTP_FIELDS,
     }
 )
-
 _ALGORITHMS = {"HMAC-SHA-1": "SHA1", "HMAC-SHA-256": "SHA256", "HMAC-SHA-512": "SHA512"}
 
 
+def _fail(problem: str) -> InvalidTotpSecret:
+    return InvalidTotpSecret(f"invalid TOTP secret: {problem}")
+
+
 def _legacy(seed: str, settings: str | None) -> TotpSecret:
-    base = parse_secret(seed)
+    if settings and settings.strip().lower().startswith("otpauth://"):
+        return parse_secret(settings, KEEPASSXC_RULES)
+    base = parse_secret(seed, KEEPASSXC_RULES)
     if not settings or not settings.strip():
         return base
-    step_text, _, size_text = settings.strip().partition(";")
+    parts = [p.strip() for p in settings.strip().split(";")]
+    if len(parts) < 2:  # KeePassXC ignores a lone step: default 30 s, 6 digits
+        return base
+    step_text, size = parts[0], parts[1].upper()
+    if size == "S":  # KeePassXC: Steam is 30 s and 5 characters whatever the step says
+        return base.model_copy(update={"period": 30, "digits": 5, "encoder": "steam"})
     try:
         period = int(step_text)
     except ValueError:
-        raise InvalidTotpSecret("invalid TOTP Settings: the step must be a number") from None
+        raise _fail("TOTP Settings: the step must be a number") from None
     if period < 1:
-        raise InvalidTotpSecret("invalid TOTP Settings: the step must be positive")
-    size = size_text.strip().upper()
-    if size == "S":
-        return base.model_copy(update={"period": period, "digits": 5, "encoder": "steam"})
-    try:
-        digits = int(size) if size else 6
-    except ValueError:
-        raise InvalidTotpSecret("invalid TOTP Settings: digits must be a number or S") from None
-    if not 6 <= digits <= 10:
-        raise InvalidTotpSecret(f"invalid TOTP Settings: digits must be 6 to 10, got {digits}")
+        raise _fail("TOTP Settings: the step must be positive")
+    digits = parse_digits(size, "TOTP Settings digits") if size else 6
     return base.model_copy(update={"period": period, "digits": digits})
 
 
 def _keepass_builtin(attrs: Mapping[str, str]) -> TotpSecret:
-    raw: bytes
-    try:
-        if attrs.get("TimeOtp-Secret-Base32"):
-            return _with_keepass_settings(parse_secret(attrs["TimeOtp-Secret-Base32"]), attrs)
-        if attrs.get("TimeOtp-Secret-Hex"):
-            raw = bytes.fromhex(attrs["TimeOtp-Secret-Hex"].replace(" ", ""))
-        elif attrs.get("TimeOtp-Secret-Base64"):
-            raw = base64.b64decode(attrs["TimeOtp-Secret-Base64"], validate=True)
+    for name, encoding in _SECRET_FIELDS:
+        raw = attrs.get(name, "")
+        if not raw.strip():
+            continue
+        if encoding == "base32":
+            base = parse_secret(raw, KEEPASSXC_RULES)
         else:
-            raw = attrs["TimeOtp-Secret"].encode("utf-8")
-    except (ValueError, binascii.Error):
-        raise InvalidTotpSecret("invalid TimeOtp secret: it does not decode") from None
-    if not raw:
-        raise InvalidTotpSecret("invalid TimeOtp secret: it is empty")
-    encoded = base64.b32encode(raw).decode("ascii").rstrip("=")
-    return _with_keepass_settings(TotpSecret(secret=SecretStr(encoded)), attrs)
+            base = TotpSecret(secret=SecretStr(key_to_base32(raw, encoding)))
+        return _with_keepass_settings(base, attrs)
+    raise _fail("the TimeOtp secret is empty")
 
 
 def _with_keepass_settings(base: TotpSecret, attrs: Mapping[str, str]) -> TotpSecret:
     update: dict[str, object] = {}
-    if attrs.get("TimeOtp-Length"):
-        try:
-            digits = int(attrs["TimeOtp-Length"])
-        except ValueError:
-            raise InvalidTotpSecret("invalid TimeOtp-Length: not a number") from None
-        if not 6 <= digits <= 10:
-            raise InvalidTotpSecret(f"invalid TimeOtp-Length: must be 6 to 10, got {digits}")
-        update["digits"] = digits
-    if attrs.get("TimeOtp-Period"):
+    if attrs.get("TimeOtp-Length", "").strip():
+        update["digits"] = parse_digits(attrs["TimeOtp-Length"], "TimeOtp-Length")
+    if attrs.get("TimeOtp-Period", "").strip():
         try:
             period = int(attrs["TimeOtp-Period"])
         except ValueError:
-            raise InvalidTotpSecret("invalid TimeOtp-Period: not a number") from None
+            raise _fail("TimeOtp-Period is not a number") from None
         if period < 1:
-            raise InvalidTotpSecret("invalid TimeOtp-Period: must be positive")
+            raise _fail("TimeOtp-Period must be positive")
         update["period"] = period
-    if attrs.get("TimeOtp-Algorithm"):
+    if attrs.get("TimeOtp-Algorithm", "").strip():
         name = attrs["TimeOtp-Algorithm"].strip().upper()
         if name not in _ALGORITHMS:
-            raise InvalidTotpSecret(
-                "invalid TimeOtp-Algorithm: use HMAC-SHA-1, HMAC-SHA-256 or HMAC-SHA-512"
-            )
+            raise _fail("TimeOtp-Algorithm must be HMAC-SHA-1, HMAC-SHA-256 or HMAC-SHA-512")
         update["algorithm"] = _ALGORITHMS[name]
     return base.model_copy(update=update) if update else base
 
 
-def totp_from_attributes(attrs: Mapping[str, str]) -> TotpSecret | None:
-    """The entry's TOTP secret from whichever convention it uses (``otp`` first), or None."""
-    if attrs.get("otp", "").strip():
-        return parse_secret(attrs["otp"])
-    if attrs.get("TOTP Seed", "").strip():
-        return _legacy(attrs["TOTP Seed"], attrs.get("TOTP Settings"))
-    if any(
-        attrs.get(k)
-        for k in (
-            "TimeOtp-Secret-Base32",
-            "TimeOtp-Secret",
-            "TimeOtp-Secret-Hex",
-            "TimeOtp-Secret-Base64",
-        )
+def _parse(attrs: Mapping[str, str]) -> TotpSecret | None:
+    if "TOTP Settings" in attrs and (
+        attrs.get("TOTP Seed", "").strip()
+        or attrs["TOTP Settings"].strip().lower().startswith("otpauth://")
     ):
+        return _legacy(attrs.get("TOTP Seed", ""), attrs.get("TOTP Settings"))
+    if attrs.get("otp", "").strip():
+        return parse_secret(attrs["otp"], KEEPASSXC_RULES)
+    if attrs.get("TOTP Seed", "").strip():  # a seed without settings: 30 s, 6 digits
+        return _legacy(attrs["TOTP Seed"], None)
+    if any(attrs.get(name, "").strip() for name, _ in _SECRET_FIELDS):
         return _keepass_builtin(attrs)
+    if any(attrs.get(name, "").strip() for name in _HOTP_FIELDS):
+        raise _fail(HOTP_IN_VAULT)
     return None
+
+
+def keepassxc_otp_uri(secret: TotpSecret, title: str, username: str) -> str:
+    """The ``otp`` value KeePassXC writes: ``otpauth://totp/ISSUER:ACCOUNT?secret=…&period=…
+    &digits=…&issuer=…`` (+ ``encoder=steam``, ``algorithm=`` when not SHA1). The issuer and
+    account come from the secret (a setup QR code's), else the entry's title and username
+    (KeePassXC: "KeePassXC" for an empty title, "none" for an empty username)."""
+    issuer = secret.issuer or title or "KeePassXC"
+    account = secret.account or username or "none"
+    query = [
+        ("secret", secret.secret.get_secret_value()),
+        ("period", str(secret.period)),
+        ("digits", str(secret.digits)),
+        ("issuer", issuer),
+    ]
+    if secret.encoder == "steam":
+        query.append(("encoder", "steam"))
+    if secret.algorithm != "SHA1":
+        query.append(("algorithm", secret.algorithm))
+    label = quote(f"{issuer}:{account}", safe=":@")
+    return f"otpauth://totp/{label}?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
+
+
+def totp_from_attributes(attrs: Mapping[str, str]) -> tuple[TotpSecret | None, str | None]:
+    """``(secret, None)`` from whichever convention the entry uses, ``(None, None)`` without
+    TOTP, or ``(None, why)`` when its TOTP gives no code (safe text, never the secret)."""
+    try:
+        return _parse(attrs), None
+    except InvalidTotpSecret as exc:
+        return None, exc.message.removeprefix("invalid TOTP secret: ")

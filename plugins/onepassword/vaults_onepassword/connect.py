@@ -98,6 +98,11 @@ def normalise_host(host: str) -> str:
     return text
 
 
+LIST_MAX_BYTES = 64 * 1024 * 1024
+"""Largest decoded answer read from Connect (item lists of a whole vault); a bigger one is
+refused rather than inflated into memory."""
+
+
 @dataclass(frozen=True)
 class Request:
     kind: Literal["vault", "list", "find", "get"]
@@ -350,7 +355,13 @@ class AsyncLanes:
                 if client is None:
                     client = self._clients[lane] = self._factory()
                 return await asend(
-                    client, "GET", path, params=params, timeout=self._timeout, backoff=BACKOFF
+                    client,
+                    "GET",
+                    path,
+                    params=params,
+                    timeout=self._timeout,
+                    backoff=BACKOFF,
+                    max_bytes=LIST_MAX_BYTES,
                 )
             finally:
                 self._free.append(lane)
@@ -498,7 +509,13 @@ class ConnectTransport:
         path, params = request.target()
         try:
             response = send(
-                self.client(), "GET", path, params=params, timeout=self.timeout, backoff=BACKOFF
+                self.client(),
+                "GET",
+                path,
+                params=params,
+                timeout=self.timeout,
+                backoff=BACKOFF,
+                max_bytes=LIST_MAX_BYTES,
             )
         except httpx.HTTPError as exc:
             return self._transport_error(exc)

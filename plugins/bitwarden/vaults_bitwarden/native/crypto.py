@@ -25,15 +25,16 @@ import hmac
 import os
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
-from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+if TYPE_CHECKING:  # RSA is imported when an organisation key is first needed
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric.padding import OAEP
 
 __all__ = [
     "EncStringError",
@@ -304,6 +305,8 @@ def decrypt_text(key: SymmetricKey, enc_string: str | None) -> str | None:
 
 def oaep_sha1() -> OAEP:
     """The padding of EncString types 4 and 6: RSA-OAEP with SHA-1 (Bitwarden's definition)."""
+    from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
+
     sha1 = hashes.SHA1()  # noqa: S303 - fixed by the Bitwarden format
     return OAEP(mgf=MGF1(algorithm=sha1), algorithm=sha1, label=None)
 
@@ -348,8 +351,13 @@ def unwrap_symmetric_key(
 
 def load_private_key(der: bytes) -> rsa.RSAPrivateKey:
     """The account's RSA private key from its PKCS#8 DER form."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
     try:
-        key = load_der_private_key(der, password=None)
+        # the DER came out of an authenticated EncString under the user key; OpenSSL's RSA
+        # consistency check costs ~0.2 s per process and is skipped, as the key is trusted
+        key = load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError):
         raise EncStringError("the account's private key is not a PKCS#8 RSA key") from None
     if not isinstance(key, rsa.RSAPrivateKey):

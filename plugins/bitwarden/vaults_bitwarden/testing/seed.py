@@ -17,6 +17,7 @@ __all__ = [
     "CIPHER_KEY",
     "DEFAULT_SEED",
     "GITHUB",
+    "JUNK_TOTP",
     "ORG_WITH_KEY",
     "OTPAUTH_SHA256",
     "PLAIN",
@@ -144,6 +145,16 @@ CANARY = VaultItem(
     uris=("https://canary.example.com/",),
 )
 
+JUNK_TOTP = VaultItem(
+    id="0b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f0c",
+    name="Junk In TOTP",
+    username="junk@example.com",
+    password="junk-totp-pass",
+    totp="KAKFJWOSFJ12NWL",
+)
+"""A secret with a character outside base32 ("1"): Bitwarden's apps drop it and show a code
+(sdk-internal's totp.rs test vector: 093430 at 2023-01-01T00:00:00Z)."""
+
 SECURE_NOTE = VaultItem(
     id="0b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f0b",
     name="Secure Note",
@@ -163,4 +174,5 @@ DEFAULT_SEED: tuple[VaultItem, ...] = (
     UNICODE,
     CANARY,
     SECURE_NOTE,
+    JUNK_TOTP,
 )

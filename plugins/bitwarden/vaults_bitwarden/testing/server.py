@@ -114,6 +114,8 @@ class BitwardenTestServer:
         self.account = account if account is not None else BitwardenAccount.create()
         self.vault = VaultContents(self.account, items)
         self.tokens = _TokenStore()
+        self.api_key_revoked = False
+        self._drops: dict[str, int] = {}
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
         self._port = 0
@@ -253,6 +255,26 @@ class BitwardenTestServer:
         """Forget every issued access and refresh token (clients must log in again)."""
         self.tokens.revoke_all()
 
+    def revoke_api_key(self, revoked: bool = True) -> None:
+        """Refuse the API key from now on (``invalid_client``) and forget issued tokens,
+        as rotating the key in the web vault does."""
+        self.api_key_revoked = revoked
+        if revoked:
+            self.tokens.revoke_all()
+
+    def drop_next(self, path: str, times: int = 1) -> None:
+        """The next ``times`` replies to ``path`` (e.g. ``/api/sync``) are cut off half-way:
+        full headers, half the body, then the connection closes."""
+        with self._requests_lock:
+            self._drops[path] = self._drops.get(path, 0) + times
+
+    def take_drop(self, path: str) -> bool:
+        with self._requests_lock:
+            left = self._drops.get(path, 0)
+            if left:
+                self._drops[path] = left - 1
+            return left > 0
+
     # -- request log -------------------------------------------------------------------
 
     @property
@@ -289,6 +311,8 @@ class BitwardenTestServer:
                 return 400, invalid_password_error()
             return 200, self._issue(form.get("client_id", "cli"))
         if grant == "client_credentials":
+            if self.api_key_revoked:
+                return 400, {"error": "invalid_client"}
             id_ok = form.get("client_id", "") == account.client_id
             secret_ok = hmac.compare_digest(
                 form.get("client_secret", "").encode(), account.client_secret.encode()
@@ -487,9 +511,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, payload, grant = self.server.app.respond(self.command, path, headers, body)
         self.server.app.record_request(RecordedRequest(self.command, path, status, grant))
-        self._send(status, payload)
+        self._send(status, payload, cut=self.server.app.take_drop(path))
 
-    def _send(self, status: int, payload: Any) -> None:
+    def _send(self, status: int, payload: Any, *, cut: bool = False) -> None:
         data = b"" if payload is None else json.dumps(payload).encode("utf-8")
         self.send_response(status)
         if payload is not None:
@@ -497,6 +521,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        if cut:  # a server dying mid-reply: half the promised body, then the socket closes
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(data)
 
     do_GET = _dispatch
