@@ -99,3 +99,25 @@ def test_a_credential_without_username_is_refused(page: Any, site: Website) -> N
     nameless = Credential(vault="memory", id="2", name="Nameless", password=SecretStr(PASSWORD))
     with pytest.raises(LoginFieldNotFound, match="'Nameless' has no username"):
         fill_login(page, nameless)
+
+
+def test_hidden_password_on_the_username_step_is_left_alone(page: Any) -> None:
+    # identifier-first pages often keep the password field in the DOM, hidden, until step 2
+    page.set_content(
+        """<form><label for=id>Email or phone</label><input id=id type=email>
+        <div style="display:none"><input id=pw type=password name=password></div>
+        <button>Next</button></form>"""
+    )
+    filled = fill_login(page, CRED)
+    assert (filled.step, filled.password) == ("username", None)
+    assert page.input_value("#id") == CRED.username
+    assert page.input_value("#pw") == ""
+
+
+def test_login_form_in_a_same_origin_frame(page: Any, site: Website) -> None:
+    sid = site.session(username=CRED.username, password=PASSWORD)
+    page.goto(site.page_url("login-single", site.session()))
+    page.set_content(f'<h1>Portal</h1><iframe src="{site.page_url("login-single", sid)}"></iframe>')
+    page.frames[-1].wait_for_selector("#password")
+    assert fill_login(page, CRED, submit=True).step == "both"
+    assert site.answers(sid) == [(True, "ok")]

@@ -84,6 +84,7 @@ CODE_PAGES: tuple[PageSpec, ...] = (
     PageSpec("paste-distribute", "split"),
     PageSpec("paste-only", "split"),
     PageSpec("single-paste-only", "single"),
+    PageSpec("auto-submit", "split"),
 )
 CODE_PAGE = {p.name: p for p in CODE_PAGES}
 LOGIN_PAGES = (

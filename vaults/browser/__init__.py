@@ -314,7 +314,11 @@ def _submit_form(last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
 
 
 def _submit(how: str | None, last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
-    """Submit as finish.js said: Enter (it focused the last box), or the button."""
+    """Submit as finish.js said: Enter (it focused the last box), or the button; nothing when
+    the page took the code by itself (a second submission could spend the code twice)."""
+    if how == "taken":
+        log.debug("the page submitted the code by itself")
+        return True
     if how == "button":
         return (yield from _submit_form(last, keyboard, timeout))
     try:

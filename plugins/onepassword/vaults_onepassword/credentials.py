@@ -55,23 +55,20 @@ def server_code(code: str, now: float | None = None) -> TotpCode:
     )
 
 
-def _otp(item: OnePasswordItem, fld: ItemField) -> tuple[TotpSecret | None, TotpCode | None]:
-    """The parsed secret of an OTP field, else the server's code; raises when neither exists."""
+def _otp(
+    item: OnePasswordItem, fld: ItemField
+) -> tuple[TotpSecret | None, TotpCode | None, str | None]:
+    """The parsed secret of an OTP field, else the server's code, else why there is no code
+    (the login is still returned: ``totp_error``, never the secret)."""
+    problem = "it has no secret and 1Password computed no code for it"
     if fld.value and fld.value.strip():
         try:
-            return parse_secret(fld.value), None
-        except InvalidTotpSecret:
-            if not fld.totp:
-                raise InvalidTotpSecret(
-                    f"the one-time password field of 1Password item '{item.title}' holds a "
-                    "secret that cannot be read (expected an otpauth:// URI or base32)"
-                ) from None
+            return parse_secret(fld.value), None, None
+        except InvalidTotpSecret as exc:
+            problem = exc.message.removeprefix("invalid TOTP secret: ")
     if fld.totp:
-        return None, server_code(fld.totp)
-    raise NoCode(
-        f"the one-time password field of 1Password item '{item.title}' has no secret and "
-        "1Password computed no code for it"
-    )
+        return None, server_code(fld.totp), None
+    return None, None, f"the one-time password field of 1Password item '{item.title}': {problem}"
 
 
 def _custom(fld: ItemField) -> CustomField:
@@ -124,7 +121,7 @@ def _credential(
     otp: ItemField | None = None,
 ) -> Credential:
     """One constructor call (``Credential`` validates on every assignment)."""
-    totp_secret, totp = _otp(item, otp) if otp is not None else (None, None)
+    totp_secret, totp, totp_error = _otp(item, otp) if otp is not None else (None, None, None)
     return Credential(
         vault=SCHEME,
         id=item.id,
@@ -135,6 +132,7 @@ def _credential(
         fields=fields or [],
         totp=totp,
         totp_secret=totp_secret,
+        totp_error=totp_error,
     )
 
 
@@ -146,7 +144,10 @@ def _otp_only(item: OnePasswordItem, fld: ItemField | None, ref: OpRef) -> Crede
             f"field '{fld.name}' of 1Password item '{item.title}' is not a one-time password "
             f"field, so {ref.raw!r} has no code"
         )
-    return _credential(item, otp=fld)
+    cred = _credential(item, otp=fld)
+    if cred.totp is None and cred.totp_secret is None:  # only the code was asked for
+        raise NoCode(cred.totp_error or f"{ref.raw!r} has no code")
+    return cred
 
 
 def build_credential(item: OnePasswordItem, ref: OpRef) -> Credential:
