@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
 
 MASK = "********"
-_SECRET_MASK = "**********"
+_SECRET_MASK = "**********"  # noqa: S105 - a mask, not a password
 """How ``repr``/``str`` show a code or a magic link (as :class:`pydantic.SecretStr` does)."""
 
 
@@ -25,6 +25,8 @@ def masked_repr_args(args: Any, names: frozenset[str]) -> Any:
     """``__repr_args__`` pairs with the values of ``names`` masked (``None`` stays)."""
     for name, value in args:
         yield name, (_SECRET_MASK if name in names and value is not None else value)
+
+
 Algorithm = Literal["SHA1", "SHA256", "SHA512"]
 CodeSource = Literal["vault", "server", "pull", "inbox"]
 
