@@ -208,7 +208,14 @@
     let best = null;
     for (const [scope, els] of forms) {
       const passwords = els.filter(isPassword);
-      if (passwords.length > 1 || passwords.some(newPassword)) {
+      // ...and so is a form whose submit button or action says it registers
+      const signup =
+        scope !== doc.body &&
+        ([...scope.querySelectorAll("button, input[type=submit]")].some((b) =>
+          has.signup(b.value || textOf(b, 60)),
+        ) ||
+          has.signup(words(scope.getAttribute && scope.getAttribute("action"))));
+      if (passwords.length > 1 || passwords.some(newPassword) || signup) {
         for (const el of els) note(el, "signup or password-change form");
         continue;
       }
