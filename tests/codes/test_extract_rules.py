@@ -284,6 +284,7 @@ def _like(value: str) -> st.SearchStrategy[str]:
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,
