@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from vaults.child_env import child_environment
 from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
@@ -112,7 +113,8 @@ class OpCliTransport:
         timeout: float = 30.0,
         concurrency: int = 4,
     ) -> None:
-        self.env = dict(env)
+        # an allowlist: PATH, HOME, locale, proxy and TLS variables and op's own OP_*
+        self.env = child_environment(env, prefixes=("OP_",))
         self.executable = executable
         self.timeout = timeout
         self.concurrency = max(1, concurrency)

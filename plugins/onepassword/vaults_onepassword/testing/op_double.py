@@ -4,7 +4,7 @@ Run as ``python -m vaults_onepassword.testing.op_double`` (see ``bin/op``).
 
 Supported: ``op item get ITEM [--vault V] [--format json] [--otp] [--include-archive]``,
 ``op whoami``, ``op --version``. Items come from a seed file (see ``seed.py``) named by
-``VAULTS_OP_DOUBLE_SEED``. Output follows the real CLI: ``--format json`` prints the documented
+``OP_VAULTS_DOUBLE_SEED``. Output follows the real CLI: ``--format json`` prints the documented
 item JSON (snake_case top-level keys; fields carry ``reference``; OTP fields carry ``value`` and
 ``totp``); failures print ``[ERROR] YYYY/MM/DD HH:MM:SS <message>`` on stderr and exit 1.
 
@@ -12,8 +12,8 @@ Authentication, as ``op`` does it: ``OP_SERVICE_ACCOUNT_TOKEN`` (a ``service_acc
 the seed; a service account must pass ``--vault``), else a desktop/``op signin`` session given
 by ``--session`` or ``OP_SESSION_<account>`` (a ``session`` token of the seed).
 
-Test hooks (environment): ``VAULTS_OP_DOUBLE_LOG`` -- append one JSON line per invocation
-(argv and which auth variables were present, never their values); ``VAULTS_OP_DOUBLE_DELAY``
+Test hooks (environment): ``OP_VAULTS_DOUBLE_LOG`` -- append one JSON line per invocation
+(argv and which auth variables were present, never their values); ``OP_VAULTS_DOUBLE_DELAY``
 -- sleep that many seconds first (to test timeouts / killing a hung ``op``).
 """
 
@@ -31,9 +31,9 @@ from typing import TextIO
 from vaults_onepassword.testing.seed import JsonDict, read_seed
 from vaults_onepassword.testing.wire_formats import is_archived, op_item
 
-SEED_ENV = "VAULTS_OP_DOUBLE_SEED"
-LOG_ENV = "VAULTS_OP_DOUBLE_LOG"
-DELAY_ENV = "VAULTS_OP_DOUBLE_DELAY"
+SEED_ENV = "OP_VAULTS_DOUBLE_SEED"
+LOG_ENV = "OP_VAULTS_DOUBLE_LOG"
+DELAY_ENV = "OP_VAULTS_DOUBLE_DELAY"
 VERSION = "2.30.3"
 
 NOT_SIGNED_IN = "You are not currently signed in. Please run `op signin --help` for instructions"
