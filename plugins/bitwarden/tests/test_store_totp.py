@@ -290,3 +290,34 @@ def test_qr_piped_into_set_totp_shows_the_same_code_in_bw(
         if int(started // 30) == int(time.time() // 30):
             break
     assert shown == resolved == code_at(URI, started).code
+
+
+@pytest.mark.slow
+def test_cli_transport_never_puts_the_secret_in_argv(
+    bitwarden_writable: WritableVault,
+    bw_serve_writable: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vaults_bitwarden import cli_transport
+
+    item_id = _create(bw_serve_writable, "Argv Target")
+    cli = bitwarden_writable.cli.clone(tmp_path / "appdata")
+    cli.run("sync")
+    seen: list[tuple[list[str], bytes | None]] = []
+    real_run = cli_transport.run
+
+    def recording(command: list[str], **kwargs: Any) -> Any:
+        seen.append((list(command), kwargs.get("stdin")))
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(cli_transport, "run", recording)
+    env = {**cli.env, "VAULTS_BITWARDEN_BW": str(cli.binary)}
+    backend = BitwardenBackend.from_env(env)
+    ref = parse_reference(f"bitwarden://{item_id}")
+    backend.store_totp(ref, backend.fetch(ref), parse_secret(SECRET))
+    edits = [(argv, stdin) for argv, stdin in seen if argv[1:3] == ["edit", "item"]]
+    assert len(edits) == 1 and edits[0][1] is not None
+    assert SECRET in base64.b64decode(edits[0][1]).decode(), "the item goes on stdin"
+    assert not [argv for argv, _ in seen if any(SECRET in arg for arg in argv)]
+    assert backend.fetch(ref).totp_secret == parse_secret(SECRET)
