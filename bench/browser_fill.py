@@ -7,7 +7,9 @@ a run succeeds when the server accepted the code. The pages are tests/browser's:
 from real widget libraries (npm, esbuild) and the hand-written layouts.
 
 Targets: median ≤ 150 ms per form for every page, 100 % accepted. The machine's load
-average is printed with the table: the CPU is shared, and the figures move with it.
+average is printed with the table, and each page's median no-op ``page.evaluate`` round
+trip measured in the same runs: on a shared CPU the figures move with the load, the ratio
+of the two much less.
 
 Usage: python bench/browser_fill.py [--runs 7] [--json PATH]
 Needs Debian's Chromium (/usr/bin/chromium, or VAULTS_CHROMIUM) and node/npm for the widgets.
@@ -57,6 +59,8 @@ class Row:
     median_ms: float
     max_ms: float
     method: str
+    rtt_ms: float
+    """Median of a no-op ``page.evaluate`` round trip measured around the fills."""
 
 
 def answered(page: Any, timeout: float = 10.0) -> str:
@@ -75,6 +79,7 @@ def answered(page: Any, timeout: float = 10.0) -> str:
 
 def bench_page(browser: Any, site: Website, spec: PageSpec, runs: int) -> Row:
     times: list[float] = []
+    rtts: list[float] = []
     methods: set[str] = set()
     accepted = 0
     context = browser.new_context()
@@ -91,6 +96,10 @@ def bench_page(browser: Any, site: Website, spec: PageSpec, runs: int) -> Row:
                 page.frames[-1].wait_for_selector("#code")
             elif spec.widget:
                 page.wait_for_selector("input")
+            for _ in range(3):
+                tick = time.perf_counter()
+                page.evaluate("1")
+                rtts.append((time.perf_counter() - tick) * 1000)
             start = time.perf_counter()
             try:
                 found = fill_code(page, code, submit=True, timeout=5)
@@ -114,6 +123,7 @@ def bench_page(browser: Any, site: Website, spec: PageSpec, runs: int) -> Row:
         median_ms=statistics.median(times) if times else float("nan"),
         max_ms=max(times) if times else float("nan"),
         method="/".join(sorted(methods)),
+        rtt_ms=statistics.median(rtts) if rtts else float("nan"),
     )
 
 
@@ -149,12 +159,16 @@ def main(argv: list[str]) -> int:
         f"({os.cpu_count()} CPUs)."
     )
     print()
-    print("| page | widget, layout | median ms | max ms | accepted | typed by |")
-    print("|---|---|---:|---:|---:|---|")
+    print(
+        "| page | widget, layout | median ms | max ms | accepted | typed by "
+        "| no-op round trip ms | median ÷ round trip |"
+    )
+    print("|---|---|---:|---:|---:|---|---:|---:|")
     for r in rows:
         print(
             f"| {r.page} | {r.layout} | {r.median_ms:.0f} | {r.max_ms:.0f} | "
-            f"{r.accepted}/{r.runs} | {r.method} |"
+            f"{r.accepted}/{r.runs} | {r.method} | {r.rtt_ms:.1f} | "
+            f"{r.median_ms / r.rtt_ms:.0f} |"
         )
     print()
     slow = [r.page for r in rows if not r.median_ms <= TARGET_MS]

@@ -99,3 +99,50 @@ def test_a_credential_without_username_is_refused(page: Any, site: Website) -> N
     nameless = Credential(vault="memory", id="2", name="Nameless", password=SecretStr(PASSWORD))
     with pytest.raises(LoginFieldNotFound, match="'Nameless' has no username"):
         fill_login(page, nameless)
+
+
+def test_hidden_password_on_the_username_step_is_left_alone(page: Any) -> None:
+    # identifier-first pages often keep the password field in the DOM, hidden, until step 2
+    page.set_content(
+        """<form><label for=id>Email or phone</label><input id=id type=email>
+        <div style="display:none"><input id=pw type=password name=password></div>
+        <button>Next</button></form>"""
+    )
+    filled = fill_login(page, CRED)
+    assert (filled.step, filled.password) == ("username", None)
+    assert page.input_value("#id") == CRED.username
+    assert page.input_value("#pw") == ""
+
+
+def test_login_form_in_a_same_origin_frame(page: Any, site: Website) -> None:
+    sid = site.session(username=CRED.username, password=PASSWORD)
+    page.goto(site.page_url("login-single", site.session()))
+    page.set_content(f'<h1>Portal</h1><iframe src="{site.page_url("login-single", sid)}"></iframe>')
+    page.frames[-1].wait_for_selector("#password")
+    assert fill_login(page, CRED, submit=True).step == "both"
+    assert site.answers(sid) == [(True, "ok")]
+
+
+def test_a_signup_form_with_one_password_is_not_filled(page: Any) -> None:
+    # no confirm field and no autocomplete: only its button says it registers
+    page.set_content(
+        """<form method="post" action="signupResult.php">
+        <label for="user_name">Nom d'utilisateur</label><input id="user_name" name="user_name">
+        <label for="email">Courriel</label><input id="email" name="email">
+        <label for="pwd">Mot de passe</label><input id="pwd" type="password" name="pwd">
+        <button type="submit">Soumettre mon enregistrement</button></form>"""
+    )
+    with pytest.raises(LoginFieldNotFound, match="signup"):
+        fill_login(page, CRED, timeout=0)
+    assert page.input_value("#pwd") == ""
+
+
+def test_a_french_login_form_is_filled(page: Any) -> None:
+    page.set_content(
+        """<form method="post" action="/connexion">
+        <label for="u">Identifiant</label><input id="u" name="identifiant">
+        <label for="m">Mot de passe</label><input id="m" type="password" name="mdp">
+        <button type="submit">Se connecter</button></form>"""
+    )
+    assert fill_login(page, CRED).step == "both"
+    assert page.input_value("#u") == CRED.username

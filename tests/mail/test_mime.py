@@ -342,3 +342,13 @@ def test_push_mail_stores_under_the_recipient(sqlite_url: str, codes_host: objec
         no_recipient = b"From: a@acme.example\r\nSubject: x\r\n\r\n" + CODE_TEXT.encode()
         with pytest.raises(InvalidInput, match="recipient"):
             push_mail(inbox, no_recipient)
+
+
+def test_repr_hides_the_text() -> None:
+    msg = EmailMessage()
+    msg["To"] = "user@example.com"
+    msg["Subject"] = "482913 is your Acme code"
+    msg.set_content(CODE_TEXT)
+    mail = parse_mail(msg.as_bytes())
+    assert "482913" not in repr(mail) and "482913" not in str(mail)
+    assert "user@example.com" in repr(mail)

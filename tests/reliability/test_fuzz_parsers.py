@@ -167,6 +167,12 @@ def test_message_extraction(reliability_report: Any) -> None:
     fuzz(reliability_report, "extract", fs.messages, ft.check_extract)
 
 
+def test_raw_mail(reliability_report: Any) -> None:
+    real = [m.decode("latin-1") for m in ft.mail_seeds()]
+    strategy = fs.mutated_text(real, max_edits=8).map(lambda t: t.encode("utf-8", "surrogatepass"))
+    fuzz(reliability_report, "mime", strategy, ft.check_mime, examples=None)
+
+
 # Long runs of the characters the extraction patterns repeat on: quadratic (or worse)
 # backtracking shows as seconds per message at the HTTP API's 64 KiB.
 _PATHOLOGICAL = [

@@ -31,6 +31,17 @@
   };
   const has = {};
   for (const [key, words] of Object.entries(cues.words)) has[key] = compile(words);
+  // the code extractor's per-language code words (vaults/codes/rules), regular expressions
+  const rules = [];
+  for (const src of cues.rules || []) {
+    try {
+      rules.push(new RegExp(src, "iu"));
+    } catch (e) {
+      /* a pattern this browser's RegExp cannot read: skipped */
+    }
+  }
+  const ownCode = has.code;
+  has.code = (text) => !!text && (ownCode(text) || rules.some((re) => re.test(text)));
   const words = (s) =>
     (s || "")
       .replace(/([a-z])([A-Z])/g, "$1 $2")
@@ -48,8 +59,22 @@
   };
   walk(doc);
 
-  const textOf = (el, limit) =>
-    el ? (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim().slice(0, limit) : "";
+  // text nodes, not innerText (no layout pass), without scripts and styles; up to limit
+  const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE"]);
+  const textOf = (el, limit) => {
+    if (!el) return "";
+    const walker = doc.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) =>
+        SKIP.has(n.parentNode && n.parentNode.nodeName)
+          ? NodeFilter.FILTER_REJECT
+          : NodeFilter.FILTER_ACCEPT,
+    });
+    let out = "";
+    for (let n = walker.nextNode(); n && out.length < limit * 2; n = walker.nextNode()) {
+      out += n.nodeValue + " ";
+    }
+    return out.replace(/\s+/g, " ").trim().slice(0, limit);
+  };
   const labelText = (el) => {
     const parts = [];
     if (el.labels) for (const l of el.labels) parts.push(textOf(l, 120));
@@ -149,13 +174,19 @@
     const host = el.getRootNode().host;
     return host ? formOf(host) || host.parentElement : doc.body;
   };
+  let headings = null;
+  const contexts = new Map();
   const context = (el) => {
+    if (headings === null) {
+      headings = [...doc.querySelectorAll("h1, h2, legend")].map((h) => textOf(h, 80)).join(" ");
+    }
     const scope = scopeOf(el);
-    const heading = [...doc.querySelectorAll("h1, h2, legend, title")]
-      .map((h) => textOf(h, 80))
-      .join(" ");
-    return [textOf(scope, 300), heading, doc.title].join(" ");
+    if (!contexts.has(scope)) {
+      contexts.set(scope, [textOf(scope, 300), headings, doc.title].join(" "));
+    }
+    return contexts.get(scope);
   };
+
 
   // ======================================================================================
   if (args.mode === "login") {
@@ -188,7 +219,14 @@
     let best = null;
     for (const [scope, els] of forms) {
       const passwords = els.filter(isPassword);
-      if (passwords.length > 1 || passwords.some(newPassword)) {
+      // ...and so is a form whose submit button or action says it registers
+      const signup =
+        scope !== doc.body &&
+        ([...scope.querySelectorAll("button, input[type=submit]")].some((b) =>
+          has.signup(b.value || textOf(b, 60)),
+        ) ||
+          has.signup(words(scope.getAttribute && scope.getAttribute("action"))));
+      if (passwords.length > 1 || passwords.some(newPassword) || signup) {
         for (const el of els) note(el, "signup or password-change form");
         continue;
       }
@@ -268,7 +306,8 @@
         note(el, acNegative.startsWith("tel") ? "phone number" : acNegative);
         continue;
       }
-      if (type === "password" && !has.code(ownText + " " + label)) {
+      const both = ownText + " " + label;
+      if (type === "password" && (!has.code(both) || has.password(both))) {
         note(el, "password");
         continue;
       }
@@ -294,7 +333,7 @@
 
   // groups of boxes: narrow inputs side by side in one row, in one form
   const boxlike = (c) =>
-    (c.max >= 1 && c.max <= 2) || (c.r.width <= 64 && c.r.width <= c.r.height * 1.6);
+    (c.max >= 1 && c.max <= 2) || (c.r.width <= 96 && c.r.width <= c.r.height * 1.8);
   const groups = [];
   let cur = [];
   const flush = () => {
@@ -342,7 +381,11 @@
     });
   }
   for (const c of candidates) {
-    if (inGroup.has(c) || c.ro) continue;
+    if (inGroup.has(c)) continue;
+    if (c.ro) {
+      note(c.el, "read-only");
+      continue;
+    }
     let score = 0;
     if (c.otc) score += 10;
     if (has.code(c.ownText) || has.code(c.label)) score += 6;
@@ -351,7 +394,10 @@
     if (mode === "numeric") score += 1;
     if (c.max >= 4 && c.max <= 10) score += 2;
     if (want && c.max === want) score += 1;
-    if (want && c.max > 0 && c.max < want) continue; // cannot hold the code
+    if (want && c.max > 0 && c.max < want && !(c.max === 1 && c.otc)) {
+      note(c.el, `maxlength ${c.max}, shorter than the code`);
+      continue;
+    }
     if (/\\d|0-9/.test(c.el.getAttribute("pattern") || "")) score += 2;
     if (score < 6) {
       note(c.el, "no sign of a code field");

@@ -26,6 +26,15 @@
     box.addEventListener("keyup", onKeyup);
     undo.push(() => box.removeEventListener("keyup", onKeyup));
   });
+  // a page that submits by itself once the code is complete (onComplete → requestSubmit)
+  const submitted = Symbol.for("vaults.browser.submitted");
+  delete window[submitted];
+  const onSubmit = () => {
+    window[submitted] = true;
+  };
+  const targets = new Set([document, ...boxes.map((b) => b.form).filter(Boolean)]);
+  targets.forEach((t) => t.addEventListener("submit", onSubmit, true));
+  undo.push(() => targets.forEach((t) => t.removeEventListener("submit", onSubmit, true)));
   window[key] = () => {
     undo.forEach((f) => f());
     delete window[key];

@@ -25,30 +25,20 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from vaults.codes._patterns import (
-    AFTER_UNIT,
-    BOOKING_LABEL,
-    NON_LOGIN_QUALIFIER,
-    POINTER_AFTER,
-    POINTER_BEFORE,
-    STREET_AFTER,
-    TERMINATOR,
-    TRAVEL,
-    TermKind,
-    find_terms,
-    lower,
-)
+from vaults.codes._rules import TERMINATOR, TermKind, find_terms, lower, rules
 
 __all__ = ["Candidate", "find_code"]
 
-Shape = Literal["digits", "grouped", "spaced", "alnum"]
+Shape = Literal["digits", "grouped", "spaced", "alnum", "letters"]
 
 _GROUPED: Final = re.compile(r"(?<![A-Za-z0-9])[0-9]{2,4}(?:[ -][0-9]{2,4}){1,3}(?![A-Za-z0-9])")
 _SPACED: Final = re.compile(r"(?<![A-Za-z0-9])[0-9](?:[ \t]{1,8}[0-9]){3,7}(?![A-Za-z0-9])")
 _ALNUM_GROUPED: Final = re.compile(
-    r"(?<![A-Za-z0-9])[A-Z0-9]{3,5}(?:-[A-Z0-9]{3,5}){1,2}(?![A-Za-z0-9])"
+    r"(?<![A-Za-z0-9])[A-Z0-9]{3,5}(?:[- ][A-Z0-9]{3,5}){1,2}(?![A-Za-z0-9])"
 )
-_DIGITS: Final = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
+_DIGITS: Final = re.compile(r"(?<![0-9])[0-9]{4,10}(?![0-9])")
+_LETTERS: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{4,10}(?![A-Za-z0-9])")
+_VOWELS: Final = frozenset("AEIOUY")
 _ALNUM: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z0-9]{4,10}(?![A-Za-z0-9])")
 _PREFIX: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,3}-\Z")
 _NUMBERISH: Final = re.compile(
@@ -64,7 +54,7 @@ _BLANK_LINES: Final = re.compile(r"\n{3,}")
 _YEAR: Final = re.compile(r"(?:19|20)[0-9]{2}")
 
 _REJECT_BEFORE: Final = frozenset("#$€£¥₹₩₽+*•@/\\_=&?%~^№")
-_REJECT_AFTER: Final = frozenset("%$€£¥₹₩₽°@/+")
+_REJECT_AFTER: Final = frozenset("%$€£¥₹₩₽°@/+#")
 _NUMERIC_JOINERS: Final = frozenset("-.,:")
 
 THRESHOLD: Final = 7
@@ -78,6 +68,11 @@ _CLAUSE_BREAK: Final = re.compile(r"[.!?;:\n。！？；：]|[0-9]")
 _DISTRACTOR_GAP: Final = 25
 _LABEL_INDENT: Final = 15
 _POINTER_REACH: Final = 200
+_POINTER_AFTER: Final = 60
+_POINTER_BEFORE: Final = 40
+_EXAMPLE_REACH: Final = 80
+_LABEL_GAP: Final = 16
+"""At most this much text between a code word and a letters-only or 9-10 digit code."""
 _POINTER_STOPS: Final = 3
 _WINDOW: Final = 220
 _MAX_CANDIDATES: Final = 400
@@ -107,6 +102,8 @@ class _Score:
     value: str
     points: int
     gap: int
+    cued: bool
+    """A code word labels this very token ("code is 123456", "123456 is your code")."""
 
 
 def _masked_spans(text: str) -> list[tuple[int, int]]:
@@ -119,7 +116,8 @@ def _masked_spans(text: str) -> list[tuple[int, int]]:
         phone_start = raw[0] in "+("
         many = len(groups) >= 3 and digits >= 9
         joined = len(groups) == 2 and digits >= 9 and " " not in raw
-        if (phone_start and digits >= 6) or many or joined:
+        code_like = digits <= 10 and len({len(g) for g in groups}) == 1 and len(groups) >= 2
+        if (phone_start and digits >= 6) or ((many or joined) and not code_like):
             spans.append(match.span())
     return spans
 
@@ -158,7 +156,7 @@ def _scan_candidates(text: str) -> list[Candidate]:
         groups = re.split(r"[ -]", match.group(0))
         sizes = {len(g) for g in groups}
         value = "".join(groups)
-        if len(sizes) != 1 or not 4 <= len(value) <= 8:
+        if len(sizes) != 1 or not 4 <= len(value) <= 10:
             continue
         if len(groups[0]) == 2 and len(groups) < 3:
             continue
@@ -167,16 +165,17 @@ def _scan_candidates(text: str) -> list[Candidate]:
         if free(*match.span()):
             add("".join(match.group(0).split()), match.start(), match.end(), "spaced")
     for match in _ALNUM_GROUPED.finditer(text):
-        groups = match.group(0).split("-")
+        groups = re.split(r"[- ]", match.group(0))
         value = "".join(groups)
         if (
             len({len(g) for g in groups}) == 1
             and 6 <= len(value) <= 10
-            and any(c.isdigit() for c in value)
             and any(c.isalpha() for c in value)
+            and ("-" in match.group(0) or any(c.isdigit() for c in value))
             and free(*match.span())
         ):
-            add(value, match.start(), match.end(), "alnum")
+            shape: Shape = "alnum" if any(c.isdigit() for c in value) else "letters"
+            add(value, match.start(), match.end(), shape)
     for match in _DIGITS.finditer(text):
         if free(*match.span()):
             start = match.start()
@@ -193,6 +192,18 @@ def _scan_candidates(text: str) -> list[Candidate]:
             add(token, match.start(), match.end(), "alnum")
         if len(found) > _MAX_CANDIDATES:
             break
+    for match in _LETTERS.finditer(text):
+        token = match.group(0)
+        # Generated letter codes avoid vowels (no words); "SUMMER" or "HELLO" are words.
+        # "XXXXXX" is a template's mask, not a code.
+        if (
+            sum(c in _VOWELS for c in token) * 5 <= len(token)
+            and len(set(token)) > 2
+            and free(*match.span())
+        ):
+            add(token, match.start(), match.end(), "letters")
+        if len(found) > _MAX_CANDIDATES:
+            break
     found.sort(key=lambda c: c.start)
     return found[:_MAX_CANDIDATES]
 
@@ -207,36 +218,47 @@ def _terms(text: str, candidates: list[Candidate]) -> list[_Term]:
         else:
             windows.append([lo, hi])
     lowered = lower(text)
+    compiled = rules()
     travel: bool | None = None
     terms: list[_Term] = []
     for lo, hi in windows:
         for start, end, kind in find_terms(text, lowered, lo, hi):
             pointer = False
             if kind == "strong":
-                if _qualified_away(text, start, end):
+                if _qualified_away(text, start, end) or compiled.non_login_qualifier.search(
+                    lowered, start, end
+                ):
                     kind = "distractor"
-                elif BOOKING_LABEL.search(text, max(0, start - 16), end + 20):
+                elif compiled.booking_label.search(text, max(0, start - 16), end + 20):
                     if travel is None:
-                        travel = TRAVEL.search(text) is not None
+                        travel = compiled.travel.search(text) is not None
                     if travel:
                         kind = "distractor"
-                pointer = (
-                    POINTER_AFTER.match(text, end) is not None
-                    or POINTER_BEFORE.search(text, max(0, start - 40), start) is not None
-                )
+                pointer = _points_down(text, start, end)
             terms.append(_Term(start, end, kind, pointer))
     return terms
+
+
+def _points_down(text: str, start: int, end: int) -> bool:
+    """The keyword's clause says the code follows further down ("listed below", "following")."""
+    compiled = rules()
+    after = _clause(text[end : end + _POINTER_AFTER], last=False, breaks=TERMINATOR)
+    before = _clause(text[max(0, start - _POINTER_BEFORE) : start], last=True, breaks=TERMINATOR)
+    return (
+        compiled.pointer_after.search(after) is not None
+        or compiled.pointer_before.search(before) is not None
+    )
 
 
 def _qualified_away(text: str, start: int, end: int) -> bool:
     """A qualifier in the keyword's own clause makes it a promo/gift/pickup code."""
     before = _clause(text[max(0, start - _QUALIFIER_REACH) : start], last=True)
     after = _clause(text[end : end + _QUALIFIER_REACH], last=False)
-    return NON_LOGIN_QUALIFIER.search(f"{before} {after}") is not None
+    return rules().non_login_qualifier.search(f"{before} {after}") is not None
 
 
-def _clause(text: str, *, last: bool) -> str:
-    parts = _CLAUSE_BREAK.split(text)
+def _clause(text: str, *, last: bool, breaks: re.Pattern[str] | None = None) -> str:
+    parts = (breaks or _CLAUSE_BREAK).split(text)
     return parts[-1] if last else parts[0]
 
 
@@ -246,6 +268,12 @@ def _trivial(value: str) -> bool:
         return False
     steps = {int(b) - int(a) for a, b in itertools.pairwise(value)}
     return steps in ({0}, {1}, {-1})
+
+
+def _example(text: str, cand: Candidate) -> bool:
+    """An example or template marker near the token ("e.g.", "such as", "{code}", "XXXXXX")."""
+    lo, hi = max(0, cand.start - _EXAMPLE_REACH), min(len(text), cand.end + _EXAMPLE_REACH)
+    return rules().example.search(text, lo, hi) is not None
 
 
 def _strong_alnum(value: str) -> bool:
@@ -260,8 +288,8 @@ def _collapsed(gap: str) -> int:
 
 def _is_quantity(text: str, cand: Candidate) -> bool:
     return (
-        AFTER_UNIT.match(text, cand.end) is not None
-        or STREET_AFTER.match(text, cand.end) is not None
+        rules().after_unit.match(text, cand.end) is not None
+        or rules().street_after.match(text, cand.end) is not None
     )
 
 
@@ -290,7 +318,9 @@ def _after_distractor(text: str, cand: Candidate, terms: list[_Term], ends: list
 class _Scorer:
     def __init__(self, text: str, viable: list[Candidate], terms: list[_Term]) -> None:
         self.text = text
-        self.viable_starts = [c.start for c in viable]
+        # Upper-case words ("HDFC", "AMAZON") are candidates only when labelled; they never
+        # stand between a keyword and a number.
+        self.viable_starts = [c.start for c in viable if c.shape != "letters"]
         strong = [t for t in terms if t.kind == "strong"]
         self.strong_ends = [t.end for t in strong]
         self.strong_by_end = strong
@@ -316,7 +346,10 @@ class _Scorer:
         stops = len(TERMINATOR.findall(gap_text))
         if stops == 0 and gap <= _TIGHT:
             return 10, gap
-        reach, max_stops = (_POINTER_REACH, _POINTER_STOPS) if term.pointer else (_NEAR, 2)
+        # A code on a line of its own may sit under a longer sentence that names it.
+        reach, max_stops = (
+            (_POINTER_REACH, _POINTER_STOPS) if term.pointer or self._alone(cand) else (_NEAR, 2)
+        )
         if (
             stops <= max_stops
             and gap <= reach
@@ -374,10 +407,20 @@ class _Scorer:
         weak = self.weak_points(cand)
         tight_before = before == 10
         strong_alnum = cand.shape == "alnum" and _strong_alnum(cand.value)
+        alone = bool(before) and self._alone(cand)
         if (
             cand.shape == "alnum"
             and not (tight_before or (after and after_gap <= 25))
             and not (strong_alnum and before)
+            and not alone
+        ):
+            return None
+        if cand.shape == "letters" and not ((tight_before and before_gap <= _LABEL_GAP) or alone):
+            return None
+        long_number = len(cand.value) > 8
+        if long_number and not (
+            (cand.shape == "digits" and tight_before and before_gap <= _LABEL_GAP)
+            or (cand.shape == "grouped" and (tight_before or alone))
         ):
             return None
         if cand.shape == "spaced" and not before:
@@ -392,14 +435,15 @@ class _Scorer:
         points = max(before, after, weak)
         if cand.shape == "digits":
             points += 2 if len(cand.value) == 6 else 1
-        elif cand.shape in ("grouped", "spaced") or strong_alnum:
+        elif cand.shape in ("grouped", "spaced", "letters") or strong_alnum or alone:
             points += 1
         gap = (
             min(g for p, g in ((before, before_gap), (after, after_gap)) if p)
             if (before or after)
             else 10**6
         )
-        return _Score(cand.value, points, gap)
+        cued = (tight_before and before_gap <= _LABEL_GAP) or bool(after)
+        return _Score(cand.value, points, gap, cued)
 
 
 def _squeeze(text: str) -> str:
@@ -434,8 +478,8 @@ def find_code(text: str) -> str | None:
         scored = scorer.score(cand)
         if scored is None or scored.points < THRESHOLD:
             continue
-        if _trivial(scored.value):
-            placeholders.add(scored.value)  # never returned, but still part of a list of codes
+        if _trivial(scored.value) and not (scored.cued and not _example(text, cand)):
+            placeholders.add(scored.value)  # not returned, but still part of a list of codes
             continue
         known = best.get(scored.value)
         if known is None or (scored.points, -scored.gap) > (known.points, -known.gap):

@@ -1,9 +1,18 @@
-"""Magic links: a sign-in/verify URL carrying a token, among unsubscribe and privacy links.
+"""Magic links: a sign-in / verification URL carrying a token, judged by context and shape.
 
-A link qualifies when its URL or its anchor words (or, for a bare URL in text, the words just
-before it) say *sign in / log in / verify / confirm / magic / token*, when it carries a
-token-like component (16+ characters mixing letters and digits), and when nothing about it
-says unsubscribe, privacy, terms, help, password reset or "this wasn't me".
+A link qualifies when
+
+* its **context** says sign in / verify / confirm: words in the URL's path (``login``,
+  ``verify``, ``magic``), in the anchor text, or in the sentence before a URL written in the
+  text ("Click here to sign in: https://…"), and
+* its **shape** carries a token: a token parameter (``token``, ``t``, ``code``, ``key``,
+  ``oobCode``, ``otp``, ``signature`` … with a value of 6+ characters) or a random-looking path
+  segment (6+ characters mixing letters and digits, or 16+ token characters),
+
+and nothing refuses it: unsubscribe / privacy / help / "not me" words in the URL, the anchor
+or the link's own line, or a reset / recovery / revert / remove / invitation intent anywhere
+in the message (every language of ``rules/``). Among several qualifying links the one with the
+most context wins, then the first. The word lists live in ``rules/*.json``.
 """
 
 from __future__ import annotations
@@ -12,49 +21,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from vaults.codes._html import Link
+from vaults.codes._rules import rules
 from vaults.codes._text import URL
 
-__all__ = ["find_magic_link", "only_url", "strip_url"]
+__all__ = ["find_magic_link", "message_vetoes_links", "only_url", "strip_url"]
 
 _TRAILING: Final = ".,;:!?)]}'\"»›>"
-_POSITIVE_URL: Final = re.compile(
-    r"log[-_]?in|sign[-_]?in|log[-_]?on|magi[cq]|verif|confirm|auth|otp|passwordless"
-    r"|one[-_]?time|activate|validate|connexion|connect|anmeld|einlogg|iniciar|acceso|entrar"
-    r"|acesso|vhod|вход",
-    re.IGNORECASE,
-)
-# A token parameter alone says little (unsubscribe, invitation and order links carry them too).
-_TOKEN_WORD: Final = re.compile(r"token|(?<![a-z])t(?![a-z])|oobcode|code", re.IGNORECASE)
-_NEGATIVE_URL: Final = re.compile(
-    r"unsubscribe|opt[-_]?out|optout|privacy|terms|preference|settings|notification|help"
-    r"|support|legal|policy|cookie|contact|about|careers|blog|reset|forgot|recover"
-    r"|password(?!less)|not[-_]?me|notme|wasnt|was[-_]not|secure[-_]?(?:your[-_]?)?account"
-    r"|lock|revoke|deny|decline|cancel|report|abuse|disavow|activity|devices|webversion"
-    r"|order|track|receipt|invoice|billing|shipping|delivery|cart|checkout|invit|join|referr"
-    r"|view[-_]?(?:in[-_]?)?(?:browser|online)|facebook\.com|twitter\.com|instagram\.com"
-    r"|linkedin\.com|youtube\.com|apps\.apple\.com|play\.google\.com|\.(?:png|jpe?g|gif|svg|css)\b",
-    re.IGNORECASE,
-)
-_POSITIVE_WORDS: Final = re.compile(
-    r"(?<![a-z])(?:sign(?:ing)?[\s-]?in|log(?:ging)?[\s-]?in|log[\s-]?on|verify|confirm"
-    r"|magic\s+link|continue\s+to|access\s+your\s+account|activate|iniciar\s+sesi[oó]n"
-    r"|entrar|acceder|anmelden|einloggen|best[äa]tigen|connecter|connexion|v[ée]rifier"
-    r"|confirmer|acessar|войти|вход|подтверд\w*)(?![a-z])"
-    r"|登录|登錄|登入|验证|驗證|ログイン|認証|로그인|인증",
-    re.IGNORECASE,
-)
-_NEGATIVE_WORDS: Final = re.compile(
-    r"unsubscribe|privacy|terms|help|support|not\s+you|wasn'?t\s+(?:me|you)|secure\s+your"
-    r"|report|cancel|deny|reset|forgot|manage|preferences|view\s+(?:in|online)|darse\s+de\s+baja"
-    r"|order|track|receipt|invoice|shipment|delivery|invit|join\s|accept"
-    r"|abbestellen|désabonner|désinscri|отписаться|退订|配信停止|수신\s?거부",
-    re.IGNORECASE,
-)
-_SEGMENT_SPLIT: Final = re.compile(r"[/?&=#;]")
+_SEGMENT_SPLIT: Final = re.compile(r"[/?&=#;:]")
 _TOKEN: Final = re.compile(r"[A-Za-z0-9_\-~%.+]{16,}")
+_CONTEXT: Final = 200
+_MIN_TOKEN: Final = 6
 
 
 @dataclass(frozen=True)
@@ -88,48 +67,75 @@ def _has_host(url: str) -> bool:
     return host is not None and "." in host.strip(".")
 
 
-def _is_token(segment: str) -> bool:
+def _random_looking(segment: str) -> bool:
     digits = sum(c.isdigit() for c in segment)
     letters = sum(c.isalpha() for c in segment)
-    return len(segment) >= 16 and digits >= 2 and letters >= 2
+    return (len(segment) >= _MIN_TOKEN and digits >= 1 and letters >= 1) or (
+        _TOKEN.fullmatch(segment) is not None
+    )
 
 
 def _words_of(url: str) -> str:
     """The URL without its scheme and without random tokens (whose letters mean nothing)."""
     rest = url.split("://", 1)[-1]
-    return " ".join(s for s in _SEGMENT_SPLIT.split(rest) if s and not _is_token(s))
+    return " ".join(s for s in _SEGMENT_SPLIT.split(rest) if s and not _random_looking(s))
 
 
-def _tokenish(url: str) -> bool:
+def _carries_token(url: str) -> bool:
+    """A token parameter with a 6+ character value, or a random-looking path segment."""
     try:
         parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return False
-    rest = f"{parts.path}?{parts.query}#{parts.fragment}"
-    return any(_is_token(match.group(0)) for match in _TOKEN.finditer(rest))
+    params = rules().token_params
+    for name, value in query:
+        if name.lower() in params and len(value) >= _MIN_TOKEN:
+            return True
+    fragment_path = parts.fragment.split("?", 1)[0]
+    segments = [*parts.path.split("/"), *fragment_path.split("/")]
+    if any(_random_looking(s) for s in segments if s):
+        return True
+    return any(_TOKEN.fullmatch(v) and _random_looking(v) for _, v in query)
+
+
+def message_vetoes_links(text: str) -> bool:
+    """A reset / recovery / revert / remove / invitation intent anywhere in the message."""
+    return rules().link_vetoes.search(text) is not None
 
 
 def _score(url: str, words: str, context: str, order: int) -> _Scored | None:
     if not url.lower().startswith(("http://", "https://")) or not _has_host(url):
         return None
+    compiled = rules()
     url_words = _words_of(url)
     points = 0
-    if _POSITIVE_URL.search(url_words):
+    if compiled.url_words.search(url_words):
         points += 2
-    elif _TOKEN_WORD.search(url_words):
-        points += 1
-    if words and _POSITIVE_WORDS.search(words):
+    if words and compiled.link_words.search(words):
         points += 2
-    if context and _POSITIVE_WORDS.search(context):
+    if context and compiled.link_words.search(context):
         points += 2
     if points < 2:
         return None
     same_line = context.rpartition("\n")[2]
-    if _NEGATIVE_URL.search(url_words) or _NEGATIVE_WORDS.search(f"{words} {same_line}"):
+    if compiled.url_refusals.search(url_words) or compiled.link_refusals.search(
+        f"{words} \n {same_line}"
+    ):
         return None
-    if not _tokenish(url):
+    if not _carries_token(url):
         return None
     return _Scored(url, points, order)
+
+
+def _context_before(text: str, start: int) -> str:
+    """The URL's own line before it, or the previous non-empty line when that holds no words."""
+    line_start = text.rfind("\n", 0, start) + 1
+    own = text[max(line_start, start - _CONTEXT) : start]
+    if any(c.isalpha() for c in own):
+        return own
+    before = text[max(0, line_start - _CONTEXT) : line_start].rstrip()
+    return before.rpartition("\n")[2] + "\n" + own
 
 
 def find_magic_link(text: str, links: Iterable[Link] = ()) -> str | None:
@@ -143,9 +149,7 @@ def find_magic_link(text: str, links: Iterable[Link] = ()) -> str | None:
             scored.append(result)
     for match in URL.finditer(text):
         url = strip_url(match.group(0))
-        line_start = text.rfind("\n", 0, max(0, match.start() - 1))
-        context = text[max(line_start, match.start() - 160, 0) : match.start()]
-        result = _score(url, "", context, order)
+        result = _score(url, "", _context_before(text, match.start()), order)
         order += 1
         if result is not None:
             scored.append(result)

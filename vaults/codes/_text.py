@@ -17,7 +17,12 @@ _TABLE.update({0x0966 + i: str(i) for i in range(10)})
 _TABLE.update({cp: "" for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)})
 _TABLE[ord("\r")] = ""
 
-URL = re.compile(r"\bhttps?://[^\s<>\"'`\x00-\x1f]{1,4000}", re.IGNORECASE)
+# A URL ends at white space, quotes, angle brackets, or CJK / Hangul text glued to it
+# ("…/confirm-email/KEY/을 클릭하세요": the particle is not part of the link).
+URL = re.compile(
+    r"\bhttps?://[^\s<>\"'`\x00-\x1f\u3000-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]{1,4000}",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vaults.codes._candidates import find_code
 from vaults.codes._html import html_to_text, looks_like_html
-from vaults.codes._links import find_magic_link, only_url
+from vaults.codes._links import find_magic_link, message_vetoes_links, only_url
 from vaults.codes._origin import parse_origin_bound
 from vaults.codes._text import mask, normalize
 
@@ -97,6 +97,8 @@ def extract(content: str) -> ExtractedCode | None:
         code = find_code(mask(text))
         if code is not None:
             return ExtractedCode(otp_type="totp", value=code)
+    if message_vetoes_links("\n".join(texts)):
+        return None
     visible_url = only_url(texts[0])
     if visible_url is not None and visible_url in html.unescape(content):
         return ExtractedCode(otp_type="magic_link", value=visible_url)

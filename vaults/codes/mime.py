@@ -68,7 +68,7 @@ class MailMessage:
     the outer ``X-Original-To``/``Delivered-To``/``X-Forwarded-For`` addresses.
     """
 
-    subject: str
+    subject: str = field(repr=False)  # a subject may hold the code
     sender: str | None
     to: tuple[str, ...]
     delivered_to: tuple[str, ...]
@@ -251,11 +251,11 @@ def _ordered_bodies(plain: str, html: str) -> list[str]:
 
 
 # -- inline forwards ----------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its text holds the code
 class _InlineForward:
     body: str
     to: tuple[str, ...]
-    subject: str
+    subject: str = field(repr=False)  # a subject may hold the code
 
 
 def _is_marker(line: str) -> bool:

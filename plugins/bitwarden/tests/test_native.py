@@ -25,6 +25,7 @@ from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.native.transport import ApiTransport
 from vaults_bitwarden.native.vault import UndecryptableItem
 from vaults_bitwarden.settings import BitwardenSettings
+from vaults_bitwarden.testing.cli import serve_call
 from vaults_bitwarden.testing.fixtures import WritableVault
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.seed import (
@@ -35,6 +36,7 @@ from vaults_bitwarden.testing.seed import (
     GITHUB,
     ORG_WITH_KEY,
     SECURE_NOTE,
+    SHARED_NAME_ORG,
 )
 from vaults_bitwarden.testing.server import BitwardenTestServer
 
@@ -180,15 +182,11 @@ def test_items_the_real_cli_created_read_back_field_by_field(
     ]
     with httpx.Client(base_url=bw_serve_writable, timeout=60) as serve:
         ids = [serve.post("/object/item", json=i).json()["data"]["id"] for i in serve_items]
-        for _attempt in range(3):  # bw serve once answered this delete with success: false
-            deleted = serve.delete(f"/object/item/{ids[-1]}").json()
-            if deleted["success"]:
-                break
-            time.sleep(0.5)
+        deleted = serve_call(serve, "DELETE", f"/object/item/{ids[-1]}")
         assert deleted["success"] is True, deleted
         assert serve.post("/sync").json()["success"] is True
         by_bw = {i["id"]: i for i in serve.get("/list/object/items").json()["data"]["data"]}
-        trashed = serve.get(f"/object/item/{ids[-1]}").json()["data"]
+        trashed = serve_call(serve, "GET", f"/object/item/{ids[-1]}")["data"]
     # and once with the plain subprocess, for the keyed organisation item
     by_bw_get = json.loads(keyed.run("get", "item", created[2]["id"]).stdout)
     assert _comparable(by_bw_get) == _comparable(by_bw[created[2]["id"]])
@@ -233,6 +231,15 @@ def test_lookups_and_the_cache(bitwarden_server: BitwardenTestServer, tmp_path: 
     assert fetch(first, "bitwarden://?url=https://keyed.example.org/a").id == CIPHER_KEY.id
     note = fetch(first, f"bitwarden://{SECURE_NOTE.id}")
     assert note.username is None and note.password is None
+    account = bitwarden_server.account
+    for scope in (
+        f"organization={account.organization_name}",
+        f"collection={account.collection_name}",
+        f"organization={account.organization_id}&collection={account.collection_id}",
+    ):
+        assert fetch(first, f"bitwarden://Shared Name?{scope}").id == SHARED_NAME_ORG.id
+    with pytest.raises(ItemNotFound, match="organization named"):
+        fetch(first, "bitwarden://Shared Name?organization=Nobody")
     assert _paths(bitwarden_server) == [
         "/identity/connect/token",
         "/api/accounts/revision-date",
@@ -244,7 +251,6 @@ def test_lookups_and_the_cache(bitwarden_server: BitwardenTestServer, tmp_path: 
     assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     text = cache_file.read_text()
-    account = bitwarden_server.account
     for secret in (
         account.master_password,
         account.client_secret,

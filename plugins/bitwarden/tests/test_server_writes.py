@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
+from vaults_bitwarden.testing.cli import serve_call
 from vaults_bitwarden.testing.crypto import SymmetricKey, decrypt_type2, encrypt_text
 from vaults_bitwarden.testing.fixtures import WritableVault
 from vaults_bitwarden.testing.server import BitwardenTestServer
@@ -72,6 +75,7 @@ LOGIN: dict[str, Any] = {
 }
 
 
+@pytest.mark.slow  # two `bw create item` runs and a bw serve (plus the two logins, once)
 def test_bw_create_edit_and_delete_write_through(
     bitwarden_writable: WritableVault, bw_serve_writable: str
 ) -> None:
@@ -124,7 +128,7 @@ def test_bw_create_edit_and_delete_write_through(
         edited = {**reply["data"], "name": "Org Edited By bw serve"}
         edited["login"] = {**edited["login"], "password": "edited-pass"}
         before = stored_org["revisionDate"]
-        reply = serve.put(f"/object/item/{org_id}", json=edited).json()
+        reply = serve_call(serve, "PUT", f"/object/item/{org_id}", edited)
         assert reply["success"] is True, reply
         stored_org = server.cipher(org_id)
         assert stored_org["revisionDate"] > before
@@ -132,12 +136,15 @@ def test_bw_create_edit_and_delete_write_through(
         assert _text(org_key, stored_org["name"]) == "Org Edited By bw serve"
         assert _text(org_key, stored_org["login"]["password"]) == "edited-pass"
 
-        assert serve.delete(f"/object/item/{org_id}").json()["success"] is True
+        assert serve_call(serve, "DELETE", f"/object/item/{org_id}")["success"] is True
         assert server.cipher(org_id)["deletedDate"] is not None
 
 
-def test_a_stale_or_foreign_write_is_refused(bitwarden_writable: WritableVault) -> None:
-    server, account = bitwarden_writable.server, bitwarden_writable.server.account
+def test_a_stale_or_foreign_write_is_refused(
+    bitwarden_server_factory: Callable[[list[Any]], BitwardenTestServer],
+) -> None:
+    server = bitwarden_server_factory([])
+    account = server.account
     key = account.user_key
     body = {"type": 1, "name": encrypt_text(key, "Direct"), "login": {"username": None}}
     headers = {"Authorization": f"Bearer {_token(server)}"}

@@ -43,10 +43,12 @@ from vaults_onepassword.op_cli import OpCliTransport
 from vaults_onepassword.references import ItemKey, parse_op_reference
 
 from vaults.codes.extract import ExtractedCode, extract
+from vaults.codes.mime import MailMessage, parse_mail, recipient_for
 from vaults.codes.pull_endpoint import _Pull
 from vaults.codes.signature import sign_request, verify_signature
 from vaults.errors import (
     AuthenticationFailed,
+    InvalidInput,
     InvalidReference,
     InvalidTotpSecret,
     VaultsError,
@@ -488,6 +490,29 @@ def check_extract(text: str) -> None:
         assert found.value.strip(), "an empty code"
 
 
+EML_DIR: Final = Path(__file__).resolve().parents[2] / "data" / "eml"
+
+
+def mail_seeds() -> list[bytes]:
+    """Real mail (tests/data/eml, vendored from other projects' suites) and hazards."""
+    real = [path.read_bytes() for path in sorted(EML_DIR.glob("*.eml"))]
+    return real + _hazard_bodies(b"To: a@b.c\n\n")
+
+
+def check_mime(data: bytes) -> None:
+    """``parse_mail`` (raw RFC 822): a mail whose texts and recipient can be read, or
+    ``InvalidInput``; nothing else."""
+    try:
+        mail = parse_mail(data)
+    except InvalidInput:
+        return
+    assert isinstance(mail, MailMessage)
+    assert all(isinstance(text, str) for text in mail.contents())
+    found = recipient_for(mail, ["codes@vaults.example"])
+    assert found is None or "@" in found
+    repr(mail)
+
+
 def check_signature(body: bytes, signed: bool, max_age: float | None) -> None:
     """``verify_signature``: True or False for any body and header, never an exception."""
     url = "https://me.example/codes"
@@ -614,6 +639,12 @@ TARGETS: Final[dict[str, Target]] = {
             "codes: message extraction (SMS, e-mail text and HTML, push)",
             lambda data: check_extract(_text(data)),
             _text_seeds(seeds.MESSAGES),
+        ),
+        Target(
+            "mime",
+            "codes: raw RFC 822 mail (MIME parts, charsets, RFC 2047, forwards, recipients)",
+            check_mime,
+            mail_seeds,
         ),
         Target(
             "signature",

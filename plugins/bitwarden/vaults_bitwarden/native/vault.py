@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -113,12 +114,20 @@ class Vault:
     wrapped_private_key: str | None = field(default=None, repr=False)
     _listing: list[Json] | None = field(default=None, repr=False)
     _names: list[Json] | None = field(default=None, repr=False)
+    _key_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __repr__(self) -> str:
         return f"Vault(items={len(self.ciphers)}, organizations={len(self.org_keys)})"
 
     # -- keys ---------------------------------------------------------------------------
     def _org_key(self, org_id: str) -> SymmetricKey | None:
+        key = self.org_keys.get(org_id)
+        if key is not None:
+            return key
+        with self._key_lock:
+            return self._unwrap_org_key(org_id)
+
+    def _unwrap_org_key(self, org_id: str) -> SymmetricKey | None:
         key = self.org_keys.get(org_id)
         if key is None and org_id in self.wrapped_org_keys:
             if self.private_key is None:

@@ -33,6 +33,7 @@ __all__ = [
     "find_bw_binary",
     "free_port",
     "missing_bw_reason",
+    "serve_call",
 ]
 
 BW_BIN_ENV = "VAULTS_BW_BIN"
@@ -282,3 +283,16 @@ class BwServe:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def serve_call(client: Any, method: str, path: str, json: Any = None) -> Any:
+    """One ``bw serve`` request (``client``: an ``httpx.Client`` on its URL) → the envelope.
+
+    ``bw serve`` syncs on its own now and then; a sync that started before a write and ends
+    after it puts back the older item list, and the next request on the new item answers
+    "Not found.". Such an answer is retried once after ``POST /sync``."""
+    reply = client.request(method, path, json=json).json()
+    if not reply.get("success") and reply.get("message") == "Not found.":
+        client.post("/sync")
+        reply = client.request(method, path, json=json).json()
+    return reply

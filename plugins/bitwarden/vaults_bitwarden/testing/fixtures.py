@@ -12,6 +12,7 @@ environment variable ``VAULTS_REQUIRE_BW=1`` (as CI sets it).
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from vaults_bitwarden.native.crypto import KdfParams, KdfType
 from vaults_bitwarden.testing.account import BitwardenAccount
 from vaults_bitwarden.testing.cli import (
+    _NO_PROXY,
     REQUIRE_BW_ENV,
     BwCli,
     BwServe,
@@ -238,6 +240,11 @@ def bw_serve_writable(
         bitwarden_writable.cli.clone(work / "appdata"), log_path=work / "bw-serve.log"
     )
     try:
+        # settle the sync a fresh bw serve starts on its own: one ending after a write
+        # replaces the local items with an older list (then "Not found." for the new item)
+        settle = urllib.request.Request(f"{serve.url}/sync", method="POST")  # noqa: S310 - http
+        with _NO_PROXY.open(settle, timeout=60):
+            pass
         yield serve.url
     finally:
         serve.stop()
