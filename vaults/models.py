@@ -34,7 +34,7 @@ CodeSource = Literal["vault", "server", "pull", "inbox"]
 class TotpSecret(BaseModel):
     """A parsed TOTP secret with its parameters (see :func:`vaults.totp.parse_secret`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     secret: SecretStr
     """Normalised base32: upper case, no spaces, no padding."""
@@ -72,7 +72,7 @@ class TotpSecret(BaseModel):
 class TotpCode(BaseModel):
     """One code and its validity window (epoch seconds, ``valid_until`` exclusive)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
     """The code (masked in ``repr``/``str``; read it here or with :meth:`public_dict`)."""
@@ -134,7 +134,7 @@ def _without_credentials(url: str) -> str:
 class CustomField(BaseModel):
     """A custom field of a vault item. Values are secret (hidden fields hold secrets)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     value: SecretStr | None = None
@@ -159,7 +159,7 @@ class CustomField(BaseModel):
 class Credential(BaseModel):
     """What a host gets back: who to log in as, the password and a ready-to-type code."""
 
-    model_config = ConfigDict(frozen=False, validate_assignment=True)
+    model_config = ConfigDict(frozen=False, validate_assignment=True, defer_build=True)
 
     vault: str
     """The vault plugin's scheme (``keepass``, ``bitwarden``, ``op``…)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -436,6 +437,14 @@ def qr(image: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    # httpx imports its own command-line tool (click, rich, pygments: tens of ms) whenever
+    # those happen to be installed, and falls back quietly when they are not; this process
+    # never uses it, so it is marked absent.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    # pydantic scans every installed distribution's entry points for its own plugins the first
+    # time a model is defined (most of the cost of importing vaults.models); the CLI has no
+    # use for pydantic plugins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="vaults")
     except SystemExit:

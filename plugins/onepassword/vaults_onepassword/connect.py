@@ -529,6 +529,34 @@ class ConnectTransport:
             return self._transport_error(exc)
         return self._answer(request, response)
 
+    def write_otp(self, vault_id: str, item_id: str, value: str | None, what: str) -> None:
+        """``GET`` the whole item, then ``PUT`` it back (UpdateVaultItem: the body replaces the
+        item) with only its one-time password changed (:func:`~.otp_write.with_otp`)."""
+        from vaults_onepassword.otp_write import with_otp
+
+        request = Request("get", vault_id, vault_id, item_id=item_id)
+        current = self.send(request)
+        if isinstance(current, VaultsError):
+            raise current
+        if not isinstance(current, dict):
+            raise VaultUnavailable("1Password Connect answered an item that is not an object")
+        path, _ = request.target()
+        try:
+            response = send(
+                self.client(),
+                "PUT",
+                path,
+                json=with_otp(current, value, what),
+                timeout=self.timeout,
+                backoff=BACKOFF,
+                max_bytes=LIST_MAX_BYTES,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        answer = self._answer(request, response)
+        if isinstance(answer, VaultsError):
+            raise answer
+
     async def asend(self, request: Request) -> Any | VaultsError:
         path, params = request.target()
         try:
