@@ -195,7 +195,12 @@ def _scan_candidates(text: str) -> list[Candidate]:
     for match in _LETTERS.finditer(text):
         token = match.group(0)
         # Generated letter codes avoid vowels (no words); "SUMMER" or "HELLO" are words.
-        if sum(c in _VOWELS for c in token) * 5 <= len(token) and free(*match.span()):
+        # "XXXXXX" is a template's mask, not a code.
+        if (
+            sum(c in _VOWELS for c in token) * 5 <= len(token)
+            and len(set(token)) > 2
+            and free(*match.span())
+        ):
             add(token, match.start(), match.end(), "letters")
         if len(found) > _MAX_CANDIDATES:
             break
