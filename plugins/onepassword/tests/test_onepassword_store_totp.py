@@ -3,19 +3,23 @@ sent and computes the OTP field's code itself, as Connect does) and over ``op``.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from vaults_onepassword.backend import OnePasswordBackend
 from vaults_onepassword.otp_write import OTP_LABEL, with_otp
 from vaults_onepassword.testing.connect_server import ConnectServer
+from vaults_onepassword.testing.fixtures import make_op_cli
 from vaults_onepassword.testing.seed import (
     CONNECT_TOKEN,
     default_seed,
     find_item,
+    read_seed,
 )
 
 from vaults import Vaults
@@ -94,3 +98,21 @@ def test_with_otp_keeps_everything_else() -> None:
     two = {**added, "fields": [*added["fields"], dict(added["fields"][1], id="TOTP_other")]}
     with pytest.raises(InvalidInput, match="2 one-time password fields"):
         with_otp(two, "JBSWY3DPEHPK3PXP", "item x")
+
+
+def test_op_writes_through_a_template_on_stdin(tmp_path: Path) -> None:
+    op = make_op_cli(default_seed(), tmp_path)
+    backend = OnePasswordBackend.from_env(op.env)
+    assert backend.transport.name == "op"
+    with Vaults(backends=[backend], env={}) as vaults:
+        cred = vaults.set_totp("op://Personal/Forum", URI)
+        assert cred.totp is not None and cred.totp.digits == 8
+    stored = find_item(read_seed(op.seed_path), "Personal", "Forum")
+    (otp,) = [f for f in stored["fields"] if f["type"] == "OTP"]
+    assert otp["label"] == OTP_LABEL
+    assert parse_secret(otp["value"]).secret == parse_secret(URI).secret
+    calls = [json.loads(line)["argv"] for line in op.log_path.read_text().splitlines()]
+    edits = [argv for argv in calls if argv[:2] == ["item", "edit"]]
+    assert len(edits) == 1 and "--template=/dev/stdin" in edits[0]
+    secret = parse_secret(URI).secret.get_secret_value()
+    assert not [argv for argv in calls if any(secret in arg for arg in argv)], "secret in argv"
