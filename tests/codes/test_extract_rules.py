@@ -206,6 +206,25 @@ def test_links_refused_by_the_whole_message_or_without_a_token(content: str) -> 
     assert extract(content) is None
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Đặt lại mật khẩu",  # vi
+        "Zresetuj hasło",  # pl
+        "Şifreyi sıfırla",  # tr
+        "รีเซ็ตรหัสผ่าน",  # th
+        "Passwort zurücksetzen",  # de
+        "Скинути пароль",  # uk
+        "Atur ulang kata sandi",  # id
+        "Återställ lösenord",  # sv
+    ],
+)
+def test_reset_wording_in_other_languages_vetoes_a_tokened_link(heading: str) -> None:
+    url = "https://example.com/auth/verify?token=abc123xyz789"
+    assert link_of(f"Sign in: {url}") == url
+    assert extract(f"{heading}\n\nSign in: {url}") is None
+
+
 def test_best_sign_in_link_among_a_not_me_link() -> None:
     content = (
         "Sign in to Acme\nhttps://acme.example.com/magic/login?token=Zx81kLq0Pw\n\n"

@@ -36,7 +36,8 @@ _SPACED: Final = re.compile(r"(?<![A-Za-z0-9])[0-9](?:[ \t]{1,8}[0-9]){3,7}(?![A
 _ALNUM_GROUPED: Final = re.compile(
     r"(?<![A-Za-z0-9])[A-Z0-9]{3,5}(?:[- ][A-Z0-9]{3,5}){1,2}(?![A-Za-z0-9])"
 )
-_DIGITS: Final = re.compile(r"(?<![0-9])[0-9]{4,10}(?![0-9])")
+# Digits glued to letters belong to a mixed code ("2222223A", "222A2223"), scanned as such.
+_DIGITS: Final = re.compile(r"(?<![0-9A-Za-z])[0-9]{4,10}(?![0-9A-Za-z])")
 _LETTERS: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{4,10}(?![A-Za-z0-9])")
 _VOWELS: Final = frozenset("AEIOUY")
 _ALNUM: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z0-9]{4,10}(?![A-Za-z0-9])")
