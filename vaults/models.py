@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
-    from vaults.totp import CodeLease
+    from vaults.lease import CodeLease
 
 __all__ = ["Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
 
@@ -95,7 +95,7 @@ class TotpCode(BaseModel):
 
     def lease(self) -> CodeLease:
         """A lease handing this same code to every box of one form (see :class:`CodeLease`)."""
-        from vaults.totp import CodeLease
+        from vaults.lease import CodeLease
 
         return CodeLease(self)
 

@@ -12,7 +12,12 @@ import pytest
 from vaults.codes.inbox import Inbox
 from vaults.codes.postgres_store import PostgresStore, redact_url
 from vaults.codes.sqlite_store import SqliteStore
-from vaults.codes.store_url import default_sqlite_path, open_store, resolve_store_url
+from vaults.codes.store_url import (
+    check_store_directory,
+    default_sqlite_path,
+    open_store,
+    resolve_store_url,
+)
 from vaults.errors import ConfigurationError, VaultUnavailable
 from vaults.host import PluginHost
 
@@ -94,12 +99,11 @@ def test_a_missing_directory_is_refused_except_the_default_one(
 ) -> None:
     """A typo in --store / VAULTS_STORE must not silently start a second inbox."""
     with pytest.raises(ConfigurationError, match="does not exist") as caught:
-        open_store(f"sqlite:///{tmp_path}/no/such/dir/codes.db", env={})
+        check_store_directory(f"sqlite:///{tmp_path}/no/such/dir/codes.db", env={})
     assert caught.value.exit_code == 2
     assert not (tmp_path / "no").exists()
-    data = tmp_path / "data-dir"
-    store = open_store(None, env={"VAULTS_DATA_DIR": str(data)})  # the default is created
-    assert isinstance(store, SqliteStore) and store.path == data / "codes.db"
+    check_store_directory(None, env={"VAULTS_DATA_DIR": str(tmp_path / "data-dir")})  # default
+    check_store_directory(f"sqlite:///{tmp_path}/codes.db", env={})  # the directory exists
 
 
 def test_a_store_url_without_scheme_names_the_accepted_ones() -> None:

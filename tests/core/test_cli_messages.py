@@ -197,3 +197,12 @@ def test_serve_on_a_port_in_use_is_exit_4(tmp_path: Path) -> None:
         done = run_vaults("serve", "--port", str(port), env=env)
     assert done.returncode == 4
     assert f"port {port} is in use" in one_error_line(done.stderr)
+
+
+def test_store_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such"
+    done = run_vaults("codes", "list", "--store", f"sqlite:///{missing}/codes.db")
+    assert done.returncode == 2 and "does not exist" in one_error_line(done.stderr)
+    assert not missing.exists()
+    done = run_vaults("codes", "list", "--store", "garbage")
+    assert done.returncode == 2 and "postgresql://" in one_error_line(done.stderr)

@@ -56,7 +56,9 @@ def _timeout_option(func: F) -> F:
 
 def _open_inbox(store_url: str | None) -> Inbox:
     from vaults.codes.inbox import Inbox
+    from vaults.codes.store_url import check_store_directory
 
+    check_store_directory(store_url)
     return Inbox(store_url)
 
 
@@ -494,6 +496,9 @@ def serve(
             ) from None
         import os
 
+        from vaults.codes.store_url import check_store_directory
+
+        check_store_directory(store_url)
         listener = _listen(host, port)  # before any work: a taken port is exit 4, said plainly
         hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
         limits = Limits.from_env(os.environ)
@@ -541,6 +546,12 @@ def serve(
                 "--smtp-domain, --smtp-cert, --smtp-key and --require-dkim need --smtp-port"
             )
         try:
+            shown = f"[{host}]" if ":" in host else host
+            click.echo(
+                f"vaults serve: listening on http://{shown}:{listener.getsockname()[1]} "
+                "(Ctrl-C stops)",
+                err=True,
+            )
             uvicorn.Server(config).run(sockets=[listener])
         finally:
             if smtp is not None:
