@@ -214,12 +214,10 @@ class Credential(BaseModel):
             "uris": list(self.uris),
             "totp": self.totp.public_dict(reveal=reveal) if self.totp else None,
         }
-        if self.totp_source is not None:
-            data["totp_source"] = self.totp_source
+        data["totp_source"] = self.totp_source  # always there: null without a code
         if self.totp_error is not None:
             data["totp_error"] = self.totp_error
         if self.magic_link is not None:
             data["magic_link"] = self.magic_link
-        if self.fields:
-            data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]
+        data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]  # always, [] if none
         return data

@@ -132,6 +132,8 @@ def test_letters_long_glued_and_labelled_codes(content: str, code: str | None) -
     "content",
     [
         "Your code is SUMMER.",
+        "Your code is in the HTML version below.",
+        "Wysokość szkody: 482913 zł. Numer sprawy podamy osobno.",
         "Your code is 12345678901.",
         "A ONE-TIME CODE HAS BEEN GENERATED TO COMPLETE A REQUESTED ACTION",
         "Code A: 482913\nCode B: 739201",
@@ -204,6 +206,25 @@ def test_rules_files_load_and_cover_at_least_34_languages() -> None:
 )
 def test_links_refused_by_the_whole_message_or_without_a_token(content: str) -> None:
     assert extract(content) is None
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Đặt lại mật khẩu",  # vi
+        "Zresetuj hasło",  # pl
+        "Şifreyi sıfırla",  # tr
+        "รีเซ็ตรหัสผ่าน",  # th
+        "Passwort zurücksetzen",  # de
+        "Скинути пароль",  # uk
+        "Atur ulang kata sandi",  # id
+        "Återställ lösenord",  # sv
+    ],
+)
+def test_reset_wording_in_other_languages_vetoes_a_tokened_link(heading: str) -> None:
+    url = "https://example.com/auth/verify?token=abc123xyz789"
+    assert link_of(f"Sign in: {url}") == url
+    assert extract(f"{heading}\n\nSign in: {url}") is None
 
 
 def test_best_sign_in_link_among_a_not_me_link() -> None:

@@ -19,6 +19,7 @@ from vaults.host import PluginHost
 
 def test_relative_and_absolute_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
     relative = open_store("sqlite:///data/codes.db", env={})
     assert isinstance(relative, SqliteStore)
     assert relative.path == Path("data/codes.db")
@@ -32,6 +33,7 @@ def test_relative_path_is_resolved_against_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codes_host: PluginHost
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
     with Inbox("sqlite:///sub/codes.db", host=codes_host, env={}) as inbox:
         inbox.push("user@example.com", "Your code is 482913")
     assert (tmp_path / "sub" / "codes.db").is_file()
@@ -85,6 +87,24 @@ def test_redact_url() -> None:
         "postgresql://u:***@h:5432/db?sslmode=disable"
     )
     assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_missing_directory_is_refused_except_the_default_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in --store / VAULTS_STORE must not silently start a second inbox."""
+    with pytest.raises(ConfigurationError, match="does not exist") as caught:
+        open_store(f"sqlite:///{tmp_path}/no/such/dir/codes.db", env={})
+    assert caught.value.exit_code == 2
+    assert not (tmp_path / "no").exists()
+    data = tmp_path / "data-dir"
+    store = open_store(None, env={"VAULTS_DATA_DIR": str(data)})  # the default is created
+    assert isinstance(store, SqliteStore) and store.path == data / "codes.db"
+
+
+def test_a_store_url_without_scheme_names_the_accepted_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"sqlite:///.*postgresql://"):
+        open_store("garbage", env={})
 
 
 def test_unusable_sqlite_path_is_vault_unavailable(tmp_path: Path, codes_host: PluginHost) -> None:

@@ -74,12 +74,22 @@ def open_store(url: str | None = None, env: Mapping[str, str] | None = None) -> 
     if scheme == "sqlite":
         from vaults.codes.sqlite_store import SqliteStore
 
-        return SqliteStore(_sqlite_path(resolved))
+        path = _sqlite_path(resolved)
+        if not path.parent.exists() and path != default_sqlite_path(env):
+            # only the default data directory is created: a typo must not split the inbox
+            raise ConfigurationError(
+                f"the code store's directory {str(path.parent)[:200]!r} does not exist: "
+                "create it, or fix --store / VAULTS_STORE"
+            )
+        return SqliteStore(path)
     if scheme in ("postgresql", "postgres"):
         from vaults.codes.postgres_store import PostgresStore
 
         return PostgresStore(resolved)
-    shown = resolved.split("://", 1)[0] if "://" in resolved else "?"
-    raise ConfigurationError(
-        f"unsupported code store URL scheme {shown!r}: use sqlite:///path.db or postgresql://…"
+    accepted = (
+        "sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user@host/db"
     )
+    if "://" not in resolved:
+        raise ConfigurationError(f"{resolved[:80]!r} is not a code store URL: use {accepted}")
+    shown = resolved.split("://", 1)[0]
+    raise ConfigurationError(f"unsupported code store URL scheme {shown[:32]!r}: use {accepted}")

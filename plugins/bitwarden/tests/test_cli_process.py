@@ -404,3 +404,21 @@ def test_bw_gets_an_allowlisted_environment(
     assert not set(leaked) & set(env)
     assert {k: env.get(k) for k in kept} == kept
     assert env["PATH"] and env["BW_SESSION"] == SESSION
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("VAULTS_BITWARDEN_URL", "http://u:pw-CANARY-1@[::1/x"),
+        ("VAULTS_BITWARDEN_URL", "ftp://u:pw-CANARY-1@127.0.0.1/"),
+        ("VAULTS_BITWARDEN_URL", "http://u:pw-CANARY-1@127.0.0.1:99999/"),
+        ("VAULTS_BITWARDEN_SERVER", "https://u:pw-CANARY-1@[vault.example"),
+    ],
+)
+def test_a_malformed_url_is_a_configuration_error_without_its_password(name: str, url: str) -> None:
+    """Issue 12: every URL error is a VaultsError that never shows the URL's user part."""
+    from vaults.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        BitwardenBackend.from_env({name: url})
+    assert "pw-CANARY-1" not in str(caught.value) and "pw-CANARY-1" not in repr(caught.value)

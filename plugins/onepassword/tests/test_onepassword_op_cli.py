@@ -203,3 +203,18 @@ def test_op_gets_an_allowlisted_environment(op_cli: OpCliFixture, tmp_path: Path
     assert not set(leaked) & set(child)
     assert {k: child.get(k) for k in kept} == kept
     assert child["OP_SERVICE_ACCOUNT_TOKEN"] == op_cli.token
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["http://u:pw-CANARY-1@[::1", "http://u:pw-CANARY-1@127.0.0.1:99999", "http://u:pw-CANARY-1@h"],
+)
+def test_a_malformed_connect_host_is_a_configuration_error_without_its_password(
+    host: str,
+) -> None:
+    """Issue 12: every URL error is a VaultsError that never shows the URL's user part."""
+    from vaults.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        fetch({"OP_CONNECT_HOST": host, "OP_CONNECT_TOKEN": "token"}, "op://Personal/GitHub")
+    assert "pw-CANARY-1" not in str(caught.value) and "pw-CANARY-1" not in repr(caught.value)

@@ -90,11 +90,19 @@ def normalise_host(host: str) -> str:
     text = host.strip().rstrip("/")
     if text.endswith("/v1"):
         text = text[:-3]
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises for a malformed port
+        hostname = parts.hostname
+    except ValueError:
+        hostname = None
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(
             "OP_CONNECT_HOST must be the URL of your Connect server, e.g. http://localhost:8080"
         )
+    if parts.username or parts.password:
+        raise ConfigurationError("OP_CONNECT_HOST must not contain a user name or password")
     return text
 
 
