@@ -329,7 +329,7 @@ def test_a_burst_of_mail_is_all_read_promptly(
 ) -> None:
     """Mail landing while the watcher fetches or re-enters IDLE: Dovecot does not report
     what was committed while IDLE was being set up until its own 30-s check; the watcher's
-    NOOP before IDLE and its re-read 1 s after each entry find it."""
+    NOOP before IDLE and its re-read 0.3 s after each entry find it."""
     import random
 
     count = 40

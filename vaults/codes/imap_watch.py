@@ -12,7 +12,7 @@
   at the first SELECT and every later message is fetched by UID with ``BODY.PEEK[]``
   (nothing is marked read unless ``mark_seen``; nothing is ever deleted).
 * IDLE (RFC 2177) is renewed every ``idle_renew`` seconds (default 24 minutes, under the 29
-  the RFC allows), and the folder is re-read 1 s after each IDLE entry, then at doubling
+  the RFC allows), and the folder is re-read 0.3 s after each IDLE entry, then at doubling
   intervals up to a minute while nothing arrives: a server can miss mail committed while
   IDLE is being set up (Dovecot reports it only at its next 30-s check). A NOOP before each
   IDLE closes most of that window. A server without IDLE is polled every ``interval``
@@ -79,7 +79,7 @@ DEFAULT_IDLE_RENEW: Final = 24 * 60.0
 DEFAULT_POLL_INTERVAL: Final = 30.0
 DEFAULT_TIMEOUT: Final = 30.0
 _CHECK_EVERY: Final = 0.5
-_RECHECK_FIRST: Final = 1.0
+_RECHECK_FIRST: Final = 0.3
 _RECHECK_MAX: Final = 60.0
 _BACKOFF_FIRST: Final = 0.5
 _BACKOFF_MAX: Final = 30.0
@@ -366,7 +366,7 @@ class ImapWatcher:
         self.ready.set()
         recheck = _RECHECK_FIRST
         while not stop.is_set():
-            # Besides the RFC 2177 renewal, IDLE is left and the folder re-read 1 s after
+            # Besides the RFC 2177 renewal, IDLE is left and the folder re-read 0.3 s after
             # every entry, then at doubling intervals while nothing arrives: a server can miss
             # mail committed while IDLE was being set up (Dovecot does) and report it only at
             # its own next periodic check, 30 s later.
