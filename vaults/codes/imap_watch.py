@@ -431,13 +431,25 @@ class ImapWatcher:
 
     # -- fetching ---------------------------------------------------------------------------------
     def _catch_up(self, client: IMAPClient) -> int:
-        assert self.next_uid is not None
-        first = self.next_uid
-        uids = sorted(uid for uid in client.search(["UID", f"{first}:*"]) if uid >= first)
-        for uid in uids:
-            self._take(client, uid)
-            self.next_uid = uid + 1
-        return len(uids)
+        """Fetch every message from ``next_uid`` on; the number fetched.
+
+        A server may evaluate SEARCH before syncing and report a message that landed
+        meanwhile only as an ``EXISTS`` at the end of that very command (Dovecot does); such
+        a notice is looked for (imaplib keeps it aside) and answered with another SEARCH."""
+        imap = client._imap  # the imaplib connection: its untagged EXISTS notices
+        total = 0
+        while True:
+            assert self.next_uid is not None
+            imap.response("EXISTS")  # forget notices from before this SEARCH
+            first = self.next_uid
+            uids = sorted(uid for uid in client.search(["UID", f"{first}:*"]) if uid >= first)
+            for uid in uids:
+                self._take(client, uid)
+                self.next_uid = uid + 1
+            total += len(uids)
+            _, notices = imap.response("EXISTS")
+            if not uids and not any(notices):
+                return total
 
     def _catch_up_by_date(self, client: IMAPClient) -> None:
         if self._alive_at is None:
