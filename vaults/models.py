@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
-    from vaults.totp import CodeLease
+    from vaults.lease import CodeLease
 
 __all__ = ["Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
 
@@ -95,7 +95,7 @@ class TotpCode(BaseModel):
 
     def lease(self) -> CodeLease:
         """A lease handing this same code to every box of one form (see :class:`CodeLease`)."""
-        from vaults.totp import CodeLease
+        from vaults.lease import CodeLease
 
         return CodeLease(self)
 
@@ -214,12 +214,10 @@ class Credential(BaseModel):
             "uris": list(self.uris),
             "totp": self.totp.public_dict(reveal=reveal) if self.totp else None,
         }
-        if self.totp_source is not None:
-            data["totp_source"] = self.totp_source
+        data["totp_source"] = self.totp_source  # always there: null without a code
         if self.totp_error is not None:
             data["totp_error"] = self.totp_error
         if self.magic_link is not None:
             data["magic_link"] = self.magic_link
-        if self.fields:
-            data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]
+        data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]  # always, [] if none
         return data

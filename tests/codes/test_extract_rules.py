@@ -132,6 +132,8 @@ def test_letters_long_glued_and_labelled_codes(content: str, code: str | None) -
     "content",
     [
         "Your code is SUMMER.",
+        "Your code is in the HTML version below.",
+        "Wysokość szkody: 482913 zł. Numer sprawy podamy osobno.",
         "Your code is 12345678901.",
         "A ONE-TIME CODE HAS BEEN GENERATED TO COMPLETE A REQUESTED ACTION",
         "Code A: 482913\nCode B: 739201",

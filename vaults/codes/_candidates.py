@@ -360,6 +360,14 @@ class _Scorer:
             return 6, gap
         return 0, gap
 
+    def _labelled(self, cand: Candidate) -> bool:
+        """Only a label's punctuation or one short verb between keyword and token ("code: X",
+        "code is X", "Kód je X"); "code is in the HTML" is a sentence, not a label."""
+        i = bisect.bisect_right(self.strong_ends, cand.start) - 1
+        gap = self.text[self.strong_by_end[i].end : cand.start]
+        words = re.findall(r"[^\W\d_]+", gap)
+        return len(gap) <= _LABEL_GAP and len(words) <= 1 and all(len(w) <= 5 for w in words)
+
     def _alone(self, cand: Candidate) -> bool:
         """The candidate is displayed on a line of its own (a code block, not a sentence)."""
         line_start = self.text.rfind("\n", 0, cand.start) + 1
@@ -416,7 +424,7 @@ class _Scorer:
             and not alone
         ):
             return None
-        if cand.shape == "letters" and not ((tight_before and before_gap <= _LABEL_GAP) or alone):
+        if cand.shape == "letters" and not ((tight_before and self._labelled(cand)) or alone):
             return None
         long_number = len(cand.value) > 8
         if long_number and not (
