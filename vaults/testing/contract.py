@@ -34,6 +34,7 @@ from vaults.errors import (
     AmbiguousItem,
     InvalidReference,
     ItemNotFound,
+    ReadOnlyVault,
     TotpAlreadySet,
     VaultsError,
 )
@@ -659,6 +660,10 @@ class VaultContract:
             pytest.skip("supports_store_totp = False")
         if type(seeded.backend).store_totp is VaultBackend.store_totp:
             pytest.skip("the backend does not implement store_totp (read-only plugin)")
+        try:
+            seeded.backend.check_writable()
+        except ReadOnlyVault as exc:
+            pytest.skip(f"this configuration cannot write: {exc}")
 
     def _write_secret(self) -> str:
         return _WRITE_URI if self.supports_otpauth_params else _WRITE_RAW

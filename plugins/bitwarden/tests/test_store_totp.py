@@ -179,37 +179,6 @@ def test_bw_serve_syncs_before_it_edits(
 
 
 @pytest.mark.slow
-def test_cli_write_keeps_the_secret_out_of_argv(
-    bitwarden_writable: WritableVault, bw_serve_writable: str, tmp_path: Path
-) -> None:
-    item_id = _create(bw_serve_writable, "Cli Target")
-    cli = bitwarden_writable.cli.clone(tmp_path / "appdata")
-    cli.run("sync")  # the CLI transport reads bw's local copy, like `bw get item`
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULTS_", "BW_"))}
-    env.update(cli.env)
-    env.update(VAULTS_LOAD_PLUGINS="bitwarden", VAULTS_BITWARDEN_BW=str(cli.binary))
-    before = _decrypted(bitwarden_writable.server, item_id)
-    result = subprocess.run(
-        [VAULTS_BIN, "set-totp", f"bitwarden://{item_id}", "-", "--json"],
-        input=SECRET,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    shown = json.loads(result.stdout)
-    assert shown["stored"] is True and shown["totp"]["code"]
-    assert CANARY not in result.stdout + result.stderr
-    _assert_bw_shows(bitwarden_writable, item_id, SECRET)
-    after = _decrypted(bitwarden_writable.server, item_id)
-    assert after["login"].pop("totp") == SECRET
-    before["login"].pop("totp")
-    assert after == before
-
-
-@pytest.mark.slow
 def test_native_write_is_read_by_bw(
     bitwarden_writable: WritableVault, bw_serve_writable: str, tmp_path: Path
 ) -> None:
@@ -290,3 +259,40 @@ def test_qr_piped_into_set_totp_shows_the_same_code_in_bw(
         if int(started // 30) == int(time.time() // 30):
             break
     assert shown == resolved == code_at(URI, started).code
+
+
+@pytest.mark.slow
+def test_cli_write_is_read_by_bw_and_keeps_the_secret_out_of_argv(
+    bitwarden_writable: WritableVault,
+    bw_serve_writable: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vaults_bitwarden import cli_transport
+
+    item_id = _create(bw_serve_writable, "Argv Target")
+    cli = bitwarden_writable.cli.clone(tmp_path / "appdata")
+    cli.run("sync")
+    seen: list[tuple[list[str], bytes | None]] = []
+    real_run = cli_transport.run
+
+    def recording(command: list[str], **kwargs: Any) -> Any:
+        seen.append((list(command), kwargs.get("stdin")))
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(cli_transport, "run", recording)
+    env = {**cli.env, "VAULTS_BITWARDEN_BW": str(cli.binary)}
+    backend = BitwardenBackend.from_env(env)
+    ref = parse_reference(f"bitwarden://{item_id}")
+    before = _decrypted(bitwarden_writable.server, item_id)
+    backend.store_totp(ref, backend.fetch(ref), parse_secret(SECRET))
+    _assert_bw_shows(bitwarden_writable, item_id, SECRET)
+    after = _decrypted(bitwarden_writable.server, item_id)
+    assert after["login"].pop("totp") == SECRET
+    before["login"].pop("totp")
+    assert after == before, "a field other than login.totp changed"
+    edits = [(argv, stdin) for argv, stdin in seen if argv[1:3] == ["edit", "item"]]
+    assert len(edits) == 1 and edits[0][1] is not None
+    assert SECRET in base64.b64decode(edits[0][1]).decode(), "the item goes on stdin"
+    assert not [argv for argv, _ in seen if any(SECRET in arg for arg in argv)]
+    assert backend.fetch(ref).totp_secret == parse_secret(SECRET)

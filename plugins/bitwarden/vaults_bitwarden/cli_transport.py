@@ -26,6 +26,7 @@ from typing import Any, Final
 import anyio.to_thread
 from pydantic import SecretStr
 
+from vaults.child_env import child_environment
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.process import Answer, Run, RunTimeout, end_lingering, run
@@ -95,8 +96,10 @@ class CliTransport:
     def child_env(
         self, extra: Mapping[str, str] | None = None, *, session: bool = True
     ) -> dict[str, str]:
-        """The environment ``bw`` runs with (public for tests)."""
-        env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+        """The environment ``bw`` runs with (public for tests): an allowlist
+        (:func:`vaults.child_env.child_environment`: PATH, HOME, locale, proxy and TLS
+        variables, ``BW_*`` and ``BITWARDENCLI_*``), never another vault's secrets."""
+        env = child_environment(os.environ, prefixes=("BW_", "BITWARDENCLI_"), drop=DROPPED_ENV)
         env.update(self._overlay)
         if self._appdata:
             env[ENV_APPDATA] = self._appdata
