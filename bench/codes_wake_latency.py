@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server: Any = None
         pg_url = args.postgres_url
         if pg_url is None:
-            from vaults.codes.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
+            from vaults.testing.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
 
             try:
                 server = ThrowawayPostgres().start()

@@ -6,9 +6,6 @@ import abc
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-import anyio
-import anyio.to_thread
-
 from vaults.errors import ReadOnlyVault, VaultsError
 from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
@@ -43,6 +40,8 @@ class VaultBackend(abc.ABC):
 
     async def afetch(self, ref: Reference) -> Credential:
         """Async :meth:`fetch`; the default runs ``fetch`` in a worker thread."""
+        import anyio.to_thread  # only async callers pay for anyio
+
         return await anyio.to_thread.run_sync(self.fetch, ref)
 
     def fetch_many(self, refs: Sequence[Reference]) -> list[Credential | VaultsError]:
@@ -62,6 +61,8 @@ class VaultBackend(abc.ABC):
         self, refs: Sequence[Reference], concurrency: int = DEFAULT_CONCURRENCY
     ) -> list[Credential | VaultsError]:
         """Async :meth:`fetch_many`: concurrent :meth:`afetch`, at most ``concurrency`` at once."""
+        import anyio
+
         results: list[Credential | VaultsError | None] = [None] * len(refs)
         limiter = anyio.Semaphore(max(1, concurrency))
 
@@ -104,6 +105,8 @@ class VaultBackend(abc.ABC):
         self, ref: Reference, item: Credential, secret: TotpSecret | None
     ) -> None:
         """Async :meth:`store_totp`; the default runs it in a worker thread."""
+        import anyio.to_thread  # only async callers pay for anyio
+
         await anyio.to_thread.run_sync(self.store_totp, ref, item, secret)
 
     def _label(self) -> str:

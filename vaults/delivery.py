@@ -196,10 +196,17 @@ def plan_delivery(
     secret, :class:`~vaults.errors.ConfigurationError` for ``email``/``text`` with nowhere
     to get the code from, or a pull endpoint without an API key.
     """
-    kind = parse_totp_type(_given(totp_type, "totp_type") or _field_text(cred, TYPE_FIELD), cred)
+    given_type = _given(totp_type, "totp_type")
+    kind = parse_totp_type(given_type or _field_text(cred, TYPE_FIELD), cred)
+    # the caller's choice (resolve(totp_type=…), --totp-type) is not described as the item's
     has_vault_code = cred.totp_secret is not None or cred.totp is not None
     if kind == "authenticator":
         if not has_vault_code and cred.totp_error is None:  # an unusable secret: told as such
+            if given_type:
+                raise NoCode(
+                    f"totp_type 'authenticator' was asked for, but {_named(cred)} has no TOTP "
+                    "secret in the vault"
+                )
             raise NoCode(
                 f"{_named(cred)} has totp_type 'authenticator' but no TOTP secret in the vault"
             )
@@ -211,9 +218,14 @@ def plan_delivery(
     if url is None and identifier is None:
         if kind is None:
             return None  # a plain item without a code: unchanged
+        where = (
+            f"totp_type {kind!r} was asked for, but {_named(cred)} has"
+            if given_type
+            else f"{_named(cred)} has totp_type {kind!r} but"
+        )
         raise ConfigurationError(
-            f"{_named(cred)} has totp_type {kind!r} but no totp_identifier or totp_url: add "
-            "one to the item or pass --totp-identifier / --totp-url"
+            f"{where} no totp_identifier or totp_url: add one to the item or pass "
+            "--totp-identifier / --totp-url"
         )
     if url is None:
         return DeliveryPlan(source="inbox", identifier=identifier)

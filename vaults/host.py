@@ -2,11 +2,16 @@
 
 A broken plugin is recorded in :attr:`PluginHost.plugins` (and shown by ``vaults plugins``);
 it never stops the others. No manager exists at import time: call :func:`make_host`.
+
+Plugins may also declare the reference schemes they handle in the ``vaults.schemes``
+entry-point group (name: the scheme, value: the same module as their ``vaults`` entry point).
+A lazy host (``make_host(lazy=True)``, what :class:`~vaults.resolver.Vaults` uses) then imports
+only the plugin that declares a scheme when it is first asked for it; a scheme nobody declares
+loads every plugin, as does listing the backends or calling any other hook.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +21,7 @@ import pluggy
 
 from vaults import hookspecs
 from vaults.backend import VaultBackend
+from vaults.entry_points import EntryPoint, entry_points
 from vaults.errors import UnknownScheme
 from vaults.markers import hookimpl
 
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "SCHEMES_GROUP",
     "BackendEntry",
     "PluginHost",
     "PluginInfo",
@@ -32,6 +39,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+SCHEMES_GROUP = f"{ENTRY_POINT_GROUP}.schemes"
 
 
 @dataclass
@@ -76,6 +84,30 @@ def _env_list(env: Mapping[str, str], name: str) -> set[str] | None:
     return {part.strip() for part in env[name].split(",") if part.strip()}
 
 
+def _wanted_entry_points(
+    env: Mapping[str, str],
+) -> tuple[list[EntryPoint], dict[str, set[str]]]:
+    """The ``vaults`` entry points that ``env`` lets load (sorted by name), and
+    scheme -> values of the entry points declaring it in ``vaults.schemes``."""
+    wanted = _env_list(env, "VAULTS_LOAD_PLUGINS")
+    disabled = _env_list(env, "VAULTS_DISABLED_PLUGINS") or set()
+    everything = entry_points([ENTRY_POINT_GROUP, SCHEMES_GROUP])  # one scan of the metadata
+    chosen = []
+    plugins = [ep for ep in everything if ep.group == ENTRY_POINT_GROUP]
+    for ep in sorted(plugins, key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist is not None else None
+        names = {ep.name} | ({dist} if dist else set())
+        if wanted is not None and not names & wanted:
+            continue
+        if names & disabled:
+            continue
+        chosen.append(ep)
+    declared: dict[str, set[str]] = {}
+    for ep in (ep for ep in everything if ep.group == SCHEMES_GROUP):
+        declared.setdefault(ep.name.lower(), set()).add(ep.value)
+    return chosen, declared
+
+
 class PluginHost:
     """A pluggy manager plus the typed calls the host makes (tox-4 style wrapper)."""
 
@@ -83,6 +115,8 @@ class PluginHost:
         self.pm = pm
         self.plugins: list[PluginInfo] = []
         self._backends: dict[str, BackendEntry] | None = None
+        self._pending: list[EntryPoint] = []  # discovered, not loaded yet
+        self._declared: dict[str, set[str]] = {}
 
     # -- registration -------------------------------------------------------------
     def add_plugin(
@@ -108,44 +142,71 @@ class PluginHost:
         self._backends = None
         return info
 
+    def discover(self, env: Mapping[str, str]) -> None:
+        """Find the installed plugins ``env`` allows, without importing any (see
+        :meth:`load_pending` and :meth:`load_for_scheme`)."""
+        self._pending, self._declared = _wanted_entry_points(env)
+
     def load_entrypoints(self, env: Mapping[str, str]) -> None:
-        wanted = _env_list(env, "VAULTS_LOAD_PLUGINS")
-        disabled = _env_list(env, "VAULTS_DISABLED_PLUGINS") or set()
-        for ep in sorted(
-            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
-        ):
-            dist = ep.dist.name if ep.dist is not None else None
-            names = {ep.name} | ({dist} if dist else set())
-            if wanted is not None and not names & wanted:
-                continue
-            if names & disabled:
-                continue
-            if self.pm.has_plugin(ep.name):
-                continue
-            version = ep.dist.version if ep.dist is not None else None
-            try:
-                loaded = ep.load()
-            except Exception as exc:
-                self.plugins.append(
-                    PluginInfo(
-                        name=ep.name,
-                        module=ep.value,
-                        distribution=dist,
-                        version=version,
-                        error=_describe(exc),
-                    )
+        """Discover and import every allowed plugin."""
+        self.discover(env)
+        self.load_pending()
+
+    def load_pending(self) -> None:
+        """Import every discovered plugin not imported yet."""
+        pending, self._pending = self._pending, []
+        for ep in pending:
+            self._load(ep)
+
+    def load_for_scheme(self, scheme: str) -> None:
+        """Import the plugins that declare ``scheme`` (``vaults.schemes``); when none does, or
+        they do not register it after all, every remaining plugin."""
+        values = self._declared.get(scheme.lower(), set())
+        chosen = [ep for ep in self._pending if ep.value in values]
+        if chosen:
+            self._pending = [ep for ep in self._pending if ep not in chosen]
+            for ep in chosen:
+                self._load(ep)
+            if scheme.lower() in self._compute_backends():
+                return
+        self.load_pending()
+
+    def _load(self, ep: EntryPoint) -> None:
+        if self.pm.has_plugin(ep.name):
+            return
+        dist = ep.dist.name if ep.dist is not None else None
+        version = ep.dist.version if ep.dist is not None else None
+        try:
+            loaded = ep.load()
+        except Exception as exc:
+            self.plugins.append(
+                PluginInfo(
+                    name=ep.name,
+                    module=ep.value,
+                    distribution=dist,
+                    version=version,
+                    error=_describe(exc),
                 )
-                continue
-            self.add_plugin(loaded, ep.name, distribution=dist, version=version)
+            )
+            self._backends = None
+            return
+        self.add_plugin(loaded, ep.name, distribution=dist, version=version)
 
     # -- typed hook calls -----------------------------------------------------------
     def backends(self) -> dict[str, BackendEntry]:
         """scheme -> backend class, from every plugin's ``vaults_register_backends``; each
         plugin's registration is isolated (an exception is recorded on its PluginInfo)."""
+        self.load_pending()
+        return self._compute_backends()
+
+    def _compute_backends(self) -> dict[str, BackendEntry]:
+        """:meth:`backends` of the plugins imported so far."""
         if self._backends is not None:
             return self._backends
         found: dict[str, BackendEntry] = {}
         infos = {info.name: info for info in self.plugins}
+        for known in infos.values():
+            known.schemes = []
         for impl in reversed(self.pm.hook.vaults_register_backends.get_hookimpls()):
             info = infos.get(impl.plugin_name)
             if info is None:
@@ -176,7 +237,10 @@ class PluginHost:
         return found
 
     def backend_class(self, scheme: str) -> type[VaultBackend]:
-        entry = self.backends().get(scheme.lower())
+        entry = self._compute_backends().get(scheme.lower())
+        if entry is None and self._pending:
+            self.load_for_scheme(scheme)
+            entry = self._compute_backends().get(scheme.lower())
         if entry is None:
             known = ", ".join(sorted(self.backends())) or "none installed"
             raise UnknownScheme(
@@ -187,6 +251,7 @@ class PluginHost:
 
     def extract_code(self, content: str, source: str | None = None) -> ExtractedCode | None:
         """The first plugin answer to ``vaults_extract_code``, else the built-in extractor's."""
+        self.load_pending()
         result: ExtractedCode | None = self.pm.hook.vaults_extract_code(
             content=content, source=source
         )
@@ -199,12 +264,15 @@ def make_host(
     load_entrypoints: bool = True,
     plugins: Iterable[tuple[str, object]] = (),
     builtins: bool = True,
+    lazy: bool = False,
 ) -> PluginHost:
     """Build a fresh plugin host.
 
     ``env`` defaults to ``os.environ`` (``VAULTS_LOAD_PLUGINS``: comma list of plugin or
     distribution names to load, empty loads none; ``VAULTS_DISABLED_PLUGINS``: names to skip).
     ``plugins`` adds ``(name, module_or_object)`` pairs directly (used by tests).
+    ``lazy=True`` discovers the entry points but imports a plugin only when a scheme it
+    declares is asked for (:meth:`PluginHost.backend_class`) or every plugin is needed.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -216,5 +284,7 @@ def make_host(
     for name, plugin in plugins:
         host.add_plugin(plugin, name)
     if load_entrypoints:
-        host.load_entrypoints(os.environ if env is None else env)
+        host.discover(os.environ if env is None else env)
+        if not lazy:
+            host.load_pending()
     return host

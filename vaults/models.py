@@ -12,11 +12,21 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
-    from vaults.totp import CodeLease
+    from vaults.lease import CodeLease
 
 __all__ = ["Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
 
 MASK = "********"
+_SECRET_MASK = "**********"  # noqa: S105 - a mask, not a password
+"""How ``repr``/``str`` show a code or a magic link (as :class:`pydantic.SecretStr` does)."""
+
+
+def masked_repr_args(args: Any, names: frozenset[str]) -> Any:
+    """``__repr_args__`` pairs with the values of ``names`` masked (``None`` stays)."""
+    for name, value in args:
+        yield name, (_SECRET_MASK if name in names and value is not None else value)
+
+
 Algorithm = Literal["SHA1", "SHA256", "SHA512"]
 CodeSource = Literal["vault", "server", "pull", "inbox"]
 
@@ -24,7 +34,7 @@ CodeSource = Literal["vault", "server", "pull", "inbox"]
 class TotpSecret(BaseModel):
     """A parsed TOTP secret with its parameters (see :func:`vaults.totp.parse_secret`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     secret: SecretStr
     """Normalised base32: upper case, no spaces, no padding."""
@@ -62,14 +72,18 @@ class TotpSecret(BaseModel):
 class TotpCode(BaseModel):
     """One code and its validity window (epoch seconds, ``valid_until`` exclusive)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
+    """The code (masked in ``repr``/``str``; read it here or with :meth:`public_dict`)."""
     valid_from: int
     valid_until: int
     period: int
     digits: int
     _secret: TotpSecret | None = PrivateAttr(default=None)
+
+    def __repr_args__(self) -> Any:
+        return masked_repr_args(super().__repr_args__(), frozenset({"code"}))
 
     def seconds_left(self, now: float | None = None) -> float:
         """Seconds until the code stops being valid (negative once expired)."""
@@ -81,7 +95,7 @@ class TotpCode(BaseModel):
 
     def lease(self) -> CodeLease:
         """A lease handing this same code to every box of one form (see :class:`CodeLease`)."""
-        from vaults.totp import CodeLease
+        from vaults.lease import CodeLease
 
         return CodeLease(self)
 
@@ -120,7 +134,7 @@ def _without_credentials(url: str) -> str:
 class CustomField(BaseModel):
     """A custom field of a vault item. Values are secret (hidden fields hold secrets)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     value: SecretStr | None = None
@@ -145,7 +159,7 @@ class CustomField(BaseModel):
 class Credential(BaseModel):
     """What a host gets back: who to log in as, the password and a ready-to-type code."""
 
-    model_config = ConfigDict(frozen=False, validate_assignment=True)
+    model_config = ConfigDict(frozen=False, validate_assignment=True, defer_build=True)
 
     vault: str
     """The vault plugin's scheme (``keepass``, ``bitwarden``, ``op``…)."""
@@ -159,6 +173,7 @@ class Credential(BaseModel):
     totp_source: CodeSource | None = None
     """Where ``totp`` came from: vault secret, server-computed code, pull endpoint, inbox."""
     magic_link: str | None = None
+    """A delivered sign-in link (masked in ``repr``/``str``)."""
     ref: str | None = None
     totp_secret: TotpSecret | None = Field(default=None, exclude=True, repr=False)
     """Set by backends; the host turns it into ``totp``. Never serialised."""
@@ -168,6 +183,9 @@ class Credential(BaseModel):
     reprompt: bool = False
     """The vault asks for the master password again before showing this item (Bitwarden's
     re-prompt): the host returns it only when allowed (``Vaults(allow_reprompt=True)``)."""
+
+    def __repr_args__(self) -> Any:
+        return masked_repr_args(super().__repr_args__(), frozenset({"magic_link"}))
 
     def field(self, name: str) -> CustomField | None:
         """The first custom field called ``name`` (case-insensitive)."""
@@ -196,12 +214,10 @@ class Credential(BaseModel):
             "uris": list(self.uris),
             "totp": self.totp.public_dict(reveal=reveal) if self.totp else None,
         }
-        if self.totp_source is not None:
-            data["totp_source"] = self.totp_source
+        data["totp_source"] = self.totp_source  # always there: null without a code
         if self.totp_error is not None:
             data["totp_error"] = self.totp_error
         if self.magic_link is not None:
             data["magic_link"] = self.magic_link
-        if self.fields:
-            data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]
+        data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]  # always, [] if none
         return data

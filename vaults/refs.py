@@ -11,6 +11,8 @@ from vaults.errors import InvalidReference
 __all__ = ["Reference", "parse_reference"]
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{0,31}")
+# ``keepass:/Title``, ``keepass:Title``, ``keepass:///Title``-less slips of the pen
+_NEAR_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{0,31}):/{0,1}(?P<rest>[^/].*)", re.S)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ def parse_reference(raw: str) -> Reference:
         raise InvalidReference("the reference is too long (over 4096 characters)")
     scheme, sep, body = text.partition("://")
     if not sep:
+        near = _NEAR_SCHEME.fullmatch(text)
+        if near is not None and near["rest"].strip():
+            suggestion = f"{near['scheme'].lower()}://{near['rest']}"
+            raise InvalidReference(
+                f"reference {text[:80]!r} needs '://' after the scheme: "
+                f"did you mean {suggestion[:90]!r}?"
+            )
         raise InvalidReference(
             f"reference {text[:80]!r} has no scheme; write it as SCHEME://ITEM, e.g. keepass://Title"
         )

@@ -11,13 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
-
-import anyio
-import anyio.to_thread
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
 from vaults.delivery import (
@@ -128,7 +124,7 @@ class Vaults:
     @property
     def host(self) -> PluginHost:
         if self._host is None:
-            self._host = make_host(env=self.env)
+            self._host = make_host(env=self.env, lazy=True)
         return self._host
 
     def backend(self, scheme: str) -> VaultBackend:
@@ -287,6 +283,8 @@ class Vaults:
     ) -> Credential:
         """Async :meth:`resolve`: waits with the inbox's ``await_wait`` / ``apull``, so no
         thread is held while a code is awaited, and the wait is cancellable."""
+        import anyio.to_thread  # only async callers pay for anyio
+
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
         backend = await anyio.to_thread.run_sync(self.backend, parsed.scheme)
@@ -370,6 +368,8 @@ class Vaults:
         replace: bool = False,
     ) -> TotpStored:
         """Async :meth:`store_totp`."""
+        import anyio.to_thread  # only async callers pay for anyio
+
         from vaults import enrol
 
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
@@ -440,6 +440,8 @@ class Vaults:
             ((scheme, members),) = groups.items()
             run(scheme, members)
         elif groups:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(len(groups), self.concurrency)) as pool:
                 for future in [pool.submit(run, s, m) for s, m in groups.items()]:
                     future.result()
@@ -453,6 +455,8 @@ class Vaults:
         now: float | None = None,
     ) -> list[Credential | VaultsError]:
         """Async :meth:`resolve_many`; at most ``concurrency`` lookups in flight per backend."""
+        import anyio.to_thread  # only async callers pay for anyio
+
         results, groups = self._group(refs)
 
         async def run(scheme: str, members: list[tuple[int, Reference]]) -> None:

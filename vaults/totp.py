@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Final
 
 from pydantic import SecretStr
 
-from vaults.errors import InvalidTotpSecret, TotpExpired
+from vaults.errors import InvalidTotpSecret
+from vaults.lease import CodeLease  # re-exported: its home before vaults.lease
 from vaults.models import TotpCode, TotpSecret
 from vaults.totp_core import (
     DEFAULT_RULES,
@@ -164,42 +164,3 @@ def code_for_entry(
     if (counter + 1) * parsed.period - t < min_remaining:
         counter += 1
     return _code_for_window(parsed, counter)
-
-
-class CodeLease:
-    """Hands one code to every digit box of one form, and refuses once it expired.
-
-    >>> lease = code.lease()  # doctest: +SKIP
-    >>> for i, box in enumerate(boxes): box.fill(lease.digit(i))  # doctest: +SKIP
-    """
-
-    def __init__(self, code: TotpCode, clock: Callable[[], float] = time.time) -> None:
-        self._code = code
-        self._clock = clock
-
-    @property
-    def valid_until(self) -> int:
-        return self._code.valid_until
-
-    def _check(self) -> str:
-        if self._clock() >= self._code.valid_until:
-            raise TotpExpired("the one-time code expired before the form was filled; resolve again")
-        return self._code.code
-
-    @property
-    def code(self) -> str:
-        """The whole code; raises :class:`~vaults.errors.TotpExpired` after ``valid_until``."""
-        return self._check()
-
-    def digit(self, index: int) -> str:
-        """The character for box ``index`` (0-based)."""
-        code = self._check()
-        if not 0 <= index < len(code):
-            raise IndexError(f"the code has {len(code)} characters, box {index} does not exist")
-        return code[index]
-
-    def __len__(self) -> int:
-        return len(self._code.code)
-
-    def __repr__(self) -> str:
-        return f"CodeLease(digits={len(self._code.code)}, valid_until={self._code.valid_until})"

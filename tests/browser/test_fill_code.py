@@ -230,3 +230,22 @@ def test_eight_digit_code_on_eight_boxes_and_not_on_six(page: Any, site: Website
     open_page(page, site, "eight-boxes", code)
     assert fill_code(page, code, submit=True).count == 8
     assert result(page) == "accepted"
+
+
+def test_code_words_of_the_extractor_name_code_fields(page: Any) -> None:
+    # "পাসকোড" (Bengali: passcode) is only in the code extractor's rules (vaults/codes/rules)
+    page.set_content('<form><label for="x">পাসকোড</label><input id="x" name="f1"></form>')
+    found = find_code_inputs(page)
+    assert found.kind == "single"
+    assert found.boxes[0].evaluate("e => e.id") == "x"
+
+
+def test_a_password_field_is_not_a_code_field_in_any_language(page: Any) -> None:
+    # "รหัส" is a code in Thai, "รหัสผ่าน" a password; "κωδικός πρόσβασης" likewise in Greek
+    page.set_content(
+        """<form><label for="u">ชื่อผู้ใช้</label><input id="u" name="u">
+        <label for="p">รหัสผ่าน</label><input id="p" type="password" name="p">
+        <label for="g">Κωδικός πρόσβασης</label><input id="g" type="password" name="g"></form>"""
+    )
+    with pytest.raises(CodeFieldNotFound):
+        find_code_inputs(page)

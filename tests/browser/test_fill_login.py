@@ -121,3 +121,28 @@ def test_login_form_in_a_same_origin_frame(page: Any, site: Website) -> None:
     page.frames[-1].wait_for_selector("#password")
     assert fill_login(page, CRED, submit=True).step == "both"
     assert site.answers(sid) == [(True, "ok")]
+
+
+def test_a_signup_form_with_one_password_is_not_filled(page: Any) -> None:
+    # no confirm field and no autocomplete: only its button says it registers
+    page.set_content(
+        """<form method="post" action="signupResult.php">
+        <label for="user_name">Nom d'utilisateur</label><input id="user_name" name="user_name">
+        <label for="email">Courriel</label><input id="email" name="email">
+        <label for="pwd">Mot de passe</label><input id="pwd" type="password" name="pwd">
+        <button type="submit">Soumettre mon enregistrement</button></form>"""
+    )
+    with pytest.raises(LoginFieldNotFound, match="signup"):
+        fill_login(page, CRED, timeout=0)
+    assert page.input_value("#pwd") == ""
+
+
+def test_a_french_login_form_is_filled(page: Any) -> None:
+    page.set_content(
+        """<form method="post" action="/connexion">
+        <label for="u">Identifiant</label><input id="u" name="identifiant">
+        <label for="m">Mot de passe</label><input id="m" type="password" name="mdp">
+        <button type="submit">Se connecter</button></form>"""
+    )
+    assert fill_login(page, CRED).step == "both"
+    assert page.input_value("#u") == CRED.username

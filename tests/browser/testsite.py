@@ -85,6 +85,9 @@ CODE_PAGES: tuple[PageSpec, ...] = (
     PageSpec("paste-only", "split"),
     PageSpec("single-paste-only", "single"),
     PageSpec("auto-submit", "split"),
+    # real login software's own 2FA forms (attributes and strings from their templates)
+    PageSpec("keycloak-otp", "single"),
+    PageSpec("gitea-twofa", "single"),
 )
 CODE_PAGE = {p.name: p for p in CODE_PAGES}
 LOGIN_PAGES = (

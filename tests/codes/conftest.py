@@ -33,7 +33,7 @@ STORES = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[object]:
-    from vaults.codes.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
+    from vaults.testing.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
 
     try:
         server = ThrowawayPostgres().start()
@@ -50,7 +50,7 @@ def pg_server() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def pg_url(pg_server: object) -> str:
-    from vaults.codes.pg_cluster import ThrowawayPostgres
+    from vaults.testing.pg_cluster import ThrowawayPostgres
 
     assert isinstance(pg_server, ThrowawayPostgres)
     return pg_server.url

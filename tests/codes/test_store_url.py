@@ -12,13 +12,19 @@ import pytest
 from vaults.codes.inbox import Inbox
 from vaults.codes.postgres_store import PostgresStore, redact_url
 from vaults.codes.sqlite_store import SqliteStore
-from vaults.codes.store_url import default_sqlite_path, open_store, resolve_store_url
+from vaults.codes.store_url import (
+    check_store_directory,
+    default_sqlite_path,
+    open_store,
+    resolve_store_url,
+)
 from vaults.errors import ConfigurationError, VaultUnavailable
 from vaults.host import PluginHost
 
 
 def test_relative_and_absolute_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
     relative = open_store("sqlite:///data/codes.db", env={})
     assert isinstance(relative, SqliteStore)
     assert relative.path == Path("data/codes.db")
@@ -32,6 +38,7 @@ def test_relative_path_is_resolved_against_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codes_host: PluginHost
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
     with Inbox("sqlite:///sub/codes.db", host=codes_host, env={}) as inbox:
         inbox.push("user@example.com", "Your code is 482913")
     assert (tmp_path / "sub" / "codes.db").is_file()
@@ -85,6 +92,23 @@ def test_redact_url() -> None:
         "postgresql://u:***@h:5432/db?sslmode=disable"
     )
     assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_missing_directory_is_refused_except_the_default_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in --store / VAULTS_STORE must not silently start a second inbox."""
+    with pytest.raises(ConfigurationError, match="does not exist") as caught:
+        check_store_directory(f"sqlite:///{tmp_path}/no/such/dir/codes.db", env={})
+    assert caught.value.exit_code == 2
+    assert not (tmp_path / "no").exists()
+    check_store_directory(None, env={"VAULTS_DATA_DIR": str(tmp_path / "data-dir")})  # default
+    check_store_directory(f"sqlite:///{tmp_path}/codes.db", env={})  # the directory exists
+
+
+def test_a_store_url_without_scheme_names_the_accepted_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"sqlite:///.*postgresql://"):
+        open_store("garbage", env={})
 
 
 def test_unusable_sqlite_path_is_vault_unavailable(tmp_path: Path, codes_host: PluginHost) -> None:

@@ -93,7 +93,7 @@ def test_credential_without_secrets() -> None:
     cred = Credential(vault="dict", id="1", name="Plain")
     data = cred.public_dict()
     assert data["password"] is None and data["totp"] is None
-    assert "totp_source" not in data and "fields" not in data
+    assert data["totp_source"] is None and data["fields"] == []  # always there (issue 14)
 
 
 def test_field_lookup_is_case_insensitive() -> None:

@@ -38,7 +38,7 @@ from vaults.models import Credential, CustomField
 from vaults.refs import Reference
 from vaults.resolver import Vaults
 from vaults.testing.hosts import make_test_host
-from vaults.totp import parse_secret
+from vaults.totp import secret_or_error
 
 T = TypeVar("T")
 
@@ -95,7 +95,8 @@ class FieldsBackend(VaultBackend):
                 )
                 for name, value in item.fields.items()
             ],
-            totp_secret=parse_secret(item.totp) if item.totp else None,
+            totp_secret=secret_or_error(item.totp)[0],
+            totp_error=secret_or_error(item.totp)[1],
         )
 
 

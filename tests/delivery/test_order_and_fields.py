@@ -134,6 +134,16 @@ def test_authenticator_ignores_delivery_fields(make_vaults: MakeVaults) -> None:
     assert vaults.resolve("fields://Acme").totp_source == "vault"
 
 
+def test_authenticator_with_an_unusable_secret_keeps_the_login(make_vaults: MakeVaults) -> None:
+    hotp = f"otpauth://hotp/A:alice?secret={CANARY_SECRET}&counter=1"
+    vaults = make_vaults(item(totp=hotp, fields={"totp_type": "authenticator"}))
+    cred = vaults.resolve("fields://Acme")
+    assert cred.username == "alice" and cred.totp is None and cred.totp_source is None
+    assert cred.totp_error is not None and "HOTP" in cred.totp_error
+    assert vaults._inbox is None
+    no_leak([cred.totp_error, repr(cred), str(cred.public_dict())], [CANARY_SECRET])
+
+
 @pytest.mark.parametrize("kind", ["email", "text", "SMS"])
 def test_email_or_text_skips_the_vault_secret(
     kind: str, make_vaults: MakeVaults, pusher: Inbox, store_url: str, background: Background

@@ -25,6 +25,7 @@ BAD_TOTP = "CANARYBADTOTP!!0189@@SECRET"  # not base32: parsing must fail withou
 FIELD_SECRET = "CanaryHiddenFieldValue-3Fq"
 BW_SESSION = "CanaryBwSessionKey+ZmFrZS1zZXNzaW9u=="
 BW_PASSWORD = "CanaryBwMasterPassword-8Kd"
+BW_CLIENTSECRET = "CanaryBwClientSecret-Hk4Tz"
 OP_CONNECT_TOKEN = "eyJhbGciOiJFUzI1NiJ9.CanaryConnectToken.c2lnbmF0dXJl"
 OP_SERVICE_ACCOUNT_TOKEN = "ops_CanaryServiceAccountToken-Zz9"
 VAULTS_API_KEY = "CanaryVaultsApiKey-4f2e91"
@@ -44,6 +45,7 @@ ALL: dict[str, str] = {
     FIELD_SECRET: "hidden field value",
     BW_SESSION: "BW_SESSION",
     BW_PASSWORD: "BW_PASSWORD",
+    BW_CLIENTSECRET: "BW_CLIENTSECRET",
     OP_CONNECT_TOKEN: "OP_CONNECT_TOKEN",
     OP_SERVICE_ACCOUNT_TOKEN: "OP_SERVICE_ACCOUNT_TOKEN",
     VAULTS_API_KEY: "VAULTS_API_KEY",
@@ -58,6 +60,7 @@ ALL: dict[str, str] = {
 ENV_CANARIES: dict[str, str] = {
     "BW_SESSION": BW_SESSION,
     "BW_PASSWORD": BW_PASSWORD,
+    "BW_CLIENTSECRET": BW_CLIENTSECRET,
     "OP_CONNECT_TOKEN": OP_CONNECT_TOKEN,
     "OP_SERVICE_ACCOUNT_TOKEN": OP_SERVICE_ACCOUNT_TOKEN,
     "VAULTS_API_KEY": VAULTS_API_KEY,

@@ -74,7 +74,10 @@ def test_schemathesis_no_5xx_and_conforming_answers(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # the codes API; the provider webhooks (/v1/inbound/…) have their own tests (tests/mail)
+    operations = [
+        op for op in (result.ok() for result in schema.get_all_operations()) if op.path == URL
+    ]
     assert {(op.method.upper(), op.path) for op in operations} == {("GET", URL), ("POST", URL)}
     conformance = [
         checks.not_a_server_error,

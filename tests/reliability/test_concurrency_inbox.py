@@ -283,7 +283,7 @@ def test_sqlite_16_pushers_16_waiters(reliability_report: Any, tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    from vaults.codes.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
+    from vaults.testing.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
 
     try:
         server = ThrowawayPostgres().start()

@@ -174,7 +174,7 @@ def test_inbox_arguments_sqlite(reliability_report: Any, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    from vaults.codes.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
+    from vaults.testing.pg_cluster import PostgresMissing, ThrowawayPostgres, wait_ready
 
     try:
         server = ThrowawayPostgres().start()

@@ -44,6 +44,7 @@ from vaults.errors import (
     InvalidInput,
     InvalidTotpSecret,
     ItemNotFound,
+    NoCode,
     VaultLocked,
     VaultsError,
     VaultUnavailable,
@@ -92,18 +93,12 @@ def test_keepass(keepass_db: Path, tmp_path: Path, debug_caplog: Any, reliabilit
     ledger.ok("keepass ok", lambda: _resolve(env, "keepass://Canary Login"), log)
     ledger.error("keepass not found", lambda: _resolve(env, "keepass://Missing"), log, ItemNotFound)
     ledger.error("keepass ambiguous", lambda: _resolve(env, "keepass://Twin"), log, AmbiguousItem)
-    ledger.error(
-        "keepass bad TOTP secret",
-        lambda: _resolve(env, "keepass://Bad TOTP"),
-        log,
-        InvalidTotpSecret,
+    # an unusable TOTP keeps the login: a credential with totp_error, checked like any other
+    ledger.ok("keepass bad TOTP secret", lambda: _resolve(env, "keepass://Bad TOTP"), log)
+    bad_uri = ledger.ok(
+        "keepass bad TOTP parameters", lambda: _resolve(env, "keepass://Bad TOTP URI"), log
     )
-    ledger.error(
-        "keepass bad TOTP parameters",
-        lambda: _resolve(env, "keepass://Bad TOTP URI"),
-        log,
-        InvalidTotpSecret,
-    )
+    assert bad_uri.totp is None and bad_uri.totp_error
     wrong = {**env, "VAULTS_KEEPASS_PASSWORD": c.WRONG_SECRET}
     ledger.error(
         "keepass wrong master password",
@@ -189,10 +184,10 @@ def test_bitwarden_serve(debug_caplog: Any, reliability_report) -> None:
             "BW_PASSWORD": c.BW_PASSWORD,
         }
         ledger.ok("bw serve ok", lambda: _resolve(env, "bitwarden://Canary Login"), log)
+        ledger.ok("bw serve bad TOTP", lambda: _resolve(env, "bitwarden://Bad TOTP"), log)
         for name, kind in (
             ("Missing", ItemNotFound),
             ("Twin", AmbiguousItem),
-            ("Bad TOTP", InvalidTotpSecret),
             ("Locked", AuthenticationFailed),  # unlock with BW_PASSWORD fails
             ("Echo 400", VaultUnavailable),
             ("Echo 500", VaultUnavailable),
@@ -265,7 +260,7 @@ def test_bitwarden_cli(tmp_path: Path, debug_caplog: Any, reliability_report) ->
 OP_PATHS = [
     ("Missing", "op://Personal/Missing", ItemNotFound),
     ("ambiguous", "op://Personal/Twin", AmbiguousItem),
-    ("bad TOTP", "op://Personal/Bad TOTP", InvalidTotpSecret),
+    ("bad TOTP, code only", "op://Personal/Bad TOTP?attribute=otp", NoCode),
     ("no such vault", "op://Nowhere/Canary Login", ItemNotFound),
     ("restricted vault", "op://Restricted/Root", VaultsError),
     ("no such field", "op://Personal/Canary Login/nofield", VaultsError),
@@ -285,6 +280,7 @@ def test_onepassword_connect(debug_caplog: Any, reliability_report) -> None:
         ledger.ok("connect ok", lambda: _resolve(env, "op://Personal/Canary Login"), log)
         for name, ref, kind in OP_PATHS:
             ledger.error(f"connect {name}", lambda r=ref: _resolve(env, r), log, kind)
+        ledger.ok("connect bad TOTP", lambda: _resolve(env, "op://Personal/Bad TOTP"), log)
         wrong = {**env, "OP_CONNECT_TOKEN": c.WRONG_SECRET}
         ledger.error(
             "connect wrong token",
@@ -329,6 +325,7 @@ def test_onepassword_op_cli(tmp_path: Path, debug_caplog: Any, reliability_repor
     ledger.ok("op ok", lambda: _resolve(env, "op://Personal/Canary Login"), log)
     for name, ref, kind in OP_PATHS:
         ledger.error(f"op {name}", lambda r=ref: _resolve(env, r), log, kind)
+    ledger.ok("op bad TOTP", lambda: _resolve(env, "op://Personal/Bad TOTP"), log)
     wrong = {**env, "OP_SERVICE_ACCOUNT_TOKEN": c.WRONG_SECRET}
     ledger.error(
         "op wrong token", lambda: _resolve(wrong, "op://Personal/Canary Login"), log, VaultsError

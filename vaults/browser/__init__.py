@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -76,6 +77,41 @@ _FINISH_JS = _script("finish.js").replace("(SUBMIT)", f"({_SUBMIT_JS})")
 _CUES: dict[str, Any] = json.loads(
     resources.files(__package__).joinpath("cues.json").read_text(encoding="utf-8")
 )
+
+
+def _extractor_code_words() -> list[str]:
+    """The code extractor's ``code_words`` (vaults/codes/rules/*.json, one file per
+    language) as JavaScript regular expressions: ``\\w`` made Unicode-aware, whole words
+    where the pattern is in a spaced script. Patterns that name a password are left out (a
+    one-time *password* is a code in a message, but a password field is not a code field)."""
+    rules = resources.files("vaults.codes").joinpath("rules")
+    if not rules.is_dir():
+        return []
+    passwords = _CUES["words"]["password"]
+    spaced = re.compile(r"[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
+    found: dict[str, None] = {}
+    for entry in sorted(rules.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        try:
+            data = json.loads(entry.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        for pattern in data.get("code_words", []) if isinstance(data, dict) else []:
+            try:
+                compiled = re.compile(pattern, re.IGNORECASE)
+            except re.error:
+                continue
+            if any(compiled.fullmatch(word) for word in passwords):
+                continue
+            js = pattern.replace("\\w", "[\\p{L}\\p{N}_]")
+            if spaced.search(re.sub(r"\\.", "", pattern)):  # letters, not escapes
+                js = f"(?<![\\p{{L}}\\p{{N}}])(?:{js})(?![\\p{{L}}])"
+            found[js] = None
+    return list(found)
+
+
+_CUES["rules"] = _extractor_code_words()
 _POLL_MS = 100
 _MAX_CODE = 32
 

@@ -31,6 +31,17 @@
   };
   const has = {};
   for (const [key, words] of Object.entries(cues.words)) has[key] = compile(words);
+  // the code extractor's per-language code words (vaults/codes/rules), regular expressions
+  const rules = [];
+  for (const src of cues.rules || []) {
+    try {
+      rules.push(new RegExp(src, "iu"));
+    } catch (e) {
+      /* a pattern this browser's RegExp cannot read: skipped */
+    }
+  }
+  const ownCode = has.code;
+  has.code = (text) => !!text && (ownCode(text) || rules.some((re) => re.test(text)));
   const words = (s) =>
     (s || "")
       .replace(/([a-z])([A-Z])/g, "$1 $2")
@@ -208,7 +219,14 @@
     let best = null;
     for (const [scope, els] of forms) {
       const passwords = els.filter(isPassword);
-      if (passwords.length > 1 || passwords.some(newPassword)) {
+      // ...and so is a form whose submit button or action says it registers
+      const signup =
+        scope !== doc.body &&
+        ([...scope.querySelectorAll("button, input[type=submit]")].some((b) =>
+          has.signup(b.value || textOf(b, 60)),
+        ) ||
+          has.signup(words(scope.getAttribute && scope.getAttribute("action"))));
+      if (passwords.length > 1 || passwords.some(newPassword) || signup) {
         for (const el of els) note(el, "signup or password-change form");
         continue;
       }
@@ -288,7 +306,8 @@
         note(el, acNegative.startsWith("tel") ? "phone number" : acNegative);
         continue;
       }
-      if (type === "password" && !has.code(ownText + " " + label)) {
+      const both = ownText + " " + label;
+      if (type === "password" && (!has.code(both) || has.password(both))) {
         note(el, "password");
         continue;
       }

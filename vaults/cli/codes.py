@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from vaults.cli.errors import fail
+from vaults.cli.help import SummaryGroup
 
 if TYPE_CHECKING:
     from vaults.codes.inbox import Inbox
@@ -28,7 +30,7 @@ __all__ = ["codes", "serve"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_SOURCES = ("email", "phone")
+_SOURCES = ("email", "phone", "sms")  # sms: the HTTP API's word for phone
 _OTP_TYPES = ("totp", "magic_link")
 
 
@@ -54,7 +56,9 @@ def _timeout_option(func: F) -> F:
 
 def _open_inbox(store_url: str | None) -> Inbox:
     from vaults.codes.inbox import Inbox
+    from vaults.codes.store_url import check_store_directory
 
+    check_store_directory(store_url)
     return Inbox(store_url)
 
 
@@ -80,7 +84,7 @@ def _status_text(code: PushedCode, now: float) -> str:
     return status
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SummaryGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def codes() -> None:
     """Codes that no TOTP secret produces: pushed e-mails/SMS, magic links, pull endpoints.
 
@@ -378,14 +382,47 @@ def pull(
         click.echo(found.value)
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn; a taken port is VaultUnavailable (exit 4)
+    naming it, other bind failures say what the system said."""
+    import errno
+
+    from vaults.errors import ConfigurationError, VaultUnavailable
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise ConfigurationError(f"--host {host!r} is not an address of this machine") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise VaultUnavailable(
+                f"port {port} is in use on {host}: stop what listens there or pick another "
+                "with --port"
+            ) from None
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="TCP port to listen on (in use: exit 4).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
+    help="How much the server logs (requests at info).",
 )
 @_store_option
 @click.option(
@@ -459,6 +496,10 @@ def serve(
             ) from None
         import os
 
+        from vaults.codes.store_url import check_store_directory
+
+        check_store_directory(store_url)
+        listener = _listen(host, port)  # before any work: a taken port is exit 4, said plainly
         hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
         limits = Limits.from_env(os.environ)
         app = create_app(
@@ -505,7 +546,13 @@ def serve(
                 "--smtp-domain, --smtp-cert, --smtp-key and --require-dkim need --smtp-port"
             )
         try:
-            uvicorn.Server(config).run()
+            shown = f"[{host}]" if ":" in host else host
+            click.echo(
+                f"vaults serve: listening on http://{shown}:{listener.getsockname()[1]} "
+                "(Ctrl-C stops)",
+                err=True,
+            )
+            uvicorn.Server(config).run(sockets=[listener])
         finally:
             if smtp is not None:
                 smtp.stop()

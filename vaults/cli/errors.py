@@ -17,6 +17,8 @@ import click
 from vaults.errors import VaultsError
 
 EXIT_INTERNAL = 70
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def debug_enabled() -> bool:
@@ -35,3 +37,9 @@ def fail(exc: BaseException) -> NoReturn:
         err=True,
     )
     sys.exit(EXIT_INTERNAL)
+
+
+def fail_usage(message: str) -> NoReturn:
+    """A usage error found by a command itself: one line, exit 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)

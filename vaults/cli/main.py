@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -10,7 +12,9 @@ from typing import Any
 
 import click
 
-from vaults.cli.errors import fail
+from vaults.cli.errors import EXIT_INTERRUPTED, fail, fail_usage
+from vaults.cli.help import SummaryGroup, summary
+from vaults.cli.params import EPOCH, SECONDS, SINCE
 
 __all__ = ["cli", "main"]
 
@@ -21,7 +25,7 @@ _LAZY_COMMANDS = {
 }
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(SummaryGroup):
     """Subcommands that live in heavier modules are imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -54,7 +58,7 @@ class _LazyGroup(click.Group):
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=60)))
+                rows.append((name, summary(command)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -73,13 +77,19 @@ def cli() -> None:
     """
 
 
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
 def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(_json_text(data))
 
 
 @cli.command()
 @click.argument("secret")
-@click.option("--at", "at", type=float, default=None, help="Epoch seconds (default: now).")
+@click.option(
+    "--at", "at", type=EPOCH, default=None, metavar="EPOCH", help="Epoch seconds (default: now)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Also print the window and parameters.")
 def totp(secret: str, at: float | None, as_json: bool) -> None:
     """Print the code for SECRET (base32, otpauth:// or steam://; '-' reads stdin).
@@ -89,19 +99,17 @@ def totp(secret: str, at: float | None, as_json: bool) -> None:
     otpauth://hotp/ prints the code for the URI's counter (nothing increments it);
     a Google Authenticator export (otpauth-migration://) prints every account's code.
     """
-    from vaults.errors import InvalidTotpSecret
     from vaults.migration import is_migration_uri
     from vaults.totp_core import code_for_counter, parse_params
 
     try:
         raw = sys.stdin.readline() if secret == "-" else secret  # noqa: S105
         now = time.time() if at is None else at
-        if not (0 <= now < 1e12):
-            raise InvalidTotpSecret("--at must be a non-negative epoch in seconds")
         if is_migration_uri(raw):
             _totp_migration(raw, now, as_json)
             return
         params = parse_params(raw)
+        _warn_if_short(params.secret)
         counter = params.counter if params.kind == "hotp" else int(now // params.period)
         code = code_for_counter(params, counter)
     except Exception as exc:
@@ -127,6 +135,17 @@ def totp(secret: str, at: float | None, as_json: bool) -> None:
         )
     else:
         click.echo(code)
+
+
+def _warn_if_short(secret: str) -> None:
+    """RFC 4226 asks for at least 128 bits and recommends 160; under 80 is weak."""
+    bits = len(secret.rstrip("=")) * 5
+    if bits < 80:
+        click.echo(
+            f"warning: this secret has only {bits} bits (at least 80 expected, 160 usual): "
+            "check that it was copied whole",
+            err=True,
+        )
 
 
 def _totp_migration(raw: str, now: float, as_json: bool) -> None:
@@ -179,7 +198,12 @@ def _human(cred: Any, reveal: bool, now: float) -> str:
         lines.append(f"  uri       {uri}")
     if cred.totp is not None:
         left = max(0, int(cred.totp.valid_until - now))
-        lines.append(f"  code      {cred.totp.code}  ({left} s left, source: {cred.totp_source})")
+        if cred.totp.valid_from > now:  # the few-seconds-left rule chose the next window's code
+            start = time.strftime("%H:%M:%S", time.localtime(cred.totp.valid_from))
+            when = f"next code, valid from {start} for {cred.totp.period} s"
+        else:
+            when = f"{left} s left"
+        lines.append(f"  code      {cred.totp.code}  ({when}, source: {cred.totp_source})")
     elif cred.magic_link:
         lines.append(f"  link      {cred.magic_link}  (source: {cred.totp_source})")
     elif cred.totp_error:
@@ -188,11 +212,13 @@ def _human(cred: Any, reveal: bool, now: float) -> str:
         lines.append("  code      - (no TOTP secret on this item, and no code delivered)")
     for field in cred.fields:
         shown = field.public_dict(reveal=reveal)["value"]
-        lines.append(f"  field     {field.name}: {'-' if shown is None else shown}")
+        if shown is None:  # e.g. 1Password's empty notesPlain: a line saying nothing
+            continue
+        lines.append(f"  field     {field.name}: {shown}")
     return "\n".join(lines)
 
 
-_SIMPLE_FIELDS = ("username", "password", "code", "totp", "magic_link", "id", "name")
+_SIMPLE_FIELDS = ("username", "password", "uri", "code", "totp", "magic_link", "id", "name")
 
 
 def _field_value(cred: Any, name: str) -> str:
@@ -216,14 +242,21 @@ def _field_value(cred: Any, name: str) -> str:
         return cred.magic_link
     if key in ("id", "name"):
         return str(getattr(cred, key))
+    if key in ("uri", "url"):
+        if not cred.uris:
+            raise ItemNotFound(f"{cred.name!r} has no URI")
+        return cred.uris[0]
+    if key == "uris":
+        return "\n".join(cred.uris)
     custom = cred.field(name)
     if custom is None:
-        raise ItemNotFound(f"{cred.name!r} has no field {name!r}")
+        valid = [*_SIMPLE_FIELDS, *(f.name for f in cred.fields)]
+        raise ItemNotFound(f"{cred.name!r} has no field {name!r}; valid names: {', '.join(valid)}")
     return custom.value.get_secret_value() if custom.value is not None else ""
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", nargs=-1, required=True, metavar="REF")
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON shape.")
 @click.option("--reveal", is_flag=True, help="Show the password instead of ********.")
 @click.option(
@@ -236,7 +269,8 @@ def _field_value(cred: Any, name: str) -> str:
     "--field",
     "field_name",
     default=None,
-    help=f"Print only this value ({', '.join(_SIMPLE_FIELDS)} or a custom field's name).",
+    help=f"Print only this value ({', '.join(_SIMPLE_FIELDS)} or a custom field's name); "
+    'with --json: {"FIELD": value}.',
 )
 @click.option(
     "--totp-identifier",
@@ -258,7 +292,7 @@ def _field_value(cred: Any, name: str) -> str:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=SECONDS,
     default=None,
     metavar="S",
     help="Wait at most S seconds for a pulled or pushed code (default 900; 0: look once).",
@@ -270,10 +304,11 @@ def _field_value(cred: Any, name: str) -> str:
 )
 @click.option(
     "--since",
-    type=float,
+    type=SINCE,
     default=None,
-    metavar="EPOCH",
-    help="Accept inbox codes created after this time (default: when the command started).",
+    metavar="TIME",
+    help="Accept inbox codes created after TIME: epoch seconds, ISO 8601 or -5m "
+    "(default: when the command started).",
 )
 @click.option(
     "--allow-reprompt",
@@ -293,7 +328,7 @@ def _field_value(cred: Any, name: str) -> str:
     help="Accept magic links and origin-bound codes for another site than the item's URIs.",
 )
 def resolve(
-    ref: str,
+    ref: tuple[str, ...],
     as_json: bool,
     reveal: bool,
     min_remaining: float | None,
@@ -317,6 +352,12 @@ def resolve(
     On a terminal, stderr shows what is awaited and a countdown.
     """
     countdown = None
+    if len(ref) > 1:
+        joined = " ".join(ref)
+        fail_usage(
+            f"the reference was split by the shell into {len(ref)} arguments; quote it: "
+            f"vaults resolve {shlex.quote(joined)}"
+        )
     try:
         from vaults.resolver import Vaults
 
@@ -331,7 +372,7 @@ def resolve(
         ) as vaults:
             try:
                 cred = vaults.resolve(
-                    ref,
+                    ref[0],
                     totp_identifier=totp_identifier,
                     totp_url=totp_url,
                     totp_type=totp_type,
@@ -354,13 +395,14 @@ def resolve(
                 )
             ):
                 click.echo(f"warning: {cred.name!r}: no one-time code: {cred.totp_error}", err=True)
-            output = (
-                _field_value(cred, field_name)
-                if field_name
-                else json.dumps(cred.public_dict(reveal=reveal), indent=2, ensure_ascii=False)
-                if as_json
-                else _human(cred, reveal, time.time())
-            )
+            if field_name and as_json:
+                output = _json_text({field_name: _field_value(cred, field_name)})
+            elif field_name:
+                output = _field_value(cred, field_name)
+            elif as_json:
+                output = _json_text(cred.public_dict(reveal=reveal))
+            else:
+                output = _human(cred, reveal, time.time())
     except Exception as exc:
         fail(exc)
     click.echo(output)
@@ -434,14 +476,53 @@ def qr(image: str) -> None:
         click.echo(note, err=True)
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the tab-completion script for SHELL (bash, zsh or fish).
+
+    \b
+    bash:  echo 'eval "$(vaults completion bash)"' >> ~/.bashrc
+    zsh:   echo 'eval "$(vaults completion zsh)"' >> ~/.zshrc
+    fish:  vaults completion fish > ~/.config/fish/completions/vaults.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the three choices are click's own
+    click.echo(completer(cli, {}, "vaults", "_VAULTS_COMPLETE").source())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    # httpx imports its own command-line tool (click, rich, pygments: tens of ms) whenever
+    # those happen to be installed, and falls back quietly when they are not; this process
+    # never uses it, so it is marked absent.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    # pydantic scans every installed distribution's entry points for its own plugins the first
+    # time a model is defined (most of the cost of importing vaults.models); the CLI has no
+    # use for pydantic plugins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="vaults")
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="vaults",
+            standalone_mode=False,
+        )
     except SystemExit:
         raise
-    except Exception as exc:  # click handles its own errors; anything else is reported here
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # Ctrl-C: the shell's convention (128 + SIGINT), without click's "Aborted!"
+        sys.exit(EXIT_INTERRUPTED)
+    except click.BadParameter as exc:  # a bad value: one line saying what is wrong, as errors are
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # anything a command did not report itself
         fail(exc)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

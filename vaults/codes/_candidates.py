@@ -36,7 +36,8 @@ _SPACED: Final = re.compile(r"(?<![A-Za-z0-9])[0-9](?:[ \t]{1,8}[0-9]){3,7}(?![A
 _ALNUM_GROUPED: Final = re.compile(
     r"(?<![A-Za-z0-9])[A-Z0-9]{3,5}(?:[- ][A-Z0-9]{3,5}){1,2}(?![A-Za-z0-9])"
 )
-_DIGITS: Final = re.compile(r"(?<![0-9])[0-9]{4,10}(?![0-9])")
+# Digits glued to letters belong to a mixed code ("2222223A", "222A2223"), scanned as such.
+_DIGITS: Final = re.compile(r"(?<![0-9A-Za-z])[0-9]{4,10}(?![0-9A-Za-z])")
 _LETTERS: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{4,10}(?![A-Za-z0-9])")
 _VOWELS: Final = frozenset("AEIOUY")
 _ALNUM: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z0-9]{4,10}(?![A-Za-z0-9])")
@@ -195,7 +196,12 @@ def _scan_candidates(text: str) -> list[Candidate]:
     for match in _LETTERS.finditer(text):
         token = match.group(0)
         # Generated letter codes avoid vowels (no words); "SUMMER" or "HELLO" are words.
-        if sum(c in _VOWELS for c in token) * 5 <= len(token) and free(*match.span()):
+        # "XXXXXX" is a template's mask, not a code.
+        if (
+            sum(c in _VOWELS for c in token) * 5 <= len(token)
+            and len(set(token)) > 2
+            and free(*match.span())
+        ):
             add(token, match.start(), match.end(), "letters")
         if len(found) > _MAX_CANDIDATES:
             break
@@ -354,6 +360,14 @@ class _Scorer:
             return 6, gap
         return 0, gap
 
+    def _labelled(self, cand: Candidate) -> bool:
+        """Only a label's punctuation or one short verb between keyword and token ("code: X",
+        "code is X", "Kód je X"); "code is in the HTML" is a sentence, not a label."""
+        i = bisect.bisect_right(self.strong_ends, cand.start) - 1
+        gap = self.text[self.strong_by_end[i].end : cand.start]
+        words = re.findall(r"[^\W\d_]+", gap)
+        return len(gap) <= _LABEL_GAP and len(words) <= 1 and all(len(w) <= 5 for w in words)
+
     def _alone(self, cand: Candidate) -> bool:
         """The candidate is displayed on a line of its own (a code block, not a sentence)."""
         line_start = self.text.rfind("\n", 0, cand.start) + 1
@@ -410,7 +424,7 @@ class _Scorer:
             and not alone
         ):
             return None
-        if cand.shape == "letters" and not ((tight_before and before_gap <= _LABEL_GAP) or alone):
+        if cand.shape == "letters" and not ((tight_before and self._labelled(cand)) or alone):
             return None
         long_number = len(cand.value) > 8
         if long_number and not (

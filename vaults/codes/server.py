@@ -120,6 +120,11 @@ class TotpCodeOut(BaseModel):
     created_at: datetime
     expired_at: datetime
 
+    def __repr_args__(self) -> Any:
+        from vaults.models import masked_repr_args
+
+        return masked_repr_args(super().__repr_args__(), frozenset({"code"}))
+
     @classmethod
     def of(cls, code: PushedCode) -> TotpCodeOut:
         return cls(

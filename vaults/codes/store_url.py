@@ -19,7 +19,14 @@ from urllib.parse import unquote
 from vaults.codes.store import CodeStore
 from vaults.errors import ConfigurationError
 
-__all__ = ["STORE_ENV", "default_sqlite_path", "open_store", "resolve_store_url", "user_data_dir"]
+__all__ = [
+    "STORE_ENV",
+    "check_store_directory",
+    "default_sqlite_path",
+    "open_store",
+    "resolve_store_url",
+    "user_data_dir",
+]
 
 STORE_ENV = "VAULTS_STORE"
 DATA_DIR_ENV = "VAULTS_DATA_DIR"
@@ -67,6 +74,21 @@ def _sqlite_path(url: str) -> Path:
     return Path(path).expanduser()
 
 
+def check_store_directory(url: str | None = None, env: Mapping[str, str] | None = None) -> None:
+    """For the CLI: refuse a SQLite store whose directory does not exist (a typo in ``--store``
+    or ``VAULTS_STORE`` would otherwise start a second, empty inbox) — except the default data
+    directory, which is created on first use."""
+    resolved = resolve_store_url(url, env)
+    if resolved.split(":", 1)[0].lower() != "sqlite":
+        return
+    path = _sqlite_path(resolved)
+    if not path.parent.exists() and path != default_sqlite_path(env):
+        raise ConfigurationError(
+            f"the code store's directory {str(path.parent)[:200]!r} does not exist: "
+            "create it, or fix --store / VAULTS_STORE"
+        )
+
+
 def open_store(url: str | None = None, env: Mapping[str, str] | None = None) -> CodeStore:
     """Open the store ``url`` names (see the module doc for the forms and the default)."""
     resolved = resolve_store_url(url, env)
@@ -79,7 +101,10 @@ def open_store(url: str | None = None, env: Mapping[str, str] | None = None) -> 
         from vaults.codes.postgres_store import PostgresStore
 
         return PostgresStore(resolved)
-    shown = resolved.split("://", 1)[0] if "://" in resolved else "?"
-    raise ConfigurationError(
-        f"unsupported code store URL scheme {shown!r}: use sqlite:///path.db or postgresql://…"
+    accepted = (
+        "sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user@host/db"
     )
+    if "://" not in resolved:
+        raise ConfigurationError(f"{resolved[:80]!r} is not a code store URL: use {accepted}")
+    shown = resolved.split("://", 1)[0]
+    raise ConfigurationError(f"unsupported code store URL scheme {shown[:32]!r}: use {accepted}")

@@ -34,6 +34,7 @@ from vaults.errors import (
     AmbiguousItem,
     InvalidReference,
     ItemNotFound,
+    ReadOnlyVault,
     TotpAlreadySet,
     VaultsError,
 )
@@ -137,8 +138,10 @@ class VaultContract:
     supports_async: ClassVar[bool] = True
     supports_batch: ClassVar[bool] = False
     """The backend overrides ``fetch_many`` to batch; it is then also checked directly."""
-    # Writing (``Vaults.set_totp``) is checked when the backend overrides ``store_totp``.
-    # The write checks use the seeded vault and put every item they touch back as it was.
+    supports_store_totp: ClassVar[bool | None] = None
+    """Check writing (``Vaults.set_totp``): ``None`` (default) when the backend overrides
+    ``store_totp``; ``False`` skips the write checks (e.g. a slow transport whose writes are
+    tested elsewhere). They use the seeded vault and put every item they touch back."""
 
     # -- what the plugin author implements or overrides ----------------------------------
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
@@ -653,8 +656,14 @@ class VaultContract:
 
     # -- the contract: storing TOTP secrets (backends that implement store_totp) -----------
     def _need_store(self, seeded: SeededVault) -> None:
+        if self.supports_store_totp is False:
+            pytest.skip("supports_store_totp = False")
         if type(seeded.backend).store_totp is VaultBackend.store_totp:
             pytest.skip("the backend does not implement store_totp (read-only plugin)")
+        try:
+            seeded.backend.check_writable()
+        except ReadOnlyVault as exc:
+            pytest.skip(f"this configuration cannot write: {exc}")
 
     def _write_secret(self) -> str:
         return _WRITE_URI if self.supports_otpauth_params else _WRITE_RAW

@@ -27,6 +27,7 @@ from vaults.errors import (
     AuthenticationFailed,
     ItemNotFound,
     VaultLocked,
+    VaultsError,
     VaultUnavailable,
 )
 from vaults.refs import parse_reference
@@ -41,12 +42,12 @@ FAKE_BW = (
         """\
     import json, os, sys, time
     args = sys.argv[1:]
-    record = os.environ["FAKE_BW_RECORD"]
+    record = os.environ["BW_FAKE_RECORD"]
     with open(record, "a") as fh:
         fh.write(json.dumps({"argv": args, "env": {k: v for k, v in os.environ.items()
                  if k.startswith(("BW_", "BITWARDENCLI", "VAULTS_BW", "NO_COLOR", "NODE_"))},
                  "pid": os.getpid()}) + "\\n")
-    mode = os.environ.get("FAKE_BW_MODE", "ok")
+    mode = os.environ.get("BW_FAKE_MODE", "ok")
     item = {"object": "item", "id": "@ID@", "type": 1, "name": "GitHub",
             "login": {"username": "octo", "password": "pw", "totp": "JBSWY3DPEHPK3PXP",
                       "uris": [{"uri": "https://github.com/", "match": None}]}, "fields": []}
@@ -56,10 +57,10 @@ FAKE_BW = (
         sys.stdout.write(text[:20]); sys.stdout.flush(); time.sleep(0.05)
         sys.stdout.write(text[20:]); sys.stdout.flush(); time.sleep(tail)
     if mode == "hang":
-        if os.environ.get("FAKE_BW_CHILD"):
+        if os.environ.get("BW_FAKE_CHILD"):
             import subprocess
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-            open(os.environ["FAKE_BW_CHILD"], "w").write(str(child.pid))
+            open(os.environ["BW_FAKE_CHILD"], "w").write(str(child.pid))
         time.sleep(60)
     if args[0] == "unlock":
         if os.environ.get("VAULTS_BW_UNLOCK_PASSWORD") == "@PASSWORD@":
@@ -73,7 +74,7 @@ FAKE_BW = (
         sys.exit(0)
     if mode == "garbage":
         print("not json at all"); sys.exit(0)
-    tail = float(os.environ.get("FAKE_BW_TAIL", "0"))
+    tail = float(os.environ.get("BW_FAKE_TAIL", "0"))
     if args[:2] == ["get", "item"]:
         answer(item, tail)
     elif args[:2] == ["list", "items"]:
@@ -99,7 +100,7 @@ def fake_bw(tmp_path: Path) -> Path:
 @pytest.fixture
 def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("FAKE_BW_RECORD", str(path))
+    monkeypatch.setenv("BW_FAKE_RECORD", str(path))
     return path
 
 
@@ -185,7 +186,7 @@ def test_dash_names_cannot_become_options(fake_bw: Path, record: Path) -> None:
 def test_returns_on_the_answer_without_waiting_for_exit(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_TAIL", "30")
+    monkeypatch.setenv("BW_FAKE_TAIL", "30")
     backend = backend_for(fake_bw, BW_SESSION=SESSION)
     started = time.monotonic()
     cred = backend.fetch(parse_reference("bitwarden://GitHub"))
@@ -199,7 +200,7 @@ def test_returns_on_the_answer_without_waiting_for_exit(
 def test_an_idling_process_is_killed_at_its_deadline(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_TAIL", "30")
+    monkeypatch.setenv("BW_FAKE_TAIL", "30")
     backend = backend_for(fake_bw, VAULTS_BITWARDEN_TIMEOUT="1.5")
     backend.fetch(parse_reference(f"bitwarden://{ITEM_ID}"))
     pid = calls(record)[0]["pid"]
@@ -218,10 +219,10 @@ def test_timeout_kills_the_whole_process_group(
     monkeypatch: pytest.MonkeyPatch,
     with_child: bool,
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", "hang")
+    monkeypatch.setenv("BW_FAKE_MODE", "hang")
     child_file = tmp_path / "child.pid"
     if with_child:
-        monkeypatch.setenv("FAKE_BW_CHILD", str(child_file))
+        monkeypatch.setenv("BW_FAKE_CHILD", str(child_file))
     timeout = 2.0 if with_child else 0.8  # time for the stand-in to start its child
     started = time.monotonic()
     with pytest.raises(
@@ -238,7 +239,7 @@ def test_timeout_kills_the_whole_process_group(
 def test_async_timeout_kills_too(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", "hang")
+    monkeypatch.setenv("BW_FAKE_MODE", "hang")
     backend = backend_for(fake_bw, VAULTS_BITWARDEN_TIMEOUT="0.8")
 
     async def run() -> None:
@@ -276,7 +277,7 @@ def test_stderr_messages_map_to_typed_errors(
     kind: type[Exception],
     problem: str,
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", f"stderr:{stderr}")
+    monkeypatch.setenv("BW_FAKE_MODE", f"stderr:{stderr}")
     with pytest.raises(kind, match=problem) as caught:
         fetch(backend_for(fake_bw, BW_SESSION=SESSION))
     assert SESSION not in str(caught.value)
@@ -285,7 +286,7 @@ def test_stderr_messages_map_to_typed_errors(
 def test_silent_success_is_treated_as_a_stale_session(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", "silent")
+    monkeypatch.setenv("BW_FAKE_MODE", "silent")
     with pytest.raises(VaultLocked, match="printed nothing"):
         fetch(backend_for(fake_bw))
 
@@ -293,7 +294,7 @@ def test_silent_success_is_treated_as_a_stale_session(
 def test_non_json_output_is_unavailable(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", "garbage")
+    monkeypatch.setenv("BW_FAKE_MODE", "garbage")
     with pytest.raises(VaultUnavailable, match="not JSON"):
         fetch(backend_for(fake_bw))
 
@@ -307,7 +308,7 @@ def test_missing_binary_is_unavailable(tmp_path: Path) -> None:
 def test_locked_with_password_unlocks_once_by_environment(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", "locked-until-unlock")
+    monkeypatch.setenv("BW_FAKE_MODE", "locked-until-unlock")
     backend = backend_for(fake_bw, BW_SESSION=SESSION, BW_PASSWORD=PASSWORD)
     try:
         assert backend.fetch(parse_reference(f"bitwarden://{ITEM_ID}")).id == ITEM_ID
@@ -331,7 +332,7 @@ def test_locked_with_password_unlocks_once_by_environment(
 def test_wrong_password_is_authentication_failed_once(
     fake_bw: Path, record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_BW_MODE", "locked-until-unlock")
+    monkeypatch.setenv("BW_FAKE_MODE", "locked-until-unlock")
     backend = backend_for(fake_bw, BW_PASSWORD="wrong-canary")
     try:
         for _ in range(2):
@@ -371,3 +372,53 @@ def test_transport_repr_hides_secrets(fake_bw: Path) -> None:
     text = repr(backend) + str(backend) + repr(vars(backend.transport))
     assert SESSION not in text and PASSWORD not in text
     end_lingering()
+
+
+def test_bw_gets_an_allowlisted_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: ``bw`` used to inherit every unrelated secret of the host process."""
+    seen = tmp_path / "env.json"
+    script = tmp_path / "bw"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))\n"
+        "sys.stderr.write('Not found.')\nsys.exit(1)\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    leaked = {
+        "OP_CONNECT_TOKEN": "op-connect-canary",
+        "OP_SERVICE_ACCOUNT_TOKEN": "op-sa-canary",
+        "VAULTS_API_KEY": "api-key-canary",
+        "VAULTS_PULL_API_KEY": "pull-key-canary",
+        "VAULTS_KEEPASS_PASSWORD": "kdbx-canary",
+        "AWS_SECRET_ACCESS_KEY": "aws-canary",
+    }
+    kept = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HTTPS_PROXY": "http://127.0.0.1:3128"}
+    for name, value in {**leaked, **kept}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(VaultsError):
+        fetch(backend_for(script, BW_SESSION=SESSION))
+    env = json.loads(seen.read_text())
+    assert not set(leaked) & set(env)
+    assert {k: env.get(k) for k in kept} == kept
+    assert env["PATH"] and env["BW_SESSION"] == SESSION
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("VAULTS_BITWARDEN_URL", "http://u:pw-CANARY-1@[::1/x"),
+        ("VAULTS_BITWARDEN_URL", "ftp://u:pw-CANARY-1@127.0.0.1/"),
+        ("VAULTS_BITWARDEN_URL", "http://u:pw-CANARY-1@127.0.0.1:99999/"),
+        ("VAULTS_BITWARDEN_SERVER", "https://u:pw-CANARY-1@[vault.example"),
+    ],
+)
+def test_a_malformed_url_is_a_configuration_error_without_its_password(name: str, url: str) -> None:
+    """Issue 12: every URL error is a VaultsError that never shows the URL's user part."""
+    from vaults.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        BitwardenBackend.from_env({name: url})
+    assert "pw-CANARY-1" not in str(caught.value) and "pw-CANARY-1" not in repr(caught.value)

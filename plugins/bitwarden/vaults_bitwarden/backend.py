@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from vaults.backend import VaultBackend
-from vaults.errors import ItemNotFound, VaultsError
-from vaults.models import Credential
+from vaults.errors import ItemNotFound, ReadOnlyVault, VaultsError
+from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.lookup import (
@@ -33,11 +33,24 @@ from vaults_bitwarden.lookup import (
     select,
 )
 from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
-from vaults_bitwarden.transport import Item, Transport
+from vaults_bitwarden.transport import Item, Transport, WritingTransport
 
 __all__ = ["BitwardenBackend"]
 
 _ALL_ITEMS = "all items"
+
+
+def totp_value(secret: TotpSecret | None) -> str | None:
+    """What Bitwarden stores in ``login.totp`` for a secret (its apps read both forms)."""
+    if secret is None:
+        return None
+    key = secret.secret.get_secret_value()
+    if secret.encoder == "steam":
+        return f"steam://{key}"
+    plain = (secret.algorithm, secret.digits, secret.period) == ("SHA1", 6, 30)
+    if plain and not secret.issuer and not secret.account:
+        return key  # a bare key stays a bare key, as typed into Bitwarden's TOTP field
+    return secret.to_uri()
 
 
 def _outside_scope(query: Query) -> ItemNotFound:
@@ -207,6 +220,23 @@ class BitwardenBackend(VaultBackend):
             except VaultsError as exc:
                 results.append(exc)
         return results
+
+    # -- writing ------------------------------------------------------------------------
+    def _writer(self) -> WritingTransport:
+        if not callable(getattr(self.transport, "write_totp", None)):
+            raise ReadOnlyVault(
+                f"the Bitwarden {self.transport.name} transport cannot store secrets"
+            )
+        return self.transport  # type: ignore[return-value]
+
+    def check_writable(self) -> None:
+        self._writer()
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        """Set the login's TOTP field (``login.totp``) as Bitwarden's apps do: the
+        ``otpauth://`` URI, the bare key for a bare default key, ``steam://KEY`` for Steam
+        Guard; every other field as it is."""
+        self._writer().write_totp(item.id, totp_value(secret), f"item {item.id}")
 
     # -- diagnostics and lifecycle ----------------------------------------------------------
     def status(self) -> str:

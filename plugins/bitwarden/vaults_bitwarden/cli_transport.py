@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -25,11 +26,12 @@ from typing import Any, Final
 import anyio.to_thread
 from pydantic import SecretStr
 
+from vaults.child_env import child_environment
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.process import Answer, Run, RunTimeout, end_lingering, run
 from vaults_bitwarden.settings import ENV_APPDATA, ENV_SESSION, BitwardenSettings
-from vaults_bitwarden.transport import Item
+from vaults_bitwarden.transport import Item, with_totp
 
 __all__ = ["DROPPED_ENV", "CliTransport"]
 
@@ -94,8 +96,10 @@ class CliTransport:
     def child_env(
         self, extra: Mapping[str, str] | None = None, *, session: bool = True
     ) -> dict[str, str]:
-        """The environment ``bw`` runs with (public for tests)."""
-        env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+        """The environment ``bw`` runs with (public for tests): an allowlist
+        (:func:`vaults.child_env.child_environment`: PATH, HOME, locale, proxy and TLS
+        variables, ``BW_*`` and ``BITWARDENCLI_*``), never another vault's secrets."""
+        env = child_environment(os.environ, prefixes=("BW_", "BITWARDENCLI_"), drop=DROPPED_ENV)
         env.update(self._overlay)
         if self._appdata:
             env[ENV_APPDATA] = self._appdata
@@ -115,13 +119,18 @@ class CliTransport:
         env: Mapping[str, str],
         timeout: float,
         answer: Answer = "exit",
+        stdin: bytes | None = None,
     ) -> Run:
         label = f"`bw {' '.join(a for a in args if not a.startswith('--search'))}`"
         with self._lock:
             self.requests += 1
         try:
             result = run(
-                [self.bw, *args, "--nointeraction"], env=env, timeout=timeout, answer=answer
+                [self.bw, *args, "--nointeraction"],
+                env=env,
+                timeout=timeout,
+                answer=answer,
+                stdin=stdin,
             )
         except FileNotFoundError:
             raise VaultUnavailable(
@@ -159,10 +168,12 @@ class CliTransport:
             return VaultUnavailable(f"bw exited with status {code} for {what} and said nothing")
         return error_for_message(text, source=self.source, what=what, secrets=self._secrets())
 
-    def _run_json(self, args: Sequence[str], what: str) -> Any:
+    def _run_json(self, args: Sequence[str], what: str, stdin: bytes | None = None) -> Any:
         generation = self._generation
         for attempt in range(2):
-            result = self._exec(args, env=self.child_env(), timeout=self._timeout, answer="json")
+            result = self._exec(
+                args, env=self.child_env(), timeout=self._timeout, answer="json", stdin=stdin
+            )
             if result.answered:
                 return result.data
             if result.code == 0 and result.out.strip():
@@ -215,6 +226,29 @@ class CliTransport:
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise VaultUnavailable(f"bw printed no item for {what}")
         return data
+
+    def write_totp(self, item_id: str, value: str | None, what: str) -> None:
+        """``bw sync``, ``bw get item <id>``, then ``bw edit item <id>`` with the whole item
+        (only ``login.totp`` changed), base64-encoded on stdin: never in argv, where ``ps``
+        shows it."""
+        self._run_plain(["sync"], "the sync before a write")
+        current = self.get_item(item_id, what)
+        encoded = base64.b64encode(json.dumps(with_totp(current, value, what)).encode("utf-8"))
+        edited = self._run_json(["edit", "item", item_id], what, stdin=encoded)
+        if not isinstance(edited, dict) or str(edited.get("id", "")).lower() != item_id.lower():
+            raise VaultUnavailable(f"bw edit printed no item for {what}")
+
+    def _run_plain(self, args: Sequence[str], what: str) -> None:
+        generation = self._generation
+        for attempt in range(2):
+            result = self._exec(args, env=self.child_env(), timeout=self._timeout)
+            if result.code == 0:
+                return
+            error = self._failure(result.code or 0, result.err, what)
+            if attempt == 0 and isinstance(error, VaultLocked) and self._password is not None:
+                self._unlock(generation)
+                continue
+            raise error
 
     def _list(self, args: Sequence[str], what: str) -> list[Item]:
         data = self._run_json(args, what)

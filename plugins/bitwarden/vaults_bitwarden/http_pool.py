@@ -9,6 +9,7 @@ event loop, so each backend keeps its own :class:`httpx.AsyncClient` per loop
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from typing import Final
 
@@ -34,6 +35,15 @@ def _limits() -> httpx.Limits:
     )
 
 
+def _verify(base_url: str) -> ssl.SSLContext | bool:
+    """``bw serve`` speaks plain HTTP on loopback: no CA bundle is loaded for an ``http://``
+    address (httpx loads certifi's by default, which costs more CPU than the whole lookup).
+    The context given instead has no trusted CAs, so it could never accept a certificate."""
+    if base_url.lower().startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
+
+
 def make_client(base_url: str, timeout: float) -> httpx.Client:
     """A sync client for ``bw serve``. ``trust_env=False``: no proxy from the environment
     may sit between us and a loopback ``bw serve``; no ``Origin`` header is ever sent
@@ -45,6 +55,7 @@ def make_client(base_url: str, timeout: float) -> httpx.Client:
         follow_redirects=False,
         headers=_HEADERS,
         limits=_limits(),
+        verify=_verify(base_url),
     )
 
 
@@ -57,6 +68,7 @@ def make_async_client(base_url: str, timeout: float) -> httpx.AsyncClient:
         follow_redirects=False,
         headers=_HEADERS,
         limits=_limits(),
+        verify=_verify(base_url),
     )
 
 

@@ -17,6 +17,7 @@ from vaults.errors import (
     VaultLocked,
     VaultsError,
     VaultUnavailable,
+    WriteConflict,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "LOCKED",
     "NOT_FOUND",
     "NOT_LOGGED_IN",
+    "OUT_OF_DATE",
     "error_for_message",
     "ids_in",
     "redact",
@@ -35,6 +37,8 @@ AMBIGUOUS = "More than one result was found"
 LOCKED = "Vault is locked."
 NOT_LOGGED_IN = "You are not logged in."
 INVALID_PASSWORD = "Invalid master password"  # noqa: S105 - a message
+OUT_OF_DATE = "is out of date"
+"""The server refusing an edit based on an older revision of the item (``PUT /ciphers``)."""
 
 _UUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
@@ -96,4 +100,8 @@ def error_for_message(
         return AuthenticationFailed(f"{source} rejected the master password (BW_PASSWORD)")
     if NOT_FOUND in text:
         return ItemNotFound(f"Bitwarden has no {what}")
+    if OUT_OF_DATE in text:
+        return WriteConflict(
+            f"{source}: {what} was changed elsewhere since it was read; nothing written, try again"
+        )
     return VaultUnavailable(f"{source} failed for {what}: {_quote(text) or 'no message'}")

@@ -12,6 +12,7 @@ the deadline or the interpreter.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
@@ -129,14 +130,30 @@ def _decode(data: bytes | bytearray) -> str:
     return bytes(data).decode("utf-8", errors="replace")
 
 
+def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write ``data`` to the child's stdin and close it (a child that exits first is fine)."""
+    pipe = process.stdin
+    if pipe is None:  # pragma: no cover
+        return
+    try:
+        pipe.write(data)
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            pipe.close()
+
+
 def run(
     command: Sequence[str],
     *,
     env: Mapping[str, str],
     timeout: float,
     answer: Answer = "exit",
+    stdin: bytes | None = None,
 ) -> Run:
-    """Run ``command`` with no stdin and piped output, at most ``timeout`` seconds.
+    """Run ``command`` with piped output, at most ``timeout`` seconds; ``stdin`` is written
+    to its standard input (from a thread, then closed), else it has none.
 
     Raises :class:`FileNotFoundError`/:class:`OSError` when it cannot start and
     :class:`RunTimeout` when the deadline passes (the process group is killed first).
@@ -145,7 +162,7 @@ def run(
     deadline = started + timeout
     process = subprocess.Popen(
         list(command),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env),
@@ -153,13 +170,17 @@ def run(
     )
     try:
         if answer == "json" and os.name == "posix":
+            if stdin is not None:
+                threading.Thread(target=_feed, args=(process, stdin), daemon=True).start()
             answered, out, err, data = _read_until_answer(process, deadline)
             if answered:
                 _linger(process, deadline)
                 return Run(None, out, err, data, True, time.monotonic() - started)
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
         else:
-            out_b, err_b = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
+            out_b, err_b = process.communicate(
+                input=stdin, timeout=max(0.0, deadline - time.monotonic())
+            )
             out, err = _decode(out_b), _decode(err_b)
     except subprocess.TimeoutExpired:
         kill(process)

@@ -33,7 +33,7 @@ from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultU
 from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.settings import BitwardenSettings
-from vaults_bitwarden.transport import Item
+from vaults_bitwarden.transport import Item, with_totp
 
 __all__ = ["ServeTransport", "parse_envelope"]
 
@@ -139,6 +139,10 @@ def _status_data(data: Any, source: str) -> str:
     return status
 
 
+_SETTLE_TIMEOUT: Final = 5.0
+"""Seconds a write waits for ``bw serve``'s search cache to show it."""
+
+
 class ServeTransport:
     """Talks to a running ``bw serve``. Thread-safe; one sync pool per process."""
 
@@ -230,7 +234,7 @@ class ServeTransport:
         method: str,
         path: str,
         params: Mapping[str, str] | None = None,
-        body: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Envelope:
         started = time.perf_counter()
@@ -275,16 +279,21 @@ class ServeTransport:
             self._generation += 1
 
     def _call(
-        self, method: str, path: str, what: str, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> Any:
         generation = self._generation
-        envelope = self._send(method, path, params)
+        envelope = self._send(method, path, params, body)
         if envelope.success:
             return envelope.data
         error = self._error(envelope, what)
         if isinstance(error, VaultLocked) and self._password is not None:
             self._unlock(generation)
-            envelope = self._send(method, path, params)
+            envelope = self._send(method, path, params, body)
             if envelope.success:
                 return envelope.data
             error = self._error(envelope, what)
@@ -300,6 +309,30 @@ class ServeTransport:
         if found is not None:
             return found
         return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
+
+    def write_totp(self, item_id: str, value: str | None, what: str) -> None:
+        """``POST /sync`` (so the edit starts from the server's latest revision, which the
+        server checks), ``GET /object/item/<id>``, then ``PUT /object/item/<id>`` with the
+        whole item (the API replaces the item with the body), only ``login.totp`` changed."""
+        self._call("POST", "/sync", "the sync before a write")
+        current = _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
+        written = self._call(
+            "PUT", f"/object/item/{item_id}", what, body=with_totp(current, value, what)
+        )
+        if not isinstance(written, dict) or str(written.get("id", "")).lower() != item_id.lower():
+            raise VaultUnavailable(f"{self.source}: the edit of {what} answered no item")
+        # bw serve answers searches from a cache it rebuilds after an edit: wait for it, so
+        # the next lookup (the host reads the item back) sees the write
+        deadline = time.monotonic() + _SETTLE_TIMEOUT
+        while True:
+            listed = _by_id(self.list_items(item_id, what), item_id)
+            login = listed.get("login") if listed is not None else None
+            if isinstance(login, dict) and login.get("totp") == value:
+                return
+            if time.monotonic() > deadline:
+                log.debug("bw serve still lists the old %s after %.0f s", what, _SETTLE_TIMEOUT)
+                return
+            time.sleep(0.1)
 
     def list_items(self, search: str | None, what: str) -> list[Item]:
         params = {"search": search} if search else None

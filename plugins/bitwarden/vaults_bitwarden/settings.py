@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from vaults.errors import ConfigurationError
+from vaults.redact import url_without_secrets
 
 __all__ = [
     "CLOUD_SERVERS",
@@ -106,15 +107,23 @@ def _timeout(env: Mapping[str, str]) -> float:
 
 def _url(raw: str, name: str = ENV_URL, *, https: bool = False) -> str:
     url = raw.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # an unbalanced [: the text may hold a password, never shown
+        parts, hostname = urlsplit(""), None
     schemes = ("https",) if https else ("http", "https")
-    if parts.scheme not in schemes or not parts.hostname:
+    if parts.scheme not in schemes or not hostname:
+        try:
+            shown = url_without_secrets(url)
+        except ValueError:
+            shown = "a malformed URL"
         example = (
             "https://vault.bitwarden.com (or your server's https:// address)"
             if https
             else "http://127.0.0.1:8087 (the address `bw serve` listens on)"
         )
-        raise ConfigurationError(f"{name} must look like {example}, got {raw.strip()[:80]!r}")
+        raise ConfigurationError(f"{name} must look like {example}, got {shown[:80]!r}")
     if parts.username or parts.password:
         raise ConfigurationError(f"{name} must not contain a user name or password")
     if parts.query or parts.fragment:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Protocol
 
-__all__ = ["Item", "Transport"]
+from vaults.errors import InvalidInput
+
+__all__ = ["Item", "Transport", "WritingTransport", "with_totp"]
 
 Item = dict[str, Any]
+LOGIN_TYPE = 1
+
+
+def with_totp(item: Item, value: str | None, what: str) -> Item:
+    """A copy of the whole item (every field, also those this plugin does not model) with
+    only ``login.totp`` changed. Only logins hold a TOTP secret."""
+    login = item.get("login")
+    if item.get("type") != LOGIN_TYPE or not isinstance(login, dict):
+        raise InvalidInput(f"Bitwarden {what} is not a login: only logins hold a TOTP secret")
+    updated = copy.deepcopy(item)
+    updated["login"]["totp"] = value
+    return updated
 
 
 class Transport(Protocol):
@@ -38,3 +53,13 @@ class Transport(Protocol):
     async def alist_collections(self) -> list[Item]: ...
     async def astatus(self) -> str: ...
     async def aclose(self) -> None: ...
+
+
+class WritingTransport(Transport, Protocol):
+    """A transport that can store an item's TOTP secret (``bw serve``, ``bw``, native)."""
+
+    def write_totp(self, item_id: str, value: str | None, what: str) -> None:
+        """Make ``value`` the item's ``login.totp`` (``None``: remove it), everything else
+        as it is; raise :class:`~vaults.errors.WriteConflict` when the item changed
+        meanwhile (nothing written)."""
+        ...

@@ -109,8 +109,16 @@ def keepassxc_code(binary: str, db: Path, title: str) -> str | None:
     return out if result.returncode == 0 and out and " " not in out else None
 
 
+_BACKENDS: dict[Path, KeePassBackend] = {}
+
+
+def backend_for(db: Path) -> KeePassBackend:
+    """One backend per database: it decrypts the file once."""
+    return _BACKENDS.setdefault(db, KeePassBackend(db, PASSWORD))
+
+
 def both(binary: str, db: Path, title: str) -> tuple[str | None, Any]:
-    backend = KeePassBackend(db, PASSWORD)
+    backend = backend_for(db)
     for _ in range(3):  # a window boundary between the two answers: ask again
         before = time.time()
         theirs = keepassxc_code(binary, db, title)
@@ -133,7 +141,7 @@ def test_same_code_as_keepassxc(oracle_db: tuple[str, Path], title: str) -> None
 def test_deliberate_differences(oracle_db: tuple[str, Path], title: str) -> None:
     _, expected, why = DELIBERATE[title]
     assert why
-    cred = KeePassBackend(oracle_db[1], PASSWORD).fetch(parse_reference(f"keepass://{title}"))
+    cred = backend_for(oracle_db[1]).fetch(parse_reference(f"keepass://{title}"))
     if expected == "code":
         assert cred.totp_secret is not None and cred.totp_error is None
     else:

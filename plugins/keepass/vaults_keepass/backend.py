@@ -207,7 +207,7 @@ class KeePassBackend(VaultBackend):
                 e for e in entries if _title(e) == title and _group_path(e)[: len(groups)] == groups
             ]
         if not candidates:
-            raise ItemNotFound(f"no KeePass entry matches {ref.raw}")
+            raise ItemNotFound(f"no KeePass entry matches {ref.raw}{_close_titles(parts, entries)}")
         if len(candidates) > 1:
             listed = "; ".join(
                 f"{'/'.join([*_group_path(e), _title(e)])} ({e.uuid.hex})" for e in candidates
@@ -397,3 +397,23 @@ def _inside(entry: Any, group: Any) -> bool:
             return True
         current = current.parentgroup
     return False
+
+
+def _close_titles(parts: list[str], entries: list[Any]) -> str:
+    """``"; did you mean …"`` naming up to three entries whose title (or group path and title)
+    is close to the one asked for, or ``""``."""
+    import difflib
+
+    known = {"/".join([*_group_path(e), _title(e)]): _title(e) for e in entries if _title(e)}
+    asked = "/".join(parts)
+    by_path = difflib.get_close_matches(asked, list(known), n=3, cutoff=0.6)
+    by_title = [
+        path
+        for title in difflib.get_close_matches(parts[-1], set(known.values()), n=3, cutoff=0.6)
+        for path, same in known.items()
+        if same == title
+    ]
+    close = list(dict.fromkeys([*by_path, *by_title]))[:3]
+    if not close:
+        return ""
+    return "; did you mean " + ", ".join(f"keepass://{path}" for path in close) + "?"

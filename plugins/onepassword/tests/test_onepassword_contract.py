@@ -84,6 +84,9 @@ class TestOnePasswordConnectContract(OnePasswordContract):
 
 
 class TestOnePasswordCliContract(OnePasswordContract):
+    # every op call is a process (~1 s each): op writes are tested in test_onepassword_store_totp
+    supports_store_totp = False
+
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
         data, ids = contract_seed(seed)
         factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")

@@ -181,3 +181,40 @@ def test_batches_run_op_concurrently_once_per_distinct_item(op_cli: OpCliFixture
     assert all(isinstance(r, Credential) for r in results), results
     assert len(op_cli.calls()) == 4
     assert elapsed < 4 * 0.4
+
+
+def test_op_gets_an_allowlisted_environment(op_cli: OpCliFixture, tmp_path: Path) -> None:
+    """Issue 12: ``op`` used to inherit every unrelated secret (``BW_PASSWORD``, API keys…)."""
+    seen = tmp_path / "env.txt"
+    fake = script(tmp_path, f"env > {seen}\nexit 2")
+    leaked = {
+        "BW_PASSWORD": "bw-password-canary",
+        "BW_SESSION": "bw-session-canary",
+        "VAULTS_API_KEY": "api-key-canary",
+        "VAULTS_PULL_API_KEY": "pull-key-canary",
+        "VAULTS_KEEPASS_PASSWORD": "kdbx-canary",
+        "AWS_SECRET_ACCESS_KEY": "aws-canary",
+    }
+    kept = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HTTPS_PROXY": "http://127.0.0.1:3128"}
+    env = {**op_cli.env, **leaked, **kept, "VAULTS_ONEPASSWORD_OP": fake}
+    with pytest.raises(VaultUnavailable):
+        fetch(env, "op://Personal/GitHub")
+    child = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert not set(leaked) & set(child)
+    assert {k: child.get(k) for k in kept} == kept
+    assert child["OP_SERVICE_ACCOUNT_TOKEN"] == op_cli.token
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["http://u:pw-CANARY-1@[::1", "http://u:pw-CANARY-1@127.0.0.1:99999", "http://u:pw-CANARY-1@h"],
+)
+def test_a_malformed_connect_host_is_a_configuration_error_without_its_password(
+    host: str,
+) -> None:
+    """Issue 12: every URL error is a VaultsError that never shows the URL's user part."""
+    from vaults.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        fetch({"OP_CONNECT_HOST": host, "OP_CONNECT_TOKEN": "token"}, "op://Personal/GitHub")
+    assert "pw-CANARY-1" not in str(caught.value) and "pw-CANARY-1" not in repr(caught.value)

@@ -15,8 +15,8 @@ from typing import ClassVar, Protocol
 from pydantic import SecretStr
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
-from vaults.errors import ConfigurationError, VaultsError
-from vaults.models import Credential
+from vaults.errors import ConfigurationError, ReadOnlyVault, VaultsError, WriteConflict
+from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
 from vaults_onepassword.credentials import build_credential
 from vaults_onepassword.items import OnePasswordItem
@@ -201,6 +201,33 @@ class OnePasswordBackend(VaultBackend):
         keys = self._keys(parsed)
         items = await self.transport.afetch_items(keys, max(1, concurrency)) if keys else []
         return self._assemble(parsed, keys, items)
+
+    # -- writing ----------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        if not callable(getattr(self.transport, "write_otp", None)):
+            raise ReadOnlyVault(
+                f"the 1Password {self.transport.name} transport cannot store secrets"
+                + (
+                    " (the service-account SDK transport is read-only here; use Connect or op)"
+                    if self.transport.name == "sdk"
+                    else ""
+                )
+            )
+
+    def store_totp(self, ref: Reference, item: Credential, secret: TotpSecret | None) -> None:
+        """Set the item's one-time password field (an ``otpauth://`` URI) as 1Password's
+        apps do; every other field as it is."""
+        self.check_writable()
+        parsed = self.parse(ref)
+        (found,) = self.transport.fetch_items([parsed.key])
+        if isinstance(found, VaultsError):
+            raise found
+        if found.id != item.id or not found.vault_id:
+            raise WriteConflict(
+                f"{ref.raw} no longer names 1Password item {item.id}; nothing written"
+            )
+        writer = getattr(self.transport, "write_otp")  # noqa: B009 - checked above
+        writer(found.vault_id, found.id, secret.to_uri() if secret else None, f"item {item.id}")
 
     def close(self) -> None:
         self.transport.close()

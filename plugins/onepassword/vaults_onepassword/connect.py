@@ -90,11 +90,19 @@ def normalise_host(host: str) -> str:
     text = host.strip().rstrip("/")
     if text.endswith("/v1"):
         text = text[:-3]
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises for a malformed port
+        hostname = parts.hostname
+    except ValueError:
+        hostname = None
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(
             "OP_CONNECT_HOST must be the URL of your Connect server, e.g. http://localhost:8080"
         )
+    if parts.username or parts.password:
+        raise ConfigurationError("OP_CONNECT_HOST must not contain a user name or password")
     return text
 
 
@@ -520,6 +528,34 @@ class ConnectTransport:
         except httpx.HTTPError as exc:
             return self._transport_error(exc)
         return self._answer(request, response)
+
+    def write_otp(self, vault_id: str, item_id: str, value: str | None, what: str) -> None:
+        """``GET`` the whole item, then ``PUT`` it back (UpdateVaultItem: the body replaces the
+        item) with only its one-time password changed (:func:`~.otp_write.with_otp`)."""
+        from vaults_onepassword.otp_write import with_otp
+
+        request = Request("get", vault_id, vault_id, item_id=item_id)
+        current = self.send(request)
+        if isinstance(current, VaultsError):
+            raise current
+        if not isinstance(current, dict):
+            raise VaultUnavailable("1Password Connect answered an item that is not an object")
+        path, _ = request.target()
+        try:
+            response = send(
+                self.client(),
+                "PUT",
+                path,
+                json=with_otp(current, value, what),
+                timeout=self.timeout,
+                backoff=BACKOFF,
+                max_bytes=LIST_MAX_BYTES,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        answer = self._answer(request, response)
+        if isinstance(answer, VaultsError):
+            raise answer
 
     async def asend(self, request: Request) -> Any | VaultsError:
         path, params = request.target()

@@ -22,10 +22,12 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from vaults.child_env import child_environment
 from vaults.errors import (
     AmbiguousItem,
     AuthenticationFailed,
     ItemNotFound,
+    ReadOnlyVault,
     VaultsError,
     VaultUnavailable,
 )
@@ -112,7 +114,8 @@ class OpCliTransport:
         timeout: float = 30.0,
         concurrency: int = 4,
     ) -> None:
-        self.env = dict(env)
+        # an allowlist: PATH, HOME, locale, proxy and TLS variables and op's own OP_*
+        self.env = child_environment(env, prefixes=("OP_",))
         self.executable = executable
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
@@ -147,10 +150,13 @@ class OpCliTransport:
         return [self.resolve_executable(), "item", "get", *vault, "--format", "json", *item]
 
     def _run(self, key: ItemKey) -> tuple[int, str, str]:
+        return self._exec(self.command(key))
+
+    def _exec(self, argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
         posix = os.name == "posix"
         process = subprocess.Popen(
-            self.command(key),
-            stdin=subprocess.DEVNULL,
+            argv,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self.env,
@@ -160,7 +166,7 @@ class OpCliTransport:
             start_new_session=posix,
         )
         try:
-            stdout, stderr = process.communicate(timeout=self.timeout)
+            stdout, stderr = process.communicate(input=stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             if posix:
                 with contextlib.suppress(ProcessLookupError):
@@ -196,6 +202,47 @@ class OpCliTransport:
         if item.archived:
             raise ItemNotFound(f"1Password item '{key.item}' in vault '{key.vault}' is archived")
         return item
+
+    def write_otp(self, vault_id: str, item_id: str, value: str | None, what: str) -> None:
+        """``op item get`` the whole item, then ``op item edit ITEM --vault V --template
+        /dev/stdin`` with the item JSON (only the one-time password changed) on stdin: the
+        secret is never an argument (``ps``, shell history) and never written to a file."""
+        from vaults_onepassword.otp_write import with_otp
+
+        if os.name != "posix":
+            raise ReadOnlyVault(
+                "storing secrets over the 1Password CLI needs /dev/stdin (POSIX); use Connect"
+            )
+        key = ItemKey(vault_id, item_id)
+        try:
+            returncode, stdout, stderr = self._run(key)
+            if returncode != 0:
+                raise op_error(stderr, returncode, key, self._secrets())
+            try:
+                current: Any = json.loads(stdout)
+            except (ValueError, RecursionError):
+                raise VaultUnavailable(
+                    "the 1Password CLI printed something that is not JSON"
+                ) from None
+            if not isinstance(current, dict):
+                raise VaultUnavailable("the 1Password CLI printed an item that is not an object")
+            template = json.dumps(with_otp(current, value, what))
+            edit = [
+                self.resolve_executable(),
+                "item",
+                "edit",
+                *(["--", item_id] if item_id.startswith("-") else [item_id]),
+                f"--vault={vault_id}",
+                "--template=/dev/stdin",
+                "--format=json",
+            ]
+            returncode, _, stderr = self._exec(edit, stdin=template)
+        except OSError as exc:
+            raise VaultUnavailable(
+                f"the 1Password CLI could not be started ({type(exc).__name__})"
+            ) from None
+        if returncode != 0:
+            raise op_error(stderr, returncode, key, self._secrets())
 
     def _get(self, key: ItemKey) -> OnePasswordItem | VaultsError:
         try:

@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 OUT = HERE.parent / "corpus_real.jsonl"
 
-rng = random.Random(20260311)
+SEED = 20260311
+rng = random.Random(SEED)
 Entry = dict[str, Any]
 
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXZ"
@@ -822,22 +823,26 @@ def nextauth() -> Iterator[Entry]:
         )
 
 
+GENERATORS = (
+    appwrite,
+    allauth,
+    kratos,
+    hanko,
+    supabase,
+    pocketbase,
+    authelia,
+    keycloak,
+    zitadel,
+    bitwarden,
+    nextcloud,
+    nextauth,
+)
+
+
 def main() -> None:
     entries: list[Entry] = []
-    for gen in (
-        appwrite,
-        allauth,
-        kratos,
-        hanko,
-        supabase,
-        pocketbase,
-        authelia,
-        keycloak,
-        zitadel,
-        bitwarden,
-        nextcloud,
-        nextauth,
-    ):
+    rng.seed(SEED)
+    for gen in GENERATORS:
         entries.extend(gen())
     counts: dict[str, int] = {}
     for e in entries:

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import anyio.to_thread
 
-from vaults.errors import ItemNotFound
+from vaults.errors import InvalidInput, ItemNotFound
 from vaults_bitwarden.native.client import ApiSession
+from vaults_bitwarden.native.crypto import encrypt_text
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.transport import Item
 
 __all__ = ["ApiTransport"]
+
+
+def _camel(key: str) -> str:
+    """``Login`` -> ``login`` (servers answer in either case; requests are camelCase)."""
+    return key[:1].lower() + key[1:]
 
 
 class ApiTransport:
@@ -48,6 +54,26 @@ class ApiTransport:
         if vault.cipher(item_id) is None:
             raise ItemNotFound(f"Bitwarden has no {what}")
         return vault.reveal(item_id)
+
+    def write_totp(self, item_id: str, value: str | None, what: str) -> None:
+        """``PUT /api/ciphers/<id>``: the item as the server holds it, every encrypted field
+        copied as it is (also those this plugin does not model), ``login.totp`` encrypted
+        anew with the item's own key (else its organisation's, else the user's), and
+        ``lastKnownRevisionDate`` so the server refuses it when the item changed meanwhile."""
+        vault = self.session.unlocked(force_check=True)
+        cipher = vault.cipher(item_id)
+        if cipher is None:
+            raise ItemNotFound(f"Bitwarden has no {what}")
+        body = {_camel(key): entry for key, entry in cipher.items()}
+        login = body.get("login")
+        if body.get("type") != 1 or not isinstance(login, dict):
+            raise InvalidInput(f"Bitwarden {what} is not a login: only logins hold a TOTP secret")
+        login = {_camel(key): entry for key, entry in login.items()}
+        login["totp"] = encrypt_text(vault.item_key(cipher), value)
+        body["login"] = login
+        body["lastKnownRevisionDate"] = body.get("revisionDate")
+        self.session.api("PUT", f"/ciphers/{cipher.get('id') or cipher.get('Id')}", body, what=what)
+        self.session.unlocked(force_check=True)  # the write moved the revision: sync now
 
     def list_items(self, search: str | None, what: str) -> list[Item]:
         """Every item (not in the trash), without secrets. With ``search`` (a lookup by

@@ -1,6 +1,7 @@
 """A 1Password Connect REST server for tests (stdlib ``ThreadingHTTPServer`` on 127.0.0.1).
 
-Speaks the read side of the documented Connect API (docs/openapi/spec.yaml, v1.7):
+Speaks the read side of the documented Connect API (docs/openapi/spec.yaml, v1.7), and one
+write (``PUT /v1/vaults/{vaultUuid}/items/{itemUuid}``: the body replaces the item):
 
 - ``GET /v1/vaults`` (``filter=name eq "..."``), ``GET /v1/vaults/{vaultUuid}``
 - ``GET /v1/vaults/{vaultUuid}/items`` -- item summaries without fields (``filter=title eq "..."``)
@@ -123,15 +124,18 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         started = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        payload_in = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         authorized = False
         try:
             if owner.latency > 0:
                 time.sleep(owner.latency)
             status, body, content_type, authorized = owner._respond(
-                self.command, parts.path, parts.query, self.headers.get("Authorization")
+                self.command,
+                parts.path,
+                parts.query,
+                self.headers.get("Authorization"),
+                payload_in,
             )
         except _HttpError as exc:
             status, content_type = exc.status, "application/json"
@@ -317,7 +321,12 @@ class ConnectServer:
         raise _HttpError(401, "Invalid bearer token")
 
     def _respond(
-        self, method: str, path: str, query: str, authorization: str | None
+        self,
+        method: str,
+        path: str,
+        query: str,
+        authorization: str | None,
+        payload: bytes = b"",
     ) -> tuple[int, bytes, str, bool]:
         if path == ADMIN_PATH:
             return self._admin(method)
@@ -341,6 +350,9 @@ class ConnectServer:
             raise _HttpError(404, "Not Found")
         with self._lock:
             scope = self._scope(authorization)
+            if method == "PUT" and len(segments) == 5 and segments[3] == "items":
+                body = self._put_item(segments[2], segments[4], payload, scope)
+                return 200, json.dumps(body).encode(), "application/json", True
             if method not in ("GET", "HEAD"):
                 raise _HttpError(405, f"{method} is not supported by this test server")
             params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -355,6 +367,39 @@ class ConnectServer:
             count = sum(1 for r in self._records if r.is_api)
         body = json.dumps({"api_requests": count, "errors": len(self.errors)}).encode()
         return 200, body, "application/json", False
+
+    def _put_item(
+        self, vault_id: str, item_id: str, payload: bytes, scope: set[str] | None
+    ) -> JsonDict:
+        """``PUT /v1/vaults/{v}/items/{i}`` (UpdateVaultItem): the body (a ``FullItem``)
+        replaces the item; ``version`` goes up; the server computes OTP codes again."""
+        vault = self._vault(vault_id, scope)
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            raise _HttpError(400, "Unable to parse the request body as JSON") from None
+        if not isinstance(body, dict) or body.get("id") not in (None, item_id):
+            raise _HttpError(400, "The item id in the body does not match the path")
+        if not isinstance(body.get("fields", []), list):
+            raise _HttpError(400, "fields must be a list")
+        for stored_vault in self._seed["vaults"]:
+            if stored_vault["id"] != vault["id"]:
+                continue
+            for index, item in enumerate(stored_vault["items"]):
+                if item["id"] != item_id:
+                    continue
+                updated = {k: v for k, v in body.items() if k not in ("vault", "version")}
+                updated["id"] = item_id
+                updated["fields"] = [
+                    {k: v for k, v in f.items() if k != "totp"} for f in body.get("fields", [])
+                ]
+                for keep in ("state", "otpWireType"):
+                    if keep in item and keep not in updated:
+                        updated[keep] = item[keep]
+                updated["version"] = int(item.get("version", 1)) + 1
+                stored_vault["items"][index] = updated
+                return connect_item(stored_vault, updated)
+        raise _HttpError(404, f"item {item_id} not found")
 
     def _vault(self, vault_id: str, scope: set[str] | None) -> JsonDict:
         for v in self._seed["vaults"]:

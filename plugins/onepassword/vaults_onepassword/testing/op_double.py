@@ -3,8 +3,10 @@
 Run as ``python -m vaults_onepassword.testing.op_double`` (see ``bin/op``).
 
 Supported: ``op item get ITEM [--vault V] [--format json] [--otp] [--include-archive]``,
-``op whoami``, ``op --version``. Items come from a seed file (see ``seed.py``) named by
-``VAULTS_OP_DOUBLE_SEED``. Output follows the real CLI: ``--format json`` prints the documented
+``op item edit ITEM [--vault V] --template PATH [--format json]`` (the template, item JSON as
+``op item get`` prints it, replaces the item's sections and fields; the seed file is written
+back), ``op whoami``, ``op --version``. Items come from a seed file (see ``seed.py``) named by
+``OP_VAULTS_DOUBLE_SEED``. Output follows the real CLI: ``--format json`` prints the documented
 item JSON (snake_case top-level keys; fields carry ``reference``; OTP fields carry ``value`` and
 ``totp``); failures print ``[ERROR] YYYY/MM/DD HH:MM:SS <message>`` on stderr and exit 1.
 
@@ -12,8 +14,8 @@ Authentication, as ``op`` does it: ``OP_SERVICE_ACCOUNT_TOKEN`` (a ``service_acc
 the seed; a service account must pass ``--vault``), else a desktop/``op signin`` session given
 by ``--session`` or ``OP_SESSION_<account>`` (a ``session`` token of the seed).
 
-Test hooks (environment): ``VAULTS_OP_DOUBLE_LOG`` -- append one JSON line per invocation
-(argv and which auth variables were present, never their values); ``VAULTS_OP_DOUBLE_DELAY``
+Test hooks (environment): ``OP_VAULTS_DOUBLE_LOG`` -- append one JSON line per invocation
+(argv and which auth variables were present, never their values); ``OP_VAULTS_DOUBLE_DELAY``
 -- sleep that many seconds first (to test timeouts / killing a hung ``op``).
 """
 
@@ -28,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from vaults_onepassword.testing.seed import JsonDict, read_seed
+from vaults_onepassword.testing.seed import JsonDict, read_seed, write_seed
 from vaults_onepassword.testing.wire_formats import is_archived, op_item
 
-SEED_ENV = "VAULTS_OP_DOUBLE_SEED"
-LOG_ENV = "VAULTS_OP_DOUBLE_LOG"
-DELAY_ENV = "VAULTS_OP_DOUBLE_DELAY"
+SEED_ENV = "OP_VAULTS_DOUBLE_SEED"
+LOG_ENV = "OP_VAULTS_DOUBLE_LOG"
+DELAY_ENV = "OP_VAULTS_DOUBLE_DELAY"
 VERSION = "2.30.3"
 
 NOT_SIGNED_IN = "You are not currently signed in. Please run `op signin --help` for instructions"
@@ -63,7 +65,16 @@ class Invocation:
     flags: dict[str, str | bool] = field(default_factory=dict)
 
 
-_VALUE_FLAGS = {"--vault", "--format", "--session", "--account", "--fields", "--config", "--cache"}
+_VALUE_FLAGS = {
+    "--vault",
+    "--format",
+    "--session",
+    "--account",
+    "--fields",
+    "--config",
+    "--cache",
+    "--template",
+}
 _BOOL_FLAGS = {
     "--otp",
     "--include-archive",
@@ -216,6 +227,62 @@ def item_get(
         out.write(_human(rendered) + "\n")
 
 
+def _seed_field(fld: JsonDict) -> JsonDict:
+    """A field of an item template (``op item get`` JSON) as the seed stores it."""
+    out: JsonDict = {
+        k: v for k, v in fld.items() if k not in ("reference", "totp", "section", "entropy")
+    }
+    section = fld.get("section")
+    if isinstance(section, dict) and section.get("id"):
+        out["section"] = {"id": section["id"]}
+    return out
+
+
+def item_edit(
+    seed: JsonDict,
+    seed_path: Path,
+    inv: Invocation,
+    access: Access,
+    out: TextIO,
+) -> None:
+    if len(inv.command) != 3:
+        raise CliError("expected exactly one item: op item edit { <itemName> | <itemID> }")
+    template_path = inv.flags.get("--template")
+    if not isinstance(template_path, str):
+        raise CliError("op double: item edit supports --template only (no assignments)")
+    try:
+        template = json.loads(Path(template_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"invalid item template: {type(exc).__name__}") from None
+    if not isinstance(template, dict) or not isinstance(template.get("fields", []), list):
+        raise CliError("invalid item template: fields must be a list")
+    vault_flag = inv.flags.get("--vault")
+    if isinstance(vault_flag, str):
+        vaults = [find_vault(seed, access, vault_flag)]
+    elif access.service_account:
+        raise CliError(VAULT_REQUIRED)
+    else:
+        vaults = _visible_vaults(seed, access)
+    vault, item = find_item(
+        vaults,
+        inv.command[2],
+        include_archive=False,
+        vault_label=vault_flag if isinstance(vault_flag, str) else None,
+    )
+    item["fields"] = [_seed_field(f) for f in template.get("fields", []) if isinstance(f, dict)]
+    item["sections"] = [
+        {k: v for k, v in s.items() if k in ("id", "label")}
+        for s in template.get("sections", [])
+        if isinstance(s, dict)
+    ]
+    item["version"] = int(item.get("version", 1)) + 1
+    staged = seed_path.with_name(f".{seed_path.name}.{os.getpid()}.tmp")
+    write_seed(seed, staged)
+    os.replace(staged, seed_path)  # concurrent readers see the old or the new seed
+    if inv.flags.get("--format") == "json":
+        out.write(json.dumps(op_item(vault, item), indent=2) + "\n")
+
+
 def whoami(seed: JsonDict, access: Access, out: TextIO) -> None:
     info = {
         "url": f"https://{seed.get('account', 'my.1password.com')}",
@@ -258,6 +325,8 @@ def run(
         seed = read_seed(Path(seed_path))
         if inv.command[:2] == ["item", "get"]:
             item_get(seed, inv, authenticate(seed, inv, env), env, out)
+        elif inv.command[:2] == ["item", "edit"]:
+            item_edit(seed, Path(seed_path), inv, authenticate(seed, inv, env), out)
         elif inv.command == ["whoami"]:
             whoami(seed, authenticate(seed, inv, env), out)
         else:
