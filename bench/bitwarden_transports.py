@@ -219,6 +219,11 @@ def run_all(
               lambda: run(command), lambda: None)  # fmt: skip
     python = timed("`python -c pass` (reference)", 7, lambda: run([sys.executable, "-c", "pass"]),
                    lambda: None)  # fmt: skip
+    # the same command for a scheme no plugin has: the CLI, the host and plugin discovery
+    host_only = [vaults_bin, "resolve", "nosuch://item"]
+    host = timed("the host alone: `vaults resolve nosuch://item` (exit 2), new process", 7,
+                 lambda: subprocess.run(host_only, env=env, capture_output=True, check=False),
+                 lambda: None)  # fmt: skip
     cold_budget = kdf.median + COLD_PASS_FACTOR * python.median
     cold_pass = e.median <= cold_budget
     print("### Native transport (`VAULTS_BITWARDEN_SERVER`, no Node.js), medians\n")
@@ -229,6 +234,7 @@ def run_all(
          "PASS" if native_pass else "FAIL"),
         (kdf, "", ""),
         (python, "", ""),
+        (host, "", ""),
         (e, f"<= KDF + {COLD_PASS_FACTOR:.0f}x python = {fmt(cold_budget)}",
          "PASS" if cold_pass else "FAIL"),
     ]  # fmt: skip
@@ -241,7 +247,10 @@ def run_all(
         f"\n(d) / (a) = {d.median / a.median:.2f}x; (b) / (e) = {b.median / e.median:.1f}x "
         f"(the `bw` subprocess vs a whole new `vaults` process, native); "
         f"(e) - KDF = {fmt(e.median - kdf.median)} = "
-        f"{(e.median - kdf.median) / python.median:.1f}x `python -c pass`\n"
+        f"{(e.median - kdf.median) / python.median:.1f}x `python -c pass`, of which the host "
+        f"alone {host.median / python.median:.1f}x; the plugin's share (e) - host - KDF = "
+        f"{fmt(e.median - host.median - kdf.median)} = "
+        f"{(e.median - host.median - kdf.median) / python.median:.1f}x `python -c pass`\n"
     )
 
     refs = [f"bitwarden://{item.name}" for item in bulk]

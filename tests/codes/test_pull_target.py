@@ -10,6 +10,7 @@ import gzip
 import time
 import tracemalloc
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import httpx
 import pytest
@@ -137,3 +138,60 @@ def test_a_compressed_answer_under_the_cap_is_decoded() -> None:
         assert found is not None and found.value == "482913"
         with pytest.raises(ResponseTooLarge):
             send(client, "GET", f"{base}/x", timeout=10, max_bytes=10)
+
+
+def _rebinding(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """DNS that answers a public address first, loopback afterwards (a rebinding attack:
+    a fault no local server can produce, so the resolver is replaced)."""
+    import socket
+
+    from vaults.codes import pull_target
+
+    answers: list[str] = []
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list[Any]:
+        address = "8.8.8.8" if not answers else "127.0.0.1"
+        answers.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    async def agetaddrinfo(host: str, port: object, **kwargs: object) -> list[Any]:
+        return getaddrinfo(host, port)
+
+    monkeypatch.setattr(pull_target.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(pull_target.anyio, "getaddrinfo", agetaddrinfo)
+    monkeypatch.delenv("VAULTS_PULL_ALLOW_PRIVATE", raising=False)
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return answers
+
+
+def test_dns_rebinding_to_loopback_is_refused_at_connect_time(
+    pull_endpoint: PullEndpoint, codes_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = _rebinding(monkeypatch)
+    port = pull_endpoint.url.split(":")[2].split("/")[0]
+    url = f"https://rebind.example:{port}/totp"
+    with pytest.raises(VaultUnavailable, match="at connect time"):
+        pull_once(url, pull_endpoint.api_key, host=codes_host)
+    assert answers == ["8.8.8.8", "127.0.0.1"]  # checked up front, then again on connect
+    assert pull_endpoint.seen == []
+
+
+def test_dns_rebinding_is_refused_by_async_pulls_too(
+    pull_endpoint: PullEndpoint, codes_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+
+    from vaults.codes import apull_once
+
+    _rebinding(monkeypatch)
+    port = pull_endpoint.url.split(":")[2].split("/")[0]
+
+    async def main() -> None:
+        with pytest.raises(VaultUnavailable, match="at connect time"):
+            await apull_once(
+                f"https://rebind.example:{port}/totp", pull_endpoint.api_key, host=codes_host
+            )
+
+    anyio.run(main)
+    assert pull_endpoint.seen == []

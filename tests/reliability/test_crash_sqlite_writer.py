@@ -30,7 +30,9 @@ def writer(db: str, name: str) -> None:
     from vaults.codes.inbox import Inbox
     from vaults.testing.hosts import make_test_host
 
-    inbox = Inbox(f"sqlite:///{db}", host=make_test_host())
+    # no row cap: every acknowledged code must stay (the cap would trim the oldest of each
+    # identifier's codes past 100, by design)
+    inbox = Inbox(f"sqlite:///{db}", host=make_test_host(), max_codes_per_identifier=10**9)
     out = sys.stdout
     out.write("ready\n")
     out.flush()

@@ -83,7 +83,7 @@ def _runs(w: dict[str, Any]) -> list[Run]:
     bw_cli = {"VAULTS_BITWARDEN_BW": str(w["bw"])}
     connect = {"OP_CONNECT_HOST": w["connect"].url, "VAULTS_ONEPASSWORD_TIMEOUT": "2"}
     op = {
-        **{k: v for k, v in w["op_env"].items() if k.startswith(("VAULTS_OP", "PATH"))},
+        **{k: v for k, v in w["op_env"].items() if k.startswith(("OP_VAULTS", "PATH"))},
         "VAULTS_ONEPASSWORD_TRANSPORT": "cli",
     }
     store = f"sqlite:///{w['tmp'] / 'codes.db'}"
@@ -235,6 +235,7 @@ def _base_env(tmp: Path) -> dict[str, str]:
     env["XDG_DATA_HOME"] = str(tmp / "data")
     env["VAULTS_STORE"] = f"sqlite:///{tmp / 'default-codes.db'}"
     env["PYTHONIOENCODING"] = "utf-8"
+    env["VAULTS_PULL_ALLOW_PRIVATE"] = "1"  # the pull endpoints are on 127.0.0.1
     return env
 
 

@@ -12,7 +12,11 @@
   at the first SELECT and every later message is fetched by UID with ``BODY.PEEK[]``
   (nothing is marked read unless ``mark_seen``; nothing is ever deleted).
 * IDLE (RFC 2177) is renewed every ``idle_renew`` seconds (default 24 minutes, under the 29
-  the RFC allows). A server without IDLE is polled every ``interval`` seconds.
+  the RFC allows), and the folder is re-read 0.3 s after each IDLE entry, then at doubling
+  intervals up to a minute while nothing arrives: a server can miss mail committed while
+  IDLE is being set up (Dovecot reports it only at its next 30-s check). A NOOP before each
+  IDLE closes most of that window. A server without IDLE is polled every ``interval``
+  seconds.
 * A dropped connection is re-opened with exponential backoff (0.5 s doubling to 30 s); the
   watcher then fetches every UID from the last one it handled, so no message is lost or
   pushed twice. If the folder's UIDVALIDITY changed meanwhile, messages whose INTERNALDATE
@@ -75,6 +79,8 @@ DEFAULT_IDLE_RENEW: Final = 24 * 60.0
 DEFAULT_POLL_INTERVAL: Final = 30.0
 DEFAULT_TIMEOUT: Final = 30.0
 _CHECK_EVERY: Final = 0.5
+_RECHECK_FIRST: Final = 0.3
+_RECHECK_MAX: Final = 60.0
 _BACKOFF_FIRST: Final = 0.5
 _BACKOFF_MAX: Final = 30.0
 
@@ -358,15 +364,23 @@ class ImapWatcher:
     def _idle(self, client: IMAPClient, stop: threading.Event) -> None:
         self._enter_idle(client)
         self.ready.set()
+        recheck = _RECHECK_FIRST
         while not stop.is_set():
-            if time.monotonic() - self._idle_since >= self.idle_renew:
-                self._reidle(client)  # RFC 2177: before the server's 29-minute timeout
+            # Besides the RFC 2177 renewal, IDLE is left and the folder re-read 0.3 s after
+            # every entry, then at doubling intervals while nothing arrives: a server can miss
+            # mail committed while IDLE was being set up (Dovecot does) and report it only at
+            # its own next periodic check, 30 s later.
+            due = self._idle_since + min(recheck, self.idle_renew)
             asked = time.monotonic()
-            renew_in = self._idle_since + self.idle_renew - asked
-            responses = client.idle_check(timeout=max(0.01, min(_CHECK_EVERY, renew_in)))
+            if asked >= due:
+                found = self._reidle(client)
+                recheck = _RECHECK_FIRST if found else min(recheck * 2, _RECHECK_MAX)
+                continue
+            wait = max(0.01, min(_CHECK_EVERY, due - asked))
+            responses = client.idle_check(timeout=wait)
             self._alive_at = time.time()
             if not responses:
-                if time.monotonic() - asked < min(_CHECK_EVERY, renew_in) / 4:
+                if time.monotonic() - asked < wait / 4:
                     # readable but no line: EOF, or a TLS record without data. DONE tells.
                     self._reidle(client)
                 continue
@@ -374,21 +388,33 @@ class ImapWatcher:
                 raise _Dropped("the server said BYE")
             if any(_is_new_mail(r) for r in responses):
                 self._reidle(client)
+                recheck = _RECHECK_FIRST
         self._leave_idle(client)
 
-    def _enter_idle(self, client: IMAPClient) -> None:
+    def _enter_idle(self, client: IMAPClient) -> int:
+        """IDLE, after a NOOP that syncs the folder (and fetching what it reports); the
+        number of messages fetched."""
+        found = 0
+        while True:
+            _, responses = client.noop()
+            if any(_is_bye(r) for r in responses):
+                raise _Dropped("the server said BYE")
+            if not any(_is_new_mail(r) for r in responses):
+                break
+            found += self._catch_up(client)
         client.idle()
         self.idling = True
         self._idle_since = time.monotonic()
+        return found
 
-    def _reidle(self, client: IMAPClient) -> None:
+    def _reidle(self, client: IMAPClient) -> int:
         """Leave IDLE, fetch what arrived (also what the server reported only in its answer
-        to DONE), and IDLE again."""
+        to DONE), and IDLE again; the number of messages fetched."""
         responses = self._leave_idle(client)
         if any(_is_bye(r) for r in responses):
             raise _Dropped("the server said BYE")
-        self._catch_up(client)
-        self._enter_idle(client)
+        found = self._catch_up(client)
+        return found + self._enter_idle(client)
 
     def _leave_idle(self, client: IMAPClient) -> list[Any]:
         self.idling = False
@@ -404,13 +430,26 @@ class ImapWatcher:
             self._alive_at = time.time()
 
     # -- fetching ---------------------------------------------------------------------------------
-    def _catch_up(self, client: IMAPClient) -> None:
-        assert self.next_uid is not None
-        first = self.next_uid
-        uids = sorted(uid for uid in client.search(["UID", f"{first}:*"]) if uid >= first)
-        for uid in uids:
-            self._take(client, uid)
-            self.next_uid = uid + 1
+    def _catch_up(self, client: IMAPClient) -> int:
+        """Fetch every message from ``next_uid`` on; the number fetched.
+
+        A server may evaluate SEARCH before syncing and report a message that landed
+        meanwhile only as an ``EXISTS`` at the end of that very command (Dovecot does); such
+        a notice is looked for (imaplib keeps it aside) and answered with another SEARCH."""
+        imap = client._imap  # the imaplib connection: its untagged EXISTS notices
+        total = 0
+        while True:
+            assert self.next_uid is not None
+            imap.response("EXISTS")  # forget notices from before this SEARCH
+            first = self.next_uid
+            uids = sorted(uid for uid in client.search(["UID", f"{first}:*"]) if uid >= first)
+            for uid in uids:
+                self._take(client, uid)
+                self.next_uid = uid + 1
+            total += len(uids)
+            _, notices = imap.response("EXISTS")
+            if not uids and not any(notices):
+                return total
 
     def _catch_up_by_date(self, client: IMAPClient) -> None:
         if self._alive_at is None:

@@ -32,7 +32,12 @@ import httpx
 from pydantic import SecretStr
 
 from vaults.bounded_http import asend, retry_after, send
-from vaults.codes.pull_target import check_destination, check_scheme
+from vaults.codes.pull_target import (
+    async_pull_client,
+    check_destination,
+    check_scheme,
+    pull_client,
+)
 from vaults.codes.signature import SIGNATURE_HEADER, sign_request
 from vaults.errors import AuthenticationFailed, CodeTimeout, InvalidInput, VaultUnavailable
 from vaults.redact import url_without_secrets
@@ -274,7 +279,7 @@ def pull(
     )
     check_destination(state.url)
     deadline = time.monotonic() + state.timeout
-    with _pulling(), httpx.Client(follow_redirects=False) as client:
+    with _pulling(), pull_client() as client:
         while True:
             left = deadline - time.monotonic()
             body, headers = state.request()
@@ -329,7 +334,7 @@ async def apull(
     await anyio.to_thread.run_sync(check_destination, state.url)
     deadline = anyio.current_time() + state.timeout
     with _pulling():
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        async with async_pull_client() as client:
             while True:
                 left = deadline - anyio.current_time()
                 body, headers = state.request()
@@ -419,7 +424,7 @@ def pull_once(
     )
     check_destination(state.url)
     body, headers = state.request()
-    with _pulling(), httpx.Client(follow_redirects=False) as client:
+    with _pulling(), pull_client() as client:
         try:
             response = send(
                 client,
@@ -453,7 +458,7 @@ async def apull_once(
     await anyio.to_thread.run_sync(check_destination, state.url)
     body, headers = state.request()
     with _pulling():
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        async with async_pull_client() as client:
             try:
                 response = await asend(
                     client,

@@ -46,6 +46,7 @@ from vaults.errors import (
     ItemNotFound,
     VaultsError,
     VaultUnavailable,
+    WriteConflict,
 )
 from vaults.refs import parse_reference
 from vaults.testing import STANDARD_SEED, SeededVault, SeedItem, VaultContract
@@ -643,7 +644,7 @@ def test_writing_through_the_native_session(
         cipher["lastKnownRevisionDate"] = cipher["revisionDate"]
         written = session.api("PUT", f"/ciphers/{item_id}", cipher)
         assert written["id"] == item_id
-        with pytest.raises(VaultUnavailable, match="out of date"):  # the same base again
+        with pytest.raises(WriteConflict, match="changed since it was read"):  # same base
             session.api("PUT", f"/ciphers/{item_id}", cipher)
     fresh = backend(server, tmp_path / "cache")
     assert fresh.transport.get_item(GITHUB.id, "x")["login"]["totp"] == "NEWSECRETGITHUBA"

@@ -28,7 +28,14 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
-from vaults.errors import AuthenticationFailed, ConfigurationError, VaultsError, VaultUnavailable
+from vaults.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    VaultsError,
+    VaultUnavailable,
+    WriteConflict,
+)
+from vaults_bitwarden.messages import OUT_OF_DATE
 from vaults_bitwarden.native.cache import MAX_CACHE_BYTES, CachedSync, SyncCache
 from vaults_bitwarden.native.crypto import (
     EncStringError,
@@ -333,9 +340,14 @@ class ApiSession:
             self._access = None
             self._renew()
         if response.status != ok:
+            message = _server_message(response)
+            if response.status == 400 and OUT_OF_DATE in message:
+                raise WriteConflict(
+                    f"{self.source}: {what}: the item changed since it was read; nothing was "
+                    "written (sync and try again)"
+                )
             raise VaultUnavailable(
-                f"{self.source}: {what} failed with HTTP {response.status}"
-                + _server_message(response)
+                f"{self.source}: {what} failed with HTTP {response.status}{message}"
             )
         return response
 
