@@ -343,3 +343,29 @@ def test_a_burst_of_mail_is_all_read_promptly(
             time.sleep(0.05)
     stored = sorted(c.identifier for c in inbox.list(limit=200))
     assert stored == sorted(f"burst{i}@example.com" for i in range(count))
+
+
+def test_debug_logs_hold_no_credentials(
+    tls: Tls, inbox: Inbox, introspection: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even with imapclient's protocol trace on (DEBUG), neither the password nor the OAuth2
+    token (nor its base64 SASL form) is logged."""
+    import base64
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    server = _dovecot(tls, oauth2_introspection_url=introspection)
+    try:
+        logins = ({"oauth_token": OAUTH_TOKEN}, {"password": IMAP_PASSWORD})
+        for code, kwargs in zip(("482913", "590274"), logins, strict=True):
+            watcher = ImapWatcher(url(server, "INBOX"), inbox, ca_file=tls.ca, env={}, **kwargs)
+            with watching(watcher):
+                deliver(server, tls, "INBOX", code_mail(code, to=f"{code}@example.com"))
+                assert wait_code(inbox, f"{code}@example.com", 0) == code
+    finally:
+        server.remove()  # type: ignore[attr-defined]
+    sasl = f"user={IMAP_USER}\x01auth=Bearer {OAUTH_TOKEN}\x01\x01".encode()
+    text = caplog.text
+    assert "imapclient" in text  # the trace was on
+    for secret in (OAUTH_TOKEN, IMAP_PASSWORD, base64.b64encode(sasl).decode()[:24]):
+        assert secret not in text
