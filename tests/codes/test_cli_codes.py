@@ -139,7 +139,7 @@ def test_unreachable_store_exits_4(runner: CliRunner, free_port: int) -> None:
 def test_extract(runner: CliRunner) -> None:
     result = run(runner, "extract", stdin="Your Acme code: 905 118")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"otp_type": "totp", "value": "905118"}
+    assert json.loads(result.stdout) == {"otp_type": "totp", "code": "905118", "value": "905118"}
     link = run(
         runner,
         "extract",
@@ -223,3 +223,21 @@ def test_wait_shows_a_countdown_on_a_terminal(
             child.wait()
         os.close(leader)
     assert seen.rstrip().endswith(b"731946"), seen
+
+
+def test_json_uses_the_http_api_names_with_aliases(runner: CliRunner) -> None:
+    """One vocabulary: the HTTP API's names (GET /v1/credentials/totp), plus documented aliases."""
+    pushed = run(
+        runner,
+        "push",
+        "--identifier",
+        "names@example.com",
+        "--source",
+        "sms",
+        "--json",
+        stdin="Your code is 246810",
+    )
+    data = json.loads(pushed.stdout)
+    assert data["code"] == data["value"] == "246810"
+    assert data["totp_code_id"] == data["id"] and data["totp_identifier"] == "names@example.com"
+    assert data["expired_at"] == data["expires_at"] and data["source"] == "phone"

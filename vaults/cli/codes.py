@@ -313,7 +313,9 @@ def wait(
 @codes.command()
 @click.option("--source", type=click.Choice(_SOURCES), default=None, help="Message kind.")
 def extract(source: str | None) -> None:
-    """Read a message on stdin; print {"otp_type", "value"} as JSON, or exit 1 if none."""
+    """Read a message on stdin; print {"otp_type", "code"} as JSON, or exit 1 if none.
+
+    "value" repeats "code" (an alias kept from earlier versions)."""
     try:
         from vaults.errors import NoCode
         from vaults.host import make_host
@@ -323,7 +325,7 @@ def extract(source: str | None) -> None:
             raise NoCode("no one-time code or magic link found in the message")
     except Exception as exc:
         fail(exc)
-    data: dict[str, Any] = {"otp_type": found.otp_type, "value": found.value}
+    data: dict[str, Any] = {"otp_type": found.otp_type, "code": found.value, "value": found.value}
     if found.origin is not None:
         data["origin"] = found.origin
     click.echo(json.dumps(data, ensure_ascii=False))

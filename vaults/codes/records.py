@@ -153,17 +153,25 @@ class PushedCode(BaseModel):
         return "expired" if self.is_expired(now) else "active"
 
     def public_dict(self) -> dict[str, Any]:
-        """The documented JSON shape (``vaults codes list --json``, ``wait --json``)."""
+        """The documented JSON shape (``vaults codes list --json``, ``wait --json``): the HTTP
+        API's names (``GET /v1/credentials/totp``, the seed system's), times as epoch seconds,
+        then the names vaults used first as aliases of the same values."""
         return {
-            "id": self.id,
-            "identifier": self.identifier,
+            "totp_code_id": self.id,
+            "totp_identifier": self.identifier,
+            "code": self.value,
             "otp_type": self.otp_type,
-            "value": self.value,
             "origin": self.origin,
             "source": self.source,
             "task_id": self.task_id,
             "workflow_run_id": self.workflow_run_id,
             "created_at": self.created_at,
-            "expires_at": self.expires_at,
+            "expired_at": self.expires_at,
             "consumed_at": self.consumed_at,
+            # aliases: id = totp_code_id, identifier = totp_identifier, value = code,
+            # expires_at = expired_at
+            "id": self.id,
+            "identifier": self.identifier,
+            "value": self.value,
+            "expires_at": self.expires_at,
         }
