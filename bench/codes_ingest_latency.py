@@ -236,8 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import trustme
     from twilio.request_validator import RequestValidator
 
-    from vaults.codes.dovecot_server import DovecotMissing, ThrowawayDovecot
     from vaults.codes.inbox import Inbox
+    from vaults.testing.dovecot_server import DovecotMissing, ThrowawayDovecot
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="vaults-bench-") as tmp_name:

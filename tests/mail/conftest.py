@@ -1,6 +1,6 @@
 """Fixtures for the mail paths: a TLS authority and a real Dovecot IMAP server.
 
-The Dovecot server (tests/data: none; vaults.codes.dovecot_server) starts once per session on
+The Dovecot server (vaults.testing.dovecot_server) starts once per session on
 free 127.0.0.1 ports with a throw-away certificate from ``trustme``. Without the binary the
 IMAP tests are skipped, unless VAULTS_REQUIRE_DOVECOT=1 (CI), which makes that a failure.
 """
@@ -48,7 +48,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
 
 
 def _dovecot(tls: Tls, **kwargs: object) -> object:
-    from vaults.codes.dovecot_server import DovecotMissing, ThrowawayDovecot
+    from vaults.testing.dovecot_server import DovecotMissing, ThrowawayDovecot
 
     try:
         server = ThrowawayDovecot(tls.cert, tls.key, {IMAP_USER: IMAP_PASSWORD}, **kwargs)  # type: ignore[arg-type]
