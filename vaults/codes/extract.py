@@ -97,7 +97,10 @@ def extract(content: str) -> ExtractedCode | None:
         code = find_code(mask(text))
         if code is not None:
             return ExtractedCode(otp_type="totp", value=code)
-    if message_vetoes_links("\n".join(texts)):
+    joined = "\n".join(texts)
+    if not links and "http" not in joined.lower():
+        return None  # no http(s) URL anywhere: no magic link, so no veto scan either
+    if message_vetoes_links(joined):
         return None
     visible_url = only_url(texts[0])
     if visible_url is not None and visible_url in html.unescape(content):
