@@ -139,7 +139,7 @@ def _status_data(data: Any, source: str) -> str:
     return status
 
 
-_SETTLE_TIMEOUT: Final = 5.0
+_SETTLE_TIMEOUT: Final = 15.0
 """Seconds a write waits for ``bw serve``'s search cache to show it."""
 
 
