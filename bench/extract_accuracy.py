@@ -25,11 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from vaults.codes.extract import ExtractedCode, extract
 
-from vaults.codes.extract import ExtractedCode, extract  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CORPORA = {
     "corpus_real.jsonl": ROOT / "tests" / "codes" / "corpus_real.jsonl",

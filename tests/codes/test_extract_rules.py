@@ -7,6 +7,7 @@ translations) with other realistic codes of the same shape.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import re
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,8 +27,20 @@ from vaults.codes._rules import load_languages, rules
 from vaults.codes.extract import ExtractedCode, extract
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-import extract_accuracy as bench  # noqa: E402
+
+
+def _load(path: Path) -> ModuleType:
+    """Import a helper script by path, leaving ``sys.path`` alone (a repository root on it
+    exposes ``vaults.egg-info`` to later in-process pytest runs, which then warn)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load(ROOT / "bench" / "extract_accuracy.py")
 
 REAL = ROOT / "tests" / "codes" / "corpus_real.jsonl"
 
@@ -335,8 +349,7 @@ def test_any_realistic_code_in_any_real_template_is_found(data: st.DataObject) -
 
 def test_real_corpus_file_is_what_build_renders() -> None:
     """corpus_real.jsonl is reproducible from the vendored data (fixed seed)."""
-    sys.path.insert(0, str(ROOT / "tests" / "codes" / "corpus_real"))
-    import build
+    build = _load(ROOT / "tests" / "codes" / "corpus_real" / "build.py")
 
     build.rng.seed(build.SEED)
     rendered = []
