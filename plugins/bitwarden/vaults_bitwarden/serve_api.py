@@ -29,7 +29,13 @@ import httpx
 from pydantic import SecretStr
 
 from vaults.bounded_http import DEFAULT_MAX_BYTES, Backoff, asend, retry_after, send
-from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
+from vaults.errors import (
+    AuthenticationFailed,
+    ItemNotFound,
+    VaultLocked,
+    VaultsError,
+    VaultUnavailable,
+)
 from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.settings import BitwardenSettings
@@ -310,12 +316,25 @@ class ServeTransport:
             return found
         return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
 
+    def _item_after_sync(self, item_id: str, what: str) -> Item:
+        """``GET /object/item/<id>`` right after ``POST /sync``: ``bw serve`` answers "Not
+        found." for a moment while it rebuilds its decrypted cache, so a miss is asked again
+        until :data:`_SETTLE_TIMEOUT`; an item that is really gone stays ``ItemNotFound``."""
+        deadline = time.monotonic() + _SETTLE_TIMEOUT
+        while True:
+            try:
+                return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
+            except ItemNotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def write_totp(self, item_id: str, value: str | None, what: str) -> None:
         """``POST /sync`` (so the edit starts from the server's latest revision, which the
         server checks), ``GET /object/item/<id>``, then ``PUT /object/item/<id>`` with the
         whole item (the API replaces the item with the body), only ``login.totp`` changed."""
         self._call("POST", "/sync", "the sync before a write")
-        current = _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
+        current = self._item_after_sync(item_id, what)
         written = self._call(
             "PUT", f"/object/item/{item_id}", what, body=with_totp(current, value, what)
         )
