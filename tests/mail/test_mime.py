@@ -352,3 +352,13 @@ def test_repr_hides_the_text() -> None:
     mail = parse_mail(msg.as_bytes())
     assert "482913" not in repr(mail) and "482913" not in str(mail)
     assert "user@example.com" in repr(mail)
+
+
+def test_a_charset_name_with_a_nul_byte_is_an_unknown_charset() -> None:
+    """Found by the atheris mime target: codecs.lookup raises ValueError on a NUL byte."""
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: x\r\n"
+        b'Content-Type: text/plain; charset="utf\x00-8"\r\n\r\nYour code is 482913\r\n'
+    )
+    found = extract(parse_mail(raw).bodies[0])
+    assert found is not None and found.value == "482913"

@@ -91,7 +91,7 @@ def _codec(charset: str | None) -> str | None:
     name = CHARSET_SUPERSETS.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # unknown name, or one with a NUL byte
         return None
 
 
