@@ -359,7 +359,7 @@ class ServeTransport:
 
         The ``PUT`` answers the item as the server stored it: that answer is checked. Then
         this waits until ``bw serve`` serves that revision to the next reader (see
-        :meth:`_settle`), so a read right after the write sees it."""
+        :meth:`wait_until_served`), so a read right after the write sees it."""
         self._call("POST", "/sync", "the sync before a write")
         # right after its sync bw serve answers "Not found." until it has re-read its items
         current = poll_until(lambda: self._item_by_id(item_id, what), retry_on=(ItemNotFound,))
@@ -375,29 +375,40 @@ class ServeTransport:
             or _revision(written) is None
         ):
             raise VaultUnavailable(f"{self.source}: the edit of {what} answered another item")
-        poll_until(
-            lambda: self._settle(item_id, _revision(written), what),
-            retry_on=(NotSettled, ItemNotFound),
-        )
+        self.wait_until_served(item_id, _revision(written), what)
+
+    def wait_until_served(self, item_id: str, revision: object, what: str) -> None:
+        """Return once ``bw serve`` serves ``revision`` of the item it has just written
+        (``PUT`` or ``POST /object/item``) to the next reader; :class:`VaultUnavailable`
+        after :data:`SETTLE_TIMEOUT` seconds (the write is on the server all the same)."""
+        poll_until(lambda: self._settle(item_id, revision, what), retry_on=(NotSettled,))
 
     def _settle(self, item_id: str, revision: object, what: str) -> None:
         """Raise :class:`NotSettled` unless ``bw serve`` serves ``revision`` of the item.
 
-        ``bw serve`` answers the ``PUT`` before it has re-read its items from its data file
+        ``bw serve`` answers a write before it has re-read its items from its data file
         (the re-read waits for the file lock the write still holds and retries 100–250 ms
-        later). Until then ``GET /object/item/<id>`` answers the previous revision, and a
-        search (``GET /list/object/items``) rebuilds ``bw serve``'s cache of decrypted items
-        from the previous revision and keeps that cache until the vault changes again. So:
-        first the item by id must show ``revision``; then the search the lookups use must
-        list it (or not list it at all: an archived item is read by id); a search still
-        listing an older revision means a stale cache, which only a sync replaces."""
-        if _revision(self._item_by_id(item_id, what)) != revision:
+        later). Until then ``GET /object/item/<id>`` answers the previous revision (or
+        "Not found." for a new item), and a search (``GET /list/object/items``) rebuilds
+        ``bw serve``'s cache of decrypted items from the previous state and keeps that
+        cache until the vault changes again. So: first the item by id must show
+        ``revision``; then the search the lookups use must list it (unless it is in the
+        trash or archive, which searches leave out); a search listing an older revision or
+        missing the item means a stale cache, which only a sync replaces."""
+        try:
+            by_id = self._item_by_id(item_id, what)
+        except ItemNotFound:
+            by_id = None
+        if by_id is None or _revision(by_id) != revision:
             raise NotSettled(
                 f"{what} is stored on the server, but {self.source} still shows its previous "
                 "revision"
             )
         listed = _by_id(self.list_items(item_id, what), item_id)
-        if listed is None or _revision(listed) == revision:
+        searchable = not by_id.get("deletedDate") and not by_id.get("archivedDate")
+        if (listed is None and not searchable) or (
+            listed is not None and _revision(listed) == revision
+        ):
             return
         log.debug("bw serve lists a stale %s: forcing a sync to rebuild its cache", what)
         self._call("POST", "/sync", "the sync after a write", params={"force": "true"})
