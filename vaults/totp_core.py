@@ -380,3 +380,54 @@ def generator(params: OtpParams) -> Generator:
 def code_for_counter(params: OtpParams, counter: int) -> str:
     """The code of window number ``counter`` (``floor(epoch / period)``, 0 to 2**64 - 1)."""
     return generator(params)(counter)
+
+
+DEFAULT_MIN_REMAINING: Final = 20
+MAX_TIME: Final = 1e15
+"""Latest accepted epoch (keeps the window counter inside RFC 4226's 8 bytes)."""
+
+HOTP_IN_VAULT: Final = (
+    "an HOTP (counter-based) secret: no vault here keeps its counter, so no code is made "
+    "('vaults totp URI' prints the code for the URI's counter)"
+)
+
+
+def parse_totp(raw: str, rules: Base32Rules = DEFAULT_RULES) -> OtpParams:
+    """:func:`parse_params` for a secret stored in a vault: an ``otpauth://hotp/`` secret is
+    refused too (its counter lives nowhere we could update)."""
+    params = parse_params(raw, rules)
+    if params.kind == "hotp":
+        raise _fail(HOTP_IN_VAULT)
+    return params
+
+
+def totp_or_error(
+    raw: str | None, rules: Base32Rules = DEFAULT_RULES
+) -> tuple[OtpParams | None, str | None]:
+    """For backends: ``(params, None)``, or ``(None, why)`` when no code can be made; empty or
+    missing ``raw`` gives ``(None, None)``. ``why`` is safe to show (never the secret)."""
+    if raw is None or not raw.strip():
+        return None, None
+    try:
+        return parse_totp(raw, rules), None
+    except InvalidTotpSecret as exc:
+        return None, exc.message.removeprefix("invalid TOTP secret: ")
+
+
+def check_time(at: float) -> float:
+    """``at`` as a float, refused unless it is an epoch from 0 to :data:`MAX_TIME`."""
+    import math
+
+    now = float(at)
+    if not math.isfinite(now) or not 0 <= now < MAX_TIME:
+        raise InvalidTotpSecret("invalid time: it must be an epoch from 0 to 1e15 seconds")
+    return now
+
+
+def entry_counter(period: int, now: float, min_remaining: float = DEFAULT_MIN_REMAINING) -> int:
+    """The window to type a code from at ``now``: the current one, or the next when fewer
+    than ``min_remaining`` seconds are left in it."""
+    counter = int(now // period)
+    if (counter + 1) * period - now < min_remaining:
+        counter += 1
+    return counter
