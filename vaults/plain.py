@@ -16,11 +16,57 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing only: this module is on the CLI's start-up path
+    from typing import Protocol
+
     from vaults.models import Credential, CustomField, TotpCode, TotpSecret
     from vaults.totp_core import OtpParams
+
+    class SecretLike(Protocol):
+        """:class:`Secret`, :class:`pydantic.SecretStr` or anything else that holds one."""
+
+        def get_secret_value(self) -> str: ...
+
+    class _FieldLike(Protocol):
+        @property
+        def name(self) -> str: ...
+        @property
+        def type(self) -> str: ...
+        @property
+        def section(self) -> str | None: ...
+        @property
+        def value(self) -> SecretLike | None: ...
+
+    class _CodeLike(Protocol):
+        @property
+        def code(self) -> str: ...
+        @property
+        def valid_from(self) -> int: ...
+        @property
+        def valid_until(self) -> int: ...
+        @property
+        def period(self) -> int: ...
+        @property
+        def digits(self) -> int: ...
+
+    class _CredentialLike(Protocol):
+        ref: str | None
+        vault: str
+        id: str
+        name: str
+        username: str | None
+        magic_link: str | None
+        totp_error: str | None
+
+        @property
+        def password(self) -> SecretLike | None: ...
+        @property
+        def uris(self) -> list[str]: ...
+        @property
+        def totp_source(self) -> str | None: ...
+
 
 __all__ = [
     "MASK",
@@ -28,7 +74,6 @@ __all__ = [
     "PlainCredential",
     "PlainField",
     "Secret",
-    "SecretLike",
     "code_dict",
     "credential_dict",
     "field_dict",
@@ -37,12 +82,6 @@ __all__ = [
 MASK = "********"
 """How unrevealed passwords and hidden fields print."""
 _SHOWN_TYPES = frozenset({"text", "boolean", "linked", "url", "email"})
-
-
-class SecretLike(Protocol):
-    """:class:`Secret`, :class:`pydantic.SecretStr` or anything else that holds one."""
-
-    def get_secret_value(self) -> str: ...
 
 
 class Secret:
@@ -73,47 +112,6 @@ class Secret:
 
 
 # -- the JSON shapes, shared with vaults.models ---------------------------------------------
-class _FieldLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def section(self) -> str | None: ...
-    @property
-    def value(self) -> SecretLike | None: ...
-
-
-class _CodeLike(Protocol):
-    @property
-    def code(self) -> str: ...
-    @property
-    def valid_from(self) -> int: ...
-    @property
-    def valid_until(self) -> int: ...
-    @property
-    def period(self) -> int: ...
-    @property
-    def digits(self) -> int: ...
-
-
-class _CredentialLike(Protocol):
-    ref: str | None
-    vault: str
-    id: str
-    name: str
-    username: str | None
-    magic_link: str | None
-    totp_error: str | None
-
-    @property
-    def password(self) -> SecretLike | None: ...
-    @property
-    def uris(self) -> list[str]: ...
-    @property
-    def totp_source(self) -> str | None: ...
-
-
 def _without_credentials(url: str) -> str:
     """A pull-endpoint URL as shown unrevealed: no user part, query or fragment (tokens)."""
     from urllib.parse import urlsplit

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import pyotp
 
 from vaults.errors import InvalidTotpSecret
 
@@ -77,11 +73,6 @@ UNSUPPORTED_KINDS: Final = {
 
 STEAM_ALPHABET: Final = "23456789BCDFGHJKMNPQRTVWXY"
 _B32_ALPHABET = re.compile(r"[A-Z2-7]+")
-_DIGESTS: Final[dict[str, Callable[..., Any]]] = {
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
-    "SHA512": hashlib.sha512,
-}
 
 
 def _fail(problem: str) -> InvalidTotpSecret:
@@ -329,48 +320,13 @@ Generator = Callable[[int], str]
 _GENERATORS: dict[OtpParams, Generator] = {}
 
 
-class _Hotp(pyotp.OTP):
-    """pyotp's RFC 4226 generator with the key decoded once, not per code, and without
-    pyotp's 112-bit floor (80-bit secrets are common in the wild). The window counter is
-    computed by the caller, so any period works (pyotp's TOTP caps it at 120 s)."""
-
-    min_secret_length_bits = 0
-
-    def __init__(self, params: OtpParams) -> None:
-        self._key = base64.b32decode(params.secret + "=" * (-len(params.secret) % 8))
-        super().__init__(
-            params.secret, digits=max(params.digits, 6), digest=_DIGESTS[params.algorithm]
-        )
-        self.digits = params.digits  # pyotp's check stops at 6; 4 and 5 are real lengths
-
-    def byte_secret(self) -> bytes:
-        return self._key
-
-
-class _SteamHotp(_Hotp):
-    """Steam Guard: the RFC 4226 truncation, then 5 characters of Steam's alphabet."""
-
-    def generate_otp(self, input: int) -> str:
-        mac = hmac.new(self._key, self.int_to_bytestring(input), self.digest).digest()
-        offset = mac[-1] & 0x0F
-        value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-        chars = []
-        for _ in range(5):
-            value, index = divmod(value, len(STEAM_ALPHABET))
-            chars.append(STEAM_ALPHABET[index])
-        return "".join(chars)
-
-
-def _make_generator(params: OtpParams) -> Generator:
-    otp = _SteamHotp(params) if params.encoder == "steam" else _Hotp(params)
-    return otp.generate_otp
-
-
 def generator(params: OtpParams) -> Generator:
     """A (cached) code generator for these parameters: window counter -> code."""
     cached = _GENERATORS.get(params)
     if cached is None:
-        cached = _make_generator(params)
+        from vaults.hotp import make_generator  # pyotp loads with the first code
+
+        cached = make_generator(params)
         if len(_GENERATORS) > 1024:
             _GENERATORS.clear()
         _GENERATORS[params] = cached

@@ -21,17 +21,20 @@ import signal
 import threading
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio.to_thread
-from pydantic import SecretStr
 
 from vaults.child_env import child_environment
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
+from vaults.plain import Secret
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.process import Answer, Run, RunTimeout, end_lingering, run
 from vaults_bitwarden.settings import ENV_APPDATA, ENV_SESSION, BitwardenSettings
 from vaults_bitwarden.transport import Item, with_totp
+
+if TYPE_CHECKING:
+    from vaults.plain import SecretLike
 
 __all__ = ["DROPPED_ENV", "CliTransport"]
 
@@ -70,8 +73,8 @@ class CliTransport:
         self.bw = settings.bw
         self.source = "bw"
         self._timeout = settings.timeout
-        self._password: SecretStr | None = settings.password
-        self._session: SecretStr | None = settings.session
+        self._password: SecretLike | None = settings.password
+        self._session: SecretLike | None = settings.session
         self._appdata = settings.appdata_dir
         self._overlay = dict(settings.child_env)
         self._settings_secrets = settings.secrets
@@ -216,7 +219,7 @@ class CliTransport:
                     )
                 self._unlock_failure = error.message
                 raise error
-            self._session = SecretStr(session)
+            self._session = Secret(session)
             self._generation += 1
 
     # -- operations ----------------------------------------------------------------

@@ -25,7 +25,7 @@ from vaults.errors import (
     WriteConflict,
     WriteNotVerified,
 )
-from vaults.plain import PlainCredential, PlainField, Secret, SecretLike
+from vaults.plain import PlainCredential, PlainField, Secret
 from vaults.refs import Reference
 from vaults_keepass.atomic import digest, read_with_digest, replace_file
 from vaults_keepass.kdbx_file import (
@@ -45,6 +45,7 @@ from vaults_keepass.totp_fields import (
 
 if TYPE_CHECKING:
     from vaults.models import Credential, TotpSecret
+    from vaults.plain import SecretLike
 
 __all__ = ["KeePassBackend"]
 
