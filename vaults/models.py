@@ -48,26 +48,19 @@ class TotpSecret(BaseModel):
 
     def to_uri(self) -> str:
         """The secret as an ``otpauth://`` URI (contains the secret: handle with care)."""
-        from urllib.parse import quote, urlencode
+        from vaults.totp_core import OtpParams, otpauth_uri
 
-        def part(text: str) -> str:  # a colon inside issuer or account is escaped
-            return quote(text, safe="@")
-
-        label = (
-            f"{part(self.issuer)}:{part(self.account)}"
-            if self.issuer and self.account
-            else part(self.account or self.issuer or "vaults")
+        return otpauth_uri(
+            OtpParams(
+                secret=self.secret.get_secret_value(),
+                algorithm=self.algorithm,
+                digits=self.digits,
+                period=self.period,
+                encoder=self.encoder,
+                issuer=self.issuer,
+                account=self.account,
+            )
         )
-        params: dict[str, str | int] = {"secret": self.secret.get_secret_value()}
-        if self.issuer:
-            params["issuer"] = self.issuer
-        if self.algorithm != "SHA1":
-            params["algorithm"] = self.algorithm
-        params["digits"] = self.digits
-        params["period"] = self.period
-        if self.encoder:
-            params["encoder"] = self.encoder
-        return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
 
 
 class TotpCode(BaseModel):

@@ -244,7 +244,9 @@ class PlainCode:
     def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
         data = code_dict(self)
         if reveal and self.params is not None:
-            data["secret"] = _secret_model(self.params).to_uri()
+            from vaults.totp_core import otpauth_uri
+
+            data["secret"] = otpauth_uri(self.params)
         return data
 
     def to_model(self) -> TotpCode:

@@ -387,3 +387,27 @@ def entry_counter(period: int, now: float, min_remaining: float = DEFAULT_MIN_RE
     if (counter + 1) * period - now < min_remaining:
         counter += 1
     return counter
+
+
+def otpauth_uri(params: OtpParams) -> str:
+    """``params`` as an ``otpauth://totp/`` URI (contains the secret: handle with care)."""
+    from urllib.parse import quote, urlencode
+
+    def part(text: str) -> str:  # a colon inside issuer or account is escaped
+        return quote(text, safe="@")
+
+    label = (
+        f"{part(params.issuer)}:{part(params.account)}"
+        if params.issuer and params.account
+        else part(params.account or params.issuer or "vaults")
+    )
+    query: dict[str, str | int] = {"secret": params.secret}
+    if params.issuer:
+        query["issuer"] = params.issuer
+    if params.algorithm != "SHA1":
+        query["algorithm"] = params.algorithm
+    query["digits"] = params.digits
+    query["period"] = params.period
+    if params.encoder:
+        query["encoder"] = params.encoder
+    return f"otpauth://totp/{label}?{urlencode(query, quote_via=quote)}"
