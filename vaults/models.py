@@ -15,6 +15,7 @@ from vaults.plain import MASK, code_dict, credential_dict, field_dict
 
 if TYPE_CHECKING:
     from vaults.lease import CodeLease
+    from vaults.totp_core import OtpParams
 
 __all__ = ["MASK", "Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
 
@@ -46,21 +47,25 @@ class TotpSecret(BaseModel):
     issuer: str | None = None
     account: str | None = None
 
+    def to_params(self) -> OtpParams:
+        """The engine's (pydantic-free) form of this secret."""
+        from vaults.totp_core import OtpParams
+
+        return OtpParams(
+            secret=self.secret.get_secret_value(),
+            algorithm=self.algorithm,
+            digits=self.digits,
+            period=self.period,
+            encoder=self.encoder,
+            issuer=self.issuer,
+            account=self.account,
+        )
+
     def to_uri(self) -> str:
         """The secret as an ``otpauth://`` URI (contains the secret: handle with care)."""
-        from vaults.totp_core import OtpParams, otpauth_uri
+        from vaults.totp_core import otpauth_uri
 
-        return otpauth_uri(
-            OtpParams(
-                secret=self.secret.get_secret_value(),
-                algorithm=self.algorithm,
-                digits=self.digits,
-                period=self.period,
-                encoder=self.encoder,
-                issuer=self.issuer,
-                account=self.account,
-            )
-        )
+        return otpauth_uri(self.to_params())
 
 
 class TotpCode(BaseModel):

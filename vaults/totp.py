@@ -82,16 +82,6 @@ def secret_or_error(
     return (secret_model(params) if params is not None else None), why
 
 
-def _params(secret: TotpSecret) -> OtpParams:
-    return OtpParams(
-        secret=secret.secret.get_secret_value(),
-        algorithm=secret.algorithm,
-        digits=secret.digits,
-        period=secret.period,
-        encoder=secret.encoder,
-    )
-
-
 _Key = tuple[str, str, int, int, str | None]
 _GENERATORS: dict[_Key, Generator] = {}
 
@@ -107,7 +97,7 @@ def _generator(secret: TotpSecret) -> Generator:
     )
     found = _GENERATORS.get(key)
     if found is None:
-        found = generator(_params(secret))
+        found = generator(secret.to_params())
         if len(_GENERATORS) > 1024:
             _GENERATORS.clear()
         _GENERATORS[key] = found

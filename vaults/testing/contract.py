@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import anyio
@@ -631,24 +632,23 @@ class VaultContract:
             if "://" not in ref:
                 continue
             parsed = parse_reference(ref)
-            where = f"fetch_plain({ref!r})"
-            plain = model(outcome(lambda: backend.fetch_plain(parsed)))  # noqa: B023
-            full = outcome(lambda: backend.fetch(parsed))  # noqa: B023
-            assert _comparable(plain) == _comparable(full), (
-                f"{ref}: fetch_plain gave {_describe_result(plain)}, fetch gave "
-                f"{_describe_result(full)}"
-            )
-            if isinstance(plain, Credential) and isinstance(full, Credential):
-                assert plain.totp_secret == full.totp_secret, (
-                    f"{ref}: fetch_plain and fetch parse the TOTP secret differently"
+            pairs: list[tuple[str, Callable[[], Any], str, Callable[[], Any]]] = [
+                ("fetch_plain", partial(backend.fetch_plain, parsed), "fetch",
+                 partial(backend.fetch, parsed)),
+                ("resolve_plain", partial(contract_vaults.resolve_plain, ref), "resolve",
+                 partial(contract_vaults.resolve, ref)),
+            ]  # fmt: skip
+            for quick_name, quick_call, full_name, full_call in pairs:
+                where = f"{quick_name}({ref!r})"
+                quick, full = model(outcome(quick_call)), outcome(full_call)
+                assert _comparable(quick) == _comparable(full), (
+                    f"{ref}: {quick_name} gave {_describe_result(quick)}, {full_name} gave "
+                    f"{_describe_result(full)}"
                 )
-            where = f"resolve_plain({ref!r})"
-            quick = model(outcome(lambda: contract_vaults.resolve_plain(ref)))  # noqa: B023
-            slow = outcome(lambda: contract_vaults.resolve(ref))  # noqa: B023
-            assert _comparable(quick) == _comparable(slow), (
-                f"{ref}: resolve_plain gave {_describe_result(quick)}, resolve gave "
-                f"{_describe_result(slow)}"
-            )
+                if isinstance(quick, Credential) and isinstance(full, Credential):
+                    assert quick.totp_secret == full.totp_secret, (
+                        f"{ref}: {quick_name} and {full_name} parse the TOTP secret differently"
+                    )
         secrets = secrets_of(self.seed_items())
         for index, extra in enumerate(seeded_vault.secrets):
             secrets[extra] = f"SeededVault.secrets[{index}]"
