@@ -49,17 +49,10 @@ class TotpSecret(BaseModel):
 
     def to_params(self) -> OtpParams:
         """The engine's (pydantic-free) form of this secret."""
-        from vaults.totp_core import OtpParams
+        from vaults.totp_core import SECRET_SETTINGS, OtpParams
 
-        return OtpParams(
-            secret=self.secret.get_secret_value(),
-            algorithm=self.algorithm,
-            digits=self.digits,
-            period=self.period,
-            encoder=self.encoder,
-            issuer=self.issuer,
-            account=self.account,
-        )
+        settings = {name: getattr(self, name) for name in SECRET_SETTINGS}
+        return OtpParams(secret=self.secret.get_secret_value(), **settings)
 
     def to_uri(self) -> str:
         """The secret as an ``otpauth://`` URI (contains the secret: handle with care)."""

@@ -19,6 +19,7 @@ from vaults.totp_core import (
     DEFAULT_RULES,
     HOTP_IN_VAULT,
     MAX_TIME,
+    SECRET_SETTINGS,
     Base32Rules,
     Generator,
     OtpParams,
@@ -57,15 +58,8 @@ def parse_secret(raw: str | SecretStr, rules: Base32Rules = DEFAULT_RULES) -> To
 
 def secret_model(params: OtpParams) -> TotpSecret:
     """The public model of parsed secret ``params``."""
-    return TotpSecret(
-        secret=SecretStr(params.secret),
-        algorithm=params.algorithm,
-        digits=params.digits,
-        period=params.period,
-        encoder=params.encoder,
-        issuer=params.issuer,
-        account=params.account,
-    )
+    settings = {name: getattr(params, name) for name in SECRET_SETTINGS}
+    return TotpSecret(secret=SecretStr(params.secret), **settings)
 
 
 def secret_or_error(

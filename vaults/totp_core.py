@@ -43,6 +43,10 @@ class OtpParams:
     """HOTP only: the counter the URI carries (nothing here ever increments it)."""
 
 
+SECRET_SETTINGS: Final = ("algorithm", "digits", "period", "encoder", "issuer", "account")
+"""What a TOTP secret carries besides its key (:class:`OtpParams` and the public model)."""
+
+
 @dataclass(frozen=True)
 class Base32Rules:
     """How one vault's app cleans a base32 secret before decoding it (data, not code).
