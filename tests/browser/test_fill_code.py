@@ -7,6 +7,7 @@ values) against the code it expects, and that nothing was typed where it must no
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any
 
@@ -249,3 +250,38 @@ def test_a_password_field_is_not_a_code_field_in_any_language(page: Any) -> None
     )
     with pytest.raises(CodeFieldNotFound):
         find_code_inputs(page)
+
+
+BUTTON_FORM = """<label for=c>Verification code</label>
+<input id=c autocomplete=one-time-code inputmode=numeric maxlength=6>
+<div style="height: 900px"></div>
+<button type=button id=go
+  onclick="window.top.clicks.push([event.isTrusted, document.getElementById('c').value])">
+  Verify</button>"""
+
+
+def test_submit_button_in_a_scrolled_frame_gets_one_real_click(page: Any) -> None:
+    # no form: the button is found by its words and clicked with the mouse at its centre,
+    # through the frame's position, border and padding, once both are scrolled into view
+    page.set_content(
+        '<script>window.clicks = []</script><div style="height: 700px"></div>'
+        '<iframe style="margin-left: 37px; border: 20px solid; padding: 30px 40px" width="420" '
+        f'height="260" srcdoc="{html.escape(BUTTON_FORM)}"></iframe>'
+    )
+    page.frames[-1].wait_for_selector("#go")
+    found = fill_code(page, "482913", submit=True)
+    assert found.frame_url == "about:srcdoc"
+    assert page.evaluate("window.clicks") == [[True, "482913"]]
+
+
+def test_a_covered_submit_button_is_not_clicked_through_the_cover(page: Any) -> None:
+    # a banner lies over the button: the mouse would hit the banner, so Playwright's own click
+    # (which waits for the button to receive events) is used; the banner goes after 300 ms
+    page.set_content(
+        "<script>window.clicks = []</script>"
+        + BUTTON_FORM.replace("900px", "10px")
+        + '<div id=cover style="position: fixed; inset: 0; background: #fff8"></div>'
+        "<script>setTimeout(() => cover.remove(), 300)</script>"
+    )
+    fill_code(page, "482913", submit=True)
+    assert page.evaluate("window.clicks") == [[True, "482913"]]

@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -70,10 +70,6 @@ def _script(name: str) -> str:
     return text.strip().rstrip(";")
 
 
-_SCAN_JS = _script("scan.js")
-_SUBMIT_JS = _script("submit.js")
-_START_JS = _script("start.js")
-_FINISH_JS = _script("finish.js").replace("(SUBMIT)", f"({_SUBMIT_JS})")
 _CUES: dict[str, Any] = json.loads(
     resources.files(__package__).joinpath("cues.json").read_text(encoding="utf-8")
 )
@@ -115,14 +111,62 @@ _CUES["rules"] = _extractor_code_words()
 _POLL_MS = 100
 _MAX_CODE = 32
 
+
+def _with(script: str, **parts: str) -> str:
+    """``script`` with each ``(NAME)`` replaced by ``(parts[NAME])``: the scripts and the cues
+    travel inside the script's text, parsed by the page, rather than as an argument that
+    Playwright serialises value by value on every call (≈ 10-20 ms for the cues)."""
+    missing = [name for name in parts if f"({name})" not in script]
+    if missing:
+        raise RuntimeError(f"vaults.browser: no ({missing[0]}) in a page script")
+    pattern = re.compile(r"\((" + "|".join(parts) + r")\)")
+    return pattern.sub(lambda m: f"(\n{parts[m[1]]}\n)", script)
+
+
+# scan.js with the cues (and the extractor's rules) built in: called with {mode, length}
+_SCAN_JS = _with(
+    "((scan, cues) => (args) => scan({ ...args, cues }))((SCAN), (CUES))",
+    SCAN=_script("scan.js"),
+    CUES=json.dumps(_CUES),
+)
+_SUBMIT_JS = _script("submit.js")
+_START = _script("start.js")
+_FIND_JS = _with(_script("find.js"), SCAN=_SCAN_JS, START=_START)
+_FINISH_JS = _with(
+    _script("finish.js"),
+    SUBMIT=_SUBMIT_JS,
+    WORDS=json.dumps(_CUES["words"]["submit"]),
+    POINT=_script("point.js"),
+)
+# fill_code's other calls act on the boxes find.js kept in the frame; gone → an error
+_BOXES = """const boxes = window[Symbol.for("vaults.browser.boxes")] || [];
+  if (!boxes.length) throw new Error("the code entry is gone");"""
+_START_JS = _with(f"() => {{\n  {_BOXES}\n  (START)(boxes[0], boxes);\n}}", START=_START)
+_FOCUS_JS = f"""(i) => {{
+  {_BOXES}
+  const e = boxes[i];
+  if (!e || !e.isConnected || e.disabled || e.readOnly) throw new Error("not editable");
+  e.focus();
+  try {{ e.select(); }} catch (_) {{}}
+}}"""
 _FOCUS = "e => { e.focus(); try { e.select(); } catch (_) {} }"
-_PASTE = """(e, text) => {
+_PASTE_JS = f"""(text) => {{
+  {_BOXES}
+  const e = boxes[0];
   e.focus();
   const data = new DataTransfer();
   data.setData("text/plain", text);
-  const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
+  const init = {{ clipboardData: data, bubbles: true, cancelable: true }};
+  const event = new ClipboardEvent("paste", init);
   e.dispatchEvent(event);
   return event.defaultPrevented;
+}}"""
+# the boxes as element handles, once the code is in (one field: itself); the frame forgets them
+_HANDLES_JS = """() => {
+  const key = Symbol.for("vaults.browser.boxes");
+  const boxes = window[key] || [];
+  delete window[key];
+  return boxes.length === 1 ? boxes[0] : boxes;
 }"""
 
 
@@ -132,7 +176,8 @@ class CodeInputs(Generic[H]):
 
     kind: Literal["single", "split"]
     boxes: tuple[H, ...]
-    """The inputs in visual order (Playwright element handles)."""
+    """The inputs in visual order (Playwright element handles). From :func:`fill_code`: empty
+    when the page had already moved on (navigated) by the time it returned."""
     accepts_letters: bool
     """False when the inputs ask for digits (``inputmode=numeric``, ``type=tel``, a pattern)."""
     maxlength: int | None = None
@@ -140,10 +185,13 @@ class CodeInputs(Generic[H]):
     """Where it is, without query or fragment."""
     method: Literal["keys", "paste", "fill"] | None = None
     """How :func:`fill_code` got the code in (``None`` from :func:`find_code_inputs`)."""
+    count: int = -1
+    """How many inputs: 1 for ``"single"``, the boxes for ``"split"`` (``len(boxes)`` when
+    not given)."""
 
-    @property
-    def count(self) -> int:
-        return len(self.boxes)
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            object.__setattr__(self, "count", len(self.boxes))
 
     def __repr__(self) -> str:
         return (
@@ -231,26 +279,51 @@ def _keyboard(target: Any) -> Any:
     return target.keyboard if hasattr(target, "keyboard") else target.page.keyboard
 
 
-def _scan(frame: Any, mode: str, length: int | None) -> Plan[tuple[dict[str, Any], list[Any]]]:
-    args = {"mode": mode, "cues": _CUES, "length": length}
-    handle = yield call(frame, "evaluate_handle", _SCAN_JS, args)
-    props = yield call(handle, "get_properties")
-    report = yield call(props["0"], "json_value")
-    elements = [props[str(i)].as_element() for i in range(1, len(props))]
-    return report, elements
+def _mouse(target: Any) -> Any:
+    return target.mouse if hasattr(target, "mouse") else target.page.mouse
+
+
+Scan = Callable[[Any, bool], Plan[tuple[dict[str, Any], list[Any]]]]
+"""Scans one frame (and whether it is the last one to scan, with nothing found before it)."""
+
+
+def _scanner(mode: str, length: int | None) -> Scan:
+    """scan.js in ``mode``: the report, and the elements as handles."""
+
+    def scan(frame: Any, last: bool) -> Plan[tuple[dict[str, Any], list[Any]]]:
+        handle = yield call(frame, "evaluate_handle", _SCAN_JS, {"mode": mode, "length": length})
+        props = yield call(handle, "get_properties")
+        report = yield call(props["0"], "json_value")
+        return report, [props[str(i)].as_element() for i in range(1, len(props))]
+
+    return scan
+
+
+def _code_scanner(length: int) -> Scan:
+    """find.js: the report only (the boxes stay in the frame); typing is started at once in
+    the last frame searched when no other frame had a code entry (it is the one chosen)."""
+
+    def scan(frame: Any, last: bool) -> Plan[tuple[dict[str, Any], list[Any]]]:
+        args = {"mode": "code", "length": length, "start": last}
+        report = yield call(frame, "evaluate", _FIND_JS, args)
+        return report, []
+
+    return scan
 
 
 def _look(
-    target: Any, mode: str, length: int | None, timeout: float
+    target: Any, scan: Scan, timeout: float
 ) -> Plan[tuple[dict[str, Any], list[Any], Any, list[str]]]:
     """Scan every frame until something is found or ``timeout`` seconds passed."""
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
         best: tuple[dict[str, Any], list[Any], Any] | None = None
         seen: list[str] = []
-        for frame in _frames(target):
+        frames = _frames(target)
+        for i, frame in enumerate(frames):
             try:
-                report, elements = yield from _scan(frame, mode, length)
+                last = i == len(frames) - 1 and best is None
+                report, elements = yield from scan(frame, last)
             except PlaywrightError:  # navigating, or the frame went away: look again
                 continue
             seen.extend(report["seen"])
@@ -271,8 +344,9 @@ def _nothing(what: str, target: Any, seen: list[str], timeout: float) -> str:
     return f"no {what} on {where}{waited}{inputs}"
 
 
-def _find(target: Any, length: int | None, timeout: float) -> Plan[CodeInputs[Any]]:
-    found, elements, frame, seen = yield from _look(target, "code", length, timeout)
+def _find(target: Any, scan: Scan, timeout: float) -> Plan[tuple[CodeInputs[Any], Any, bool]]:
+    """The code entry, its frame, and whether the scan started typing (find.js)."""
+    found, elements, frame, seen = yield from _look(target, scan, timeout)
     if not found:
         raise CodeFieldNotFound(_nothing("one-time code field", target, seen, timeout))
     inputs: CodeInputs[Any] = CodeInputs(
@@ -281,56 +355,73 @@ def _find(target: Any, length: int | None, timeout: float) -> Plan[CodeInputs[An
         accepts_letters=bool(found["letters"]),
         maxlength=found.get("maxlength"),
         frame_url=_shown(frame.url),
+        count=found["count"],
     )
     log.debug("code entry: %r", inputs)
+    return inputs, frame, bool(found.get("started"))
+
+
+def _find_inputs(target: Any, length: int | None, timeout: float) -> Plan[CodeInputs[Any]]:
+    inputs, _, _ = yield from _find(target, _scanner("code", length), timeout)
     return inputs
 
 
+def _handles(frame: Any) -> Plan[tuple[Any, ...]]:
+    """The boxes find.js kept in ``frame``, as element handles (none once it navigated)."""
+    try:
+        handle = yield call(frame, "evaluate_handle", _HANDLES_JS)
+        if handle.as_element() is not None:
+            return (handle.as_element(),)
+        props = yield call(handle, "get_properties")
+    except PlaywrightError:
+        return ()
+    return tuple(props[str(i)].as_element() for i in range(len(props)))
+
+
 # -- typing -------------------------------------------------------------------------------
-def _type_keys(inputs: CodeInputs[Any], code: str, keyboard: Any) -> Plan[None]:
-    """Real key events, in one go: start.js focuses the first box and, where the page does
-    not move on by itself, the next box after each key."""
-    yield call(inputs.boxes[0], "evaluate", _START_JS, list(inputs.boxes))
+# After the scan, fill_code acts on the boxes find.js kept in the frame: no element handle
+# (each one makes Playwright inject its own script into the page, tens of milliseconds on the
+# renderer) until the code is in and submitted.
+def _type_keys(
+    inputs: CodeInputs[Any], code: str, frame: Any, keyboard: Any, started: bool
+) -> Plan[None]:
+    """Real key events, in one go: start.js (run by find.js already, where it could) focuses
+    the first box and, where the page does not move on by itself, the next box after each
+    key."""
+    if not started:
+        yield call(frame, "evaluate", _START_JS)
     yield call(keyboard, "type", code if inputs.kind == "single" else code[: inputs.count])
 
 
-def _type_other(inputs: CodeInputs[Any], code: str) -> Plan[Literal["paste", "fill"]]:
+def _type_other(
+    inputs: CodeInputs[Any], code: str, frame: Any, keyboard: Any
+) -> Plan[Literal["paste", "fill"]]:
+    """A paste into the first box (split layouts), else what Playwright's ``fill`` does, box
+    by box: focus, select what it holds, insert the text."""
     if inputs.kind == "split":
-        handled = yield call(inputs.boxes[0], "evaluate", _PASTE, code)
+        handled = yield call(frame, "evaluate", _PASTE_JS, code)
         if handled:
             return "paste"
-        for box, char in zip(inputs.boxes, code, strict=False):
-            yield call(box, "fill", char)
+        for i, char in enumerate(code[: inputs.count]):
+            yield call(frame, "evaluate", _FOCUS_JS, i)
+            yield call(keyboard, "insert_text", char)
         return "fill"
-    yield call(inputs.boxes[0], "fill", code)
+    yield call(frame, "evaluate", _FOCUS_JS, 0)
+    yield call(keyboard, "insert_text", code)
     return "fill"
 
 
-def _read(inputs: CodeInputs[Any], submit: bool) -> Plan[tuple[list[str], str | None] | None]:
-    """The boxes' values and how to submit (finish.js); ``None`` once the page navigated away
-    (it submitted itself)."""
-    args = {"boxes": list(inputs.boxes), "words": _CUES["words"]["submit"] if submit else None}
+def _kept(frame: Any, code: str, submit: bool) -> Plan[tuple[bool | None, dict[str, Any]]]:
+    """(True, finish.js's answer) when the boxes hold the code (finish.js reads them again
+    after the page's next frame while they are short of it), (False, …) when not, (None, …)
+    when the page moved on (it submitted itself)."""
     try:
-        got = yield call(inputs.boxes[0], "evaluate", _FINISH_JS, args)
+        got = yield call(frame, "evaluate", _FINISH_JS, {"length": len(code), "submit": submit})
     except PlaywrightError:
-        return None
-    return list(got["values"]), got["how"]
-
-
-def _kept(
-    inputs: CodeInputs[Any], code: str, submit: bool, pause: Any
-) -> Plan[tuple[bool | None, str | None]]:
-    """(True, how to submit) when the boxes hold the code (re-read once after a moment),
-    (False, None) when not, (None, None) when the page moved on."""
-    for attempt in range(2):
-        got = yield from _read(inputs, submit)
-        if got is None:
-            return None, None
-        if _same(got[0], code):
-            return True, got[1]
-        if attempt == 0:
-            yield call(pause, "wait_for_timeout", 50)
-    return False, None
+        return None, {}
+    if got is None:  # another document: the page navigated
+        return None, {}
+    return _same(got["values"], code), got
 
 
 def _submit_form(last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
@@ -349,62 +440,76 @@ def _submit_form(last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
     return True
 
 
-def _submit(how: str | None, last: Any, keyboard: Any, timeout: float) -> Plan[bool]:
-    """Submit as finish.js said: Enter (it focused the last box), or the button; nothing when
-    the page took the code by itself (a second submission could spend the code twice)."""
+def _submit_code(
+    got: dict[str, Any], frame: Any, target: Any, keyboard: Any, timeout: float
+) -> Plan[tuple[Any, ...] | None]:
+    """Submit as finish.js said: Enter (it focused the last box), a mouse click on the
+    button's centre, or — where finish.js could not tell that a click there hits the button —
+    Playwright's click on it (then the boxes' handles are returned); nothing when the page
+    took the code by itself (a second submission could spend the code twice)."""
+    how = got.get("how")
     if how == "taken":
         log.debug("the page submitted the code by itself")
-        return True
-    if how == "button":
-        return (yield from _submit_form(last, keyboard, timeout))
+        return None
     try:
-        yield call(keyboard, "press", "Enter")
+        if how == "button" and got.get("point"):
+            point = got["point"]
+            yield call(_mouse(target), "click", point["x"], point["y"])
+        elif how != "button":
+            yield call(keyboard, "press", "Enter")
     except PlaywrightError:
-        return False
-    return True
+        return None
+    if how != "button" or got.get("point"):
+        return None
+    boxes = yield from _handles(frame)
+    if boxes:
+        yield from _submit_form(boxes[-1], keyboard, timeout)
+    return boxes
 
 
 def _fill_code(target: Any, code: CodeLike, submit: bool, timeout: float) -> Plan[CodeInputs[Any]]:
     text = _code_text(code)
-    inputs = yield from _find(target, len(text), timeout)
+    inputs, frame, started = yield from _find(target, _code_scanner(len(text)), timeout)
     if inputs.kind == "split" and inputs.count != len(text):
         raise CodeFieldNotFound(
             f"the code entry on {inputs.frame_url} has {inputs.count} boxes; "
             f"the code has {len(text)} characters"
         )
     keyboard = _keyboard(target)
-    pause = _frames(target)[0]
     method: Literal["keys", "paste", "fill"] = "keys"
     # Playwright's errors quote the call log (the text typed): never raised as they are
     changed = f"the code entry on {inputs.frame_url} changed while the code was typed"
     try:
-        yield from _type_keys(inputs, text, keyboard)
+        yield from _type_keys(inputs, text, frame, keyboard, started)
     except PlaywrightError:
         raise CodeFieldNotFound(changed) from None
-    kept, how = yield from _kept(inputs, text, submit, pause)
+    kept, got = yield from _kept(frame, text, submit)
     if kept is False:
         log.debug("the page did not keep the typed code; trying another way")
         try:
-            method = yield from _type_other(inputs, text)
+            method = yield from _type_other(inputs, text, frame, keyboard)
         except PlaywrightError:
             raise CodeFieldNotFound(changed) from None
-        kept, how = yield from _kept(inputs, text, submit, pause)
+        kept, got = yield from _kept(frame, text, submit)
         if kept is False:
             raise CodeFieldNotFound(
                 f"the code entry on {inputs.frame_url} ({inputs.kind}, {inputs.count} "
                 "inputs) did not keep the code, typed or pasted"
             )
     log.debug("code typed (%s)%s", method, "; the page moved on" if kept is None else "")
+    boxes = None
     if submit and kept:
-        yield from _submit(how, inputs.boxes[-1], keyboard, timeout)
-    return replace(inputs, method=method)
+        boxes = yield from _submit_code(got, frame, target, keyboard, timeout)
+    if boxes is None:
+        boxes = yield from _handles(frame)
+    return replace(inputs, boxes=boxes, method=method)
 
 
 # -- login --------------------------------------------------------------------------------
 def _fill_login(
     target: Any, credential: Credential, submit: bool, timeout: float
 ) -> Plan[LoginFilled[Any]]:
-    found, elements, frame, seen = yield from _look(target, "login", None, timeout)
+    found, elements, frame, seen = yield from _look(target, _scanner("login", None), timeout)
     if not found:
         raise LoginFieldNotFound(_nothing("login form", target, seen, timeout))
     user = elements[0] if found["username"] else None
@@ -458,7 +563,7 @@ def find_code_inputs(
     one to appear. ``length``: the code's length, to prefer that many boxes.
 
     Raises :class:`~vaults.errors.CodeFieldNotFound` naming the inputs it saw."""
-    return run_sync(_find(page, length, timeout))
+    return run_sync(_find_inputs(page, length, timeout))
 
 
 def fill_code(
@@ -486,7 +591,7 @@ async def afind_code_inputs(
     page: AsyncPage | AsyncFrame, *, length: int | None = None, timeout: float = 0.0
 ) -> CodeInputs[AsyncElementHandle]:
     """:func:`find_code_inputs` for Playwright's async API."""
-    return await run_async(_find(page, length, timeout))
+    return await run_async(_find_inputs(page, length, timeout))
 
 
 async def afill_code(

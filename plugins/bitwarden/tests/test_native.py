@@ -618,6 +618,13 @@ def test_vaults_command_returns_what_bw_get_item_returns(
         now = time.time()
         expected = {code_for_entry(secret, now + d, 0).code for d in (-30, 0, 30)}
         assert got["totp"]["code"] in expected
+    from vaults.testing.imports import run_and_list_imports
+
+    done, imported = run_and_list_imports(vaults_bin, ["resolve", "bitwarden://GitHub"], env)
+    assert done.returncode == 0, done.stderr
+    assert "vaults_bitwarden.native.client" in imported  # the list is real
+    heavy = {"pydantic", "pydantic_core", "httpx", "anyio"} & imported
+    assert not heavy, f"the native fast path imported {sorted(heavy)}"
     wrong = resolve("bitwarden://GitHub", BW_PASSWORD="wrong horse")
     assert wrong.returncode == 3
     assert "wrong master password" in wrong.stderr

@@ -21,12 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import anyio.lowlevel
 import httpx
-from pydantic import SecretStr
 
 from vaults.bounded_http import DEFAULT_MAX_BYTES, Backoff, asend, retry_after, send
 from vaults.errors import (
@@ -40,6 +39,9 @@ from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.transport import Item, with_totp
+
+if TYPE_CHECKING:
+    from vaults.plain import SecretLike
 
 __all__ = ["ServeTransport", "parse_envelope"]
 
@@ -193,7 +195,7 @@ class ServeTransport:
         self.url = settings.url
         self.source = f"bw serve at {self.url}"
         self._timeout = settings.timeout
-        self._password: SecretStr | None = settings.password
+        self._password: SecretLike | None = settings.password
         self._settings_secrets = settings.secrets
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
