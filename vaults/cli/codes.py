@@ -610,6 +610,7 @@ def watch(
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logger.propagate = False  # the CLI's "warning: …" handler would print it again
     try:
         try:
             import imapclient  # noqa: F401
