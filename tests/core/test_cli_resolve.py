@@ -279,3 +279,18 @@ def test_plugins_imports_no_pydantic(fake_site: FakeSite) -> None:
     assert done.returncode == 0, done.stderr
     assert "keepass" in done.stdout
     assert not imported & set(_HEAVY), f"imported {sorted(imported & set(_HEAVY))}"
+
+
+def test_a_plugin_warning_prints_as_a_warning_line(fake_site: FakeSite) -> None:
+    body = (
+        "import logging; logging.getLogger('vaults_core_warns').warning("
+        "'entry %r expired on 2020-01-01; using it anyway', ref.path); "
+        "return Credential(vault=self.scheme, id='1', name=ref.path)"
+    )
+    module = fake_site.module("vaults_core_warns", backend_plugin("warns", body))
+    fake_site.dist("vaults-warns", {"warns": module})
+    result = run_vaults("resolve", "warns://Old", env=fake_site.env(VAULTS_LOAD_PLUGINS="warns"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: entry 'Old' expired on 2020-01-01; using it anyway"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import sys
@@ -492,8 +493,27 @@ def completion(shell: str) -> None:
     click.echo(completer(cli, {}, "vaults", "_VAULTS_COMPLETE").source())
 
 
+class _Prefixed(logging.Formatter):
+    """Log records as the CLI's own messages: ``warning: …`` / ``error: …`` on stderr."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _show_warnings() -> None:
+    """Plugins warn through :mod:`logging` (an expired KeePass entry, a skipped magic link);
+    without this, Python prints the bare message. Debug logging stays the host's choice."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(_Prefixed())
+        root.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    _show_warnings()
     # httpx imports its own command-line tool (click, rich, pygments: tens of ms) whenever
     # those happen to be installed, and falls back quietly when they are not; this process
     # never uses it, so it is marked absent.
