@@ -473,7 +473,16 @@ class ApiSession:
         if cached is None:
             return self._fresh()
         self._salt, self._kdf = cached.salt, dict(cached.kdf)
-        self._master_key = self._derive(cached.salt, cached.kdf)
+        # the TLS handshake for the revision check runs while the KDF holds the CPU (hashlib
+        # and argon2 release the GIL): a new process waits for the longer of the two only
+        warm = threading.Thread(  # the client (its SSL context: ~20 ms) is made there too
+            target=lambda: self.client.preconnect(self.api_url), name="bitwarden-connect"
+        )
+        warm.start()
+        try:
+            self._master_key = self._derive(cached.salt, cached.kdf)
+        finally:
+            warm.join()
         try:
             vault = unlock(cached.sync, self._master_key, source=self.source)
         except AuthenticationFailed:
