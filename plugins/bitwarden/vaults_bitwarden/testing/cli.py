@@ -288,11 +288,23 @@ class BwServe:
 def serve_call(client: Any, method: str, path: str, json: Any = None) -> Any:
     """One ``bw serve`` request (``client``: an ``httpx.Client`` on its URL) → the envelope.
 
-    ``bw serve`` syncs on its own now and then; a sync that started before a write and ends
-    after it puts back the older item list, and the next request on the new item answers
-    "Not found.". Such an answer is retried once after ``POST /sync``."""
-    reply = client.request(method, path, json=json).json()
-    if not reply.get("success") and reply.get("message") == "Not found.":
-        client.post("/sync")
+    ``bw serve`` answers a write before it has re-read its items (see
+    :meth:`vaults_bitwarden.serve_api.ServeTransport.wait_until_served`), so a request on an
+    item just written may answer "Not found."; such a request is sent again after a forced
+    sync until it is answered, for up to 15 s (then that last answer is returned)."""
+    from vaults_bitwarden.serve_api import NotSettled, poll_until
+
+    last: dict[str, Any] = {}
+
+    def attempt() -> Any:
         reply = client.request(method, path, json=json).json()
-    return reply
+        if not reply.get("success") and reply.get("message") == "Not found.":
+            last.update(reply)
+            client.post("/sync", params={"force": "true"})
+            raise NotSettled("not yet")
+        return reply
+
+    try:
+        return poll_until(attempt, retry_on=(NotSettled,))
+    except NotSettled:
+        return last
