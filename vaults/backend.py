@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from vaults.errors import ReadOnlyVault, VaultsError
-from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
+
+if TYPE_CHECKING:  # pydantic loads only when a model is built (see vaults.plain)
+    from vaults.models import Credential, TotpSecret
+    from vaults.plain import PlainCredential
 
 __all__ = ["DEFAULT_CONCURRENCY", "VaultBackend"]
 
@@ -37,6 +40,16 @@ class VaultBackend(abc.ABC):
     @abc.abstractmethod
     def fetch(self, ref: Reference) -> Credential:
         """Look the item up and return it (username, password, TOTP secret, fields)."""
+
+    def fetch_plain(self, ref: Reference) -> PlainCredential | Credential:
+        """Optional fast path: :meth:`fetch` without building pydantic models.
+
+        Override it to return a :class:`~vaults.plain.PlainCredential` (and implement
+        :meth:`fetch` as ``return self.fetch_plain(ref).to_credential()``): the CLI then
+        resolves without importing pydantic, which costs more than the rest of a
+        ``vaults resolve``. The default returns :meth:`fetch`'s credential.
+        """
+        return self.fetch(ref)
 
     async def afetch(self, ref: Reference) -> Credential:
         """Async :meth:`fetch`; the default runs ``fetch`` in a worker thread."""

@@ -29,8 +29,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import SecretStr
-
 from vaults.errors import (
     AuthenticationFailed,
     CodeTimeout,
@@ -40,14 +38,17 @@ from vaults.errors import (
     VaultsError,
     VaultUnavailable,
 )
-from vaults.models import Credential, CustomField, TotpCode
+from vaults.plain import PlainCredential
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic loads only when a delivered code is put on a credential
+    from pydantic import SecretStr
+
     from vaults.codes.binding import SiteBinding
     from vaults.codes.extract import ExtractedCode
     from vaults.codes.inbox import Inbox
     from vaults.codes.records import PushedCode
     from vaults.host import PluginHost
+    from vaults.models import Credential
 
 __all__ = [
     "API_KEY_FIELD",
@@ -102,11 +103,11 @@ _TYPE_ALIASES: dict[str, TotpType] = {
 }
 
 
-def _named(cred: Credential) -> str:
+def _named(cred: Credential | PlainCredential) -> str:
     return f"{cred.name!r} ({cred.vault})"
 
 
-def _field_text(cred: Credential, name: str) -> str | None:
+def _field_text(cred: Credential | PlainCredential, name: str) -> str | None:
     found = cred.field(name)
     if found is None or found.value is None:
         return None
@@ -121,7 +122,9 @@ def _given(value: str | None, name: str) -> str | None:
     return value.strip() or None
 
 
-def parse_totp_type(value: str | None, cred: Credential | None = None) -> TotpType | None:
+def parse_totp_type(
+    value: str | None, cred: Credential | PlainCredential | None = None
+) -> TotpType | None:
     """``authenticator``, ``email`` or ``text`` (``sms``/``phone`` read as ``text``), or None."""
     if value is None or not value.strip():
         return None
@@ -182,7 +185,7 @@ class Delivered:
 
 
 def plan_delivery(
-    cred: Credential,
+    cred: Credential | PlainCredential,
     *,
     totp_identifier: str | None = None,
     totp_url: str | None = None,
@@ -243,6 +246,8 @@ def plan_delivery(
             f"the pull endpoint of {_named(cred)} needs an API key: set {PULL_API_KEY_ENV} or "
             f"add a hidden field {API_KEY_FIELD} to the item"
         )
+    from pydantic import SecretStr
+
     return DeliveryPlan(source="pull", identifier=identifier, url=url, api_key=SecretStr(key_text))
 
 
@@ -274,16 +279,14 @@ def global_key_allowed(url: str, env: Mapping[str, str]) -> bool:
     return False
 
 
-def mask_api_key_field(cred: Credential) -> None:
+def mask_api_key_field(cred: Credential | PlainCredential) -> None:
     """Make a ``totp_api_key`` field hidden, so no output shows it whatever its vault type."""
     if not any(f.name.casefold() == API_KEY_FIELD and f.type != "hidden" for f in cred.fields):
         return
-    cred.fields = [
-        CustomField(name=f.name, value=f.value, type="hidden", section=f.section, id=f.id)
-        if f.name.casefold() == API_KEY_FIELD
-        else f
-        for f in cred.fields
-    ]
+    if isinstance(cred, PlainCredential):
+        cred.fields = [f.hidden() if f.name.casefold() == API_KEY_FIELD else f for f in cred.fields]
+    else:
+        cred.fields = [f.hidden() if f.name.casefold() == API_KEY_FIELD else f for f in cred.fields]
 
 
 def apply_delivered(cred: Credential, delivered: Delivered | None) -> Credential:
@@ -298,6 +301,8 @@ def apply_delivered(cred: Credential, delivered: Delivered | None) -> Credential
     else:
         start = math.floor(delivered.created_at)
         end = max(start + 1, math.floor(delivered.expires_at))  # never past the real expiry
+        from vaults.models import TotpCode
+
         cred.totp = TotpCode(
             code=delivered.value,
             valid_from=start,

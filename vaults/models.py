@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from vaults.plain import MASK, code_dict, credential_dict, field_dict
+
 if TYPE_CHECKING:
     from vaults.lease import CodeLease
+    from vaults.totp_core import OtpParams
 
-__all__ = ["Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
+__all__ = ["MASK", "Algorithm", "CodeSource", "Credential", "CustomField", "TotpCode", "TotpSecret"]
 
-MASK = "********"
 _SECRET_MASK = "**********"  # noqa: S105 - a mask, not a password
 """How ``repr``/``str`` show a code or a magic link (as :class:`pydantic.SecretStr` does)."""
 
@@ -45,28 +47,18 @@ class TotpSecret(BaseModel):
     issuer: str | None = None
     account: str | None = None
 
+    def to_params(self) -> OtpParams:
+        """The engine's (pydantic-free) form of this secret."""
+        from vaults.totp_core import SECRET_SETTINGS, OtpParams
+
+        settings = {name: getattr(self, name) for name in SECRET_SETTINGS}
+        return OtpParams(secret=self.secret.get_secret_value(), **settings)
+
     def to_uri(self) -> str:
         """The secret as an ``otpauth://`` URI (contains the secret: handle with care)."""
-        from urllib.parse import quote, urlencode
+        from vaults.totp_core import otpauth_uri
 
-        def part(text: str) -> str:  # a colon inside issuer or account is escaped
-            return quote(text, safe="@")
-
-        label = (
-            f"{part(self.issuer)}:{part(self.account)}"
-            if self.issuer and self.account
-            else part(self.account or self.issuer or "vaults")
-        )
-        params: dict[str, str | int] = {"secret": self.secret.get_secret_value()}
-        if self.issuer:
-            params["issuer"] = self.issuer
-        if self.algorithm != "SHA1":
-            params["algorithm"] = self.algorithm
-        params["digits"] = self.digits
-        params["period"] = self.period
-        if self.encoder:
-            params["encoder"] = self.encoder
-        return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
+        return otpauth_uri(self.to_params())
 
 
 class TotpCode(BaseModel):
@@ -104,31 +96,10 @@ class TotpCode(BaseModel):
         return self._secret
 
     def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "code": self.code,
-            "valid_from": self.valid_from,
-            "valid_until": self.valid_until,
-            "period": self.period,
-            "digits": self.digits,
-        }
+        data = code_dict(self)
         if reveal and self._secret is not None:
             data["secret"] = self._secret.to_uri()
         return data
-
-
-def _without_credentials(url: str) -> str:
-    """A pull-endpoint URL as shown unrevealed: no user part, query or fragment (tokens)."""
-    from urllib.parse import urlsplit
-
-    from vaults.redact import url_without_secrets
-
-    try:
-        shown = url_without_secrets(url)
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    hidden = parts.query or parts.fragment or "@" in parts.netloc
-    return shown + ("?…" if hidden else "")
 
 
 class CustomField(BaseModel):
@@ -144,16 +115,11 @@ class CustomField(BaseModel):
     id: str | None = None
 
     def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
-        value: str | None
-        if self.value is None:
-            value = None
-        elif reveal or self.type in ("text", "boolean", "linked", "url", "email"):
-            value = self.value.get_secret_value()
-            if not reveal and self.name.casefold() == "totp_url":
-                value = _without_credentials(value)
-        else:
-            value = MASK
-        return {"name": self.name, "value": value, "type": self.type, "section": self.section}
+        return field_dict(self, reveal=reveal)
+
+    def hidden(self) -> CustomField:
+        """The same field with type ``hidden`` (masked in every output)."""
+        return self.model_copy(update={"type": "hidden"})
 
 
 class Credential(BaseModel):
@@ -197,27 +163,6 @@ class Credential(BaseModel):
 
     def public_dict(self, *, reveal: bool = False) -> dict[str, Any]:
         """The documented JSON shape; the password is masked unless ``reveal``."""
-        password: str | None
-        if self.password is None:
-            password = None
-        elif reveal:
-            password = self.password.get_secret_value()
-        else:
-            password = MASK
-        data: dict[str, Any] = {
-            "ref": self.ref,
-            "vault": self.vault,
-            "id": self.id,
-            "name": self.name,
-            "username": self.username,
-            "password": password,
-            "uris": list(self.uris),
-            "totp": self.totp.public_dict(reveal=reveal) if self.totp else None,
-        }
-        data["totp_source"] = self.totp_source  # always there: null without a code
-        if self.totp_error is not None:
-            data["totp_error"] = self.totp_error
-        if self.magic_link is not None:
-            data["magic_link"] = self.magic_link
-        data["fields"] = [f.public_dict(reveal=reveal) for f in self.fields]  # always, [] if none
-        return data
+        totp = self.totp.public_dict(reveal=reveal) if self.totp else None
+        fields = [f.public_dict(reveal=reveal) for f in self.fields]
+        return credential_dict(self, totp, fields, reveal=reveal)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
 from vaults.delivery import (
@@ -34,17 +34,19 @@ from vaults.errors import (
     VaultsError,
 )
 from vaults.host import PluginHost, make_host
-from vaults.models import Credential
+from vaults.plain import PlainCode, PlainCredential
 from vaults.refs import Reference, parse_reference
-from vaults.totp import DEFAULT_MIN_REMAINING, code_for_entry
+from vaults.totp_core import DEFAULT_MIN_REMAINING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic loads when a model is built: never on the CLI's fast path
     from vaults.codes.inbox import Inbox
     from vaults.enrol import SecretInput, TotpStored
+    from vaults.models import Credential
 
 __all__ = ["Vaults", "Waiting"]
 
 RefLike = str | Reference
+CredentialT = TypeVar("CredentialT", bound="Credential | PlainCredential")
 
 
 def _check_timeout(value: float) -> float:
@@ -161,7 +163,7 @@ class Vaults:
         """Now, on the clock the inbox stamps codes with."""
         return self._inbox.clock() if self._inbox is not None else time.time()
 
-    def _admit(self, cred: Credential) -> Credential:
+    def _admit(self, cred: CredentialT) -> CredentialT:
         if cred.reprompt and not self.allow_reprompt:
             raise RepromptRequired(
                 f"{cred.vault} item {cred.name!r} ({cred.id}) asks for the master password "
@@ -170,17 +172,20 @@ class Vaults:
         return cred
 
     def _finish(
-        self, cred: Credential, ref: Reference, min_remaining: float | None, now: float | None
-    ) -> Credential:
+        self, cred: CredentialT, ref: Reference, min_remaining: float | None, now: float | None
+    ) -> CredentialT:
         self._admit(cred)
         cred.ref = ref.raw
         mask_api_key_field(cred)
         if cred.totp is None and cred.totp_secret is not None:
-            cred.totp = code_for_entry(
-                cred.totp_secret,
-                self.clock() if now is None else now,
-                self.min_remaining if min_remaining is None else min_remaining,
-            )
+            at = self.clock() if now is None else now
+            left = self.min_remaining if min_remaining is None else min_remaining
+            if isinstance(cred, PlainCredential):
+                cred.totp = PlainCode.for_entry(cred.totp_secret, at, left)
+            else:
+                from vaults.totp import code_for_entry
+
+                cred.totp = code_for_entry(cred.totp_secret, at, left)
             cred.totp_source = "vault"
             cred.totp_error = None
         elif cred.totp is not None and cred.totp_source is None:
@@ -249,18 +254,50 @@ class Vaults:
 
         When the vault answers, nothing else is opened: no store, no HTTP client.
         """
+        found = self.resolve_plain(
+            ref,
+            totp_identifier=totp_identifier,
+            totp_url=totp_url,
+            totp_type=totp_type,
+            wait=wait,
+            timeout=timeout,
+            since=since,
+            on_wait=on_wait,
+            min_remaining=min_remaining,
+            now=now,
+        )
+        return found.to_credential() if isinstance(found, PlainCredential) else found
+
+    def resolve_plain(
+        self,
+        ref: RefLike,
+        *,
+        totp_identifier: str | None = None,
+        totp_url: str | None = None,
+        totp_type: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        since: float | None = None,
+        on_wait: Callable[[Waiting], None] | None = None,
+        min_remaining: float | None = None,
+        now: float | None = None,
+    ) -> Credential | PlainCredential:
+        """:meth:`resolve`, answering with a :class:`~vaults.plain.PlainCredential` when the
+        item's backend has the fast path (:meth:`~vaults.backend.VaultBackend.fetch_plain`)
+        and its vault alone answers: no pydantic import (what the CLI uses)."""
         started = self._wall_clock() if since is None else _check_since(since)
         parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
-        cred = self._admit(self.backend(parsed.scheme).fetch(parsed))
+        found = self._admit(self.backend(parsed.scheme).fetch_plain(parsed))
         plan = plan_delivery(
-            cred,
+            found,
             totp_identifier=totp_identifier,
             totp_url=totp_url,
             totp_type=totp_type,
             env=self.env,
         )
         if plan is None:
-            return self._finish(cred, parsed, min_remaining, now)
+            return self._finish(found, parsed, min_remaining, now)
+        cred = found.to_credential() if isinstance(found, PlainCredential) else found
         run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw
         mask_api_key_field(cred)

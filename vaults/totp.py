@@ -8,44 +8,41 @@ in the window means the next window's code.
 
 from __future__ import annotations
 
-import math
 import time
-from typing import Final
 
 from pydantic import SecretStr
 
-from vaults.errors import InvalidTotpSecret
 from vaults.lease import CodeLease  # re-exported: its home before vaults.lease
 from vaults.models import TotpCode, TotpSecret
 from vaults.totp_core import (
+    DEFAULT_MIN_REMAINING,
     DEFAULT_RULES,
+    HOTP_IN_VAULT,
+    MAX_TIME,
+    SECRET_SETTINGS,
     Base32Rules,
     Generator,
     OtpParams,
+    check_time,
+    entry_counter,
     generator,
-    parse_params,
+    parse_totp,
+    totp_or_error,
 )
 
 __all__ = [
     "DEFAULT_MIN_REMAINING",
     "DEFAULT_RULES",
+    "HOTP_IN_VAULT",
+    "MAX_TIME",
     "Base32Rules",
     "CodeLease",
     "code_at",
     "code_for_entry",
     "parse_secret",
+    "secret_model",
     "secret_or_error",
 ]
-
-DEFAULT_MIN_REMAINING: Final = 20
-MAX_TIME: Final = 1e15
-"""Latest accepted epoch (keeps the window counter inside RFC 4226's 8 bytes)."""
-
-
-HOTP_IN_VAULT: Final = (
-    "an HOTP (counter-based) secret: no vault here keeps its counter, so no code is made "
-    "('vaults totp URI' prints the code for the URI's counter)"
-)
 
 
 def parse_secret(raw: str | SecretStr, rules: Base32Rules = DEFAULT_RULES) -> TotpSecret:
@@ -56,18 +53,13 @@ def parse_secret(raw: str | SecretStr, rules: Base32Rules = DEFAULT_RULES) -> To
     ``otpauth://hotp/`` secret is refused too (its counter lives nowhere we could update).
     """
     text = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
-    params = parse_params(text, rules)
-    if params.kind == "hotp":
-        raise InvalidTotpSecret(f"invalid TOTP secret: {HOTP_IN_VAULT}")
-    return TotpSecret(
-        secret=SecretStr(params.secret),
-        algorithm=params.algorithm,
-        digits=params.digits,
-        period=params.period,
-        encoder=params.encoder,
-        issuer=params.issuer,
-        account=params.account,
-    )
+    return secret_model(parse_totp(text, rules))
+
+
+def secret_model(params: OtpParams) -> TotpSecret:
+    """The public model of parsed secret ``params``."""
+    settings = {name: getattr(params, name) for name in SECRET_SETTINGS}
+    return TotpSecret(secret=SecretStr(params.secret), **settings)
 
 
 def secret_or_error(
@@ -80,22 +72,8 @@ def secret_or_error(
     to show (it never holds the secret). Empty or missing ``raw`` gives ``(None, None)``.
     """
     text = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
-    if text is None or not text.strip():
-        return None, None
-    try:
-        return parse_secret(text, rules), None
-    except InvalidTotpSecret as exc:
-        return None, exc.message.removeprefix("invalid TOTP secret: ")
-
-
-def _params(secret: TotpSecret) -> OtpParams:
-    return OtpParams(
-        secret=secret.secret.get_secret_value(),
-        algorithm=secret.algorithm,
-        digits=secret.digits,
-        period=secret.period,
-        encoder=secret.encoder,
-    )
+    params, why = totp_or_error(text, rules)
+    return (secret_model(params) if params is not None else None), why
 
 
 _Key = tuple[str, str, int, int, str | None]
@@ -113,7 +91,7 @@ def _generator(secret: TotpSecret) -> Generator:
     )
     found = _GENERATORS.get(key)
     if found is None:
-        found = generator(_params(secret))
+        found = generator(secret.to_params())
         if len(_GENERATORS) > 1024:
             _GENERATORS.clear()
         _GENERATORS[key] = found
@@ -138,10 +116,7 @@ def _secret(secret: TotpSecret | str | SecretStr) -> TotpSecret:
 
 
 def _now(at: float | None) -> float:
-    now = time.time() if at is None else float(at)
-    if not math.isfinite(now) or not 0 <= now < MAX_TIME:
-        raise InvalidTotpSecret("invalid time: it must be an epoch from 0 to 1e15 seconds")
-    return now
+    return check_time(time.time() if at is None else at)
 
 
 def code_at(secret: TotpSecret | str | SecretStr, at: float | None = None) -> TotpCode:
@@ -159,8 +134,4 @@ def code_for_entry(
     current window, the next window's code (``valid_from``/``valid_until`` describe the
     window actually returned)."""
     parsed = _secret(secret)
-    t = _now(now)
-    counter = int(t // parsed.period)
-    if (counter + 1) * parsed.period - t < min_remaining:
-        counter += 1
-    return _code_for_window(parsed, counter)
+    return _code_for_window(parsed, entry_counter(parsed.period, _now(now), min_remaining))

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import pyotp
 
 from vaults.errors import InvalidTotpSecret
 
@@ -45,6 +41,10 @@ class OtpParams:
     kind: Literal["totp", "hotp"] = "totp"
     counter: int = 0
     """HOTP only: the counter the URI carries (nothing here ever increments it)."""
+
+
+SECRET_SETTINGS: Final = ("algorithm", "digits", "period", "encoder", "issuer", "account")
+"""What a TOTP secret carries besides its key (:class:`OtpParams` and the public model)."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,6 @@ UNSUPPORTED_KINDS: Final = {
 
 STEAM_ALPHABET: Final = "23456789BCDFGHJKMNPQRTVWXY"
 _B32_ALPHABET = re.compile(r"[A-Z2-7]+")
-_DIGESTS: Final[dict[str, Callable[..., Any]]] = {
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
-    "SHA512": hashlib.sha512,
-}
 
 
 def _fail(problem: str) -> InvalidTotpSecret:
@@ -329,48 +324,13 @@ Generator = Callable[[int], str]
 _GENERATORS: dict[OtpParams, Generator] = {}
 
 
-class _Hotp(pyotp.OTP):
-    """pyotp's RFC 4226 generator with the key decoded once, not per code, and without
-    pyotp's 112-bit floor (80-bit secrets are common in the wild). The window counter is
-    computed by the caller, so any period works (pyotp's TOTP caps it at 120 s)."""
-
-    min_secret_length_bits = 0
-
-    def __init__(self, params: OtpParams) -> None:
-        self._key = base64.b32decode(params.secret + "=" * (-len(params.secret) % 8))
-        super().__init__(
-            params.secret, digits=max(params.digits, 6), digest=_DIGESTS[params.algorithm]
-        )
-        self.digits = params.digits  # pyotp's check stops at 6; 4 and 5 are real lengths
-
-    def byte_secret(self) -> bytes:
-        return self._key
-
-
-class _SteamHotp(_Hotp):
-    """Steam Guard: the RFC 4226 truncation, then 5 characters of Steam's alphabet."""
-
-    def generate_otp(self, input: int) -> str:
-        mac = hmac.new(self._key, self.int_to_bytestring(input), self.digest).digest()
-        offset = mac[-1] & 0x0F
-        value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-        chars = []
-        for _ in range(5):
-            value, index = divmod(value, len(STEAM_ALPHABET))
-            chars.append(STEAM_ALPHABET[index])
-        return "".join(chars)
-
-
-def _make_generator(params: OtpParams) -> Generator:
-    otp = _SteamHotp(params) if params.encoder == "steam" else _Hotp(params)
-    return otp.generate_otp
-
-
 def generator(params: OtpParams) -> Generator:
     """A (cached) code generator for these parameters: window counter -> code."""
     cached = _GENERATORS.get(params)
     if cached is None:
-        cached = _make_generator(params)
+        from vaults.hotp import make_generator  # pyotp loads with the first code
+
+        cached = make_generator(params)
         if len(_GENERATORS) > 1024:
             _GENERATORS.clear()
         _GENERATORS[params] = cached
@@ -380,3 +340,78 @@ def generator(params: OtpParams) -> Generator:
 def code_for_counter(params: OtpParams, counter: int) -> str:
     """The code of window number ``counter`` (``floor(epoch / period)``, 0 to 2**64 - 1)."""
     return generator(params)(counter)
+
+
+DEFAULT_MIN_REMAINING: Final = 20
+MAX_TIME: Final = 1e15
+"""Latest accepted epoch (keeps the window counter inside RFC 4226's 8 bytes)."""
+
+HOTP_IN_VAULT: Final = (
+    "an HOTP (counter-based) secret: no vault here keeps its counter, so no code is made "
+    "('vaults totp URI' prints the code for the URI's counter)"
+)
+
+
+def parse_totp(raw: str, rules: Base32Rules = DEFAULT_RULES) -> OtpParams:
+    """:func:`parse_params` for a secret stored in a vault: an ``otpauth://hotp/`` secret is
+    refused too (its counter lives nowhere we could update)."""
+    params = parse_params(raw, rules)
+    if params.kind == "hotp":
+        raise _fail(HOTP_IN_VAULT)
+    return params
+
+
+def totp_or_error(
+    raw: str | None, rules: Base32Rules = DEFAULT_RULES
+) -> tuple[OtpParams | None, str | None]:
+    """For backends: ``(params, None)``, or ``(None, why)`` when no code can be made; empty or
+    missing ``raw`` gives ``(None, None)``. ``why`` is safe to show (never the secret)."""
+    if raw is None or not raw.strip():
+        return None, None
+    try:
+        return parse_totp(raw, rules), None
+    except InvalidTotpSecret as exc:
+        return None, exc.message.removeprefix("invalid TOTP secret: ")
+
+
+def check_time(at: float) -> float:
+    """``at`` as a float, refused unless it is an epoch from 0 to :data:`MAX_TIME`."""
+    import math
+
+    now = float(at)
+    if not math.isfinite(now) or not 0 <= now < MAX_TIME:
+        raise InvalidTotpSecret("invalid time: it must be an epoch from 0 to 1e15 seconds")
+    return now
+
+
+def entry_counter(period: int, now: float, min_remaining: float = DEFAULT_MIN_REMAINING) -> int:
+    """The window to type a code from at ``now``: the current one, or the next when fewer
+    than ``min_remaining`` seconds are left in it."""
+    counter = int(now // period)
+    if (counter + 1) * period - now < min_remaining:
+        counter += 1
+    return counter
+
+
+def otpauth_uri(params: OtpParams) -> str:
+    """``params`` as an ``otpauth://totp/`` URI (contains the secret: handle with care)."""
+    from urllib.parse import quote, urlencode
+
+    def part(text: str) -> str:  # a colon inside issuer or account is escaped
+        return quote(text, safe="@")
+
+    label = (
+        f"{part(params.issuer)}:{part(params.account)}"
+        if params.issuer and params.account
+        else part(params.account or params.issuer or "vaults")
+    )
+    query: dict[str, str | int] = {"secret": params.secret}
+    if params.issuer:
+        query["issuer"] = params.issuer
+    if params.algorithm != "SHA1":
+        query["algorithm"] = params.algorithm
+    query["digits"] = params.digits
+    query["period"] = params.period
+    if params.encoder:
+        query["encoder"] = params.encoder
+    return f"otpauth://totp/{label}?{urlencode(query, quote_via=quote)}"

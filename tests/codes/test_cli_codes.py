@@ -168,6 +168,26 @@ def test_pull(runner: CliRunner, pull_endpoint: Any) -> None:
     assert wrong.exit_code == 3
 
 
+def test_pull_sends_the_environment_key_only_where_allowed(
+    runner: CliRunner, pull_endpoint: Any
+) -> None:
+    pull_endpoint.answers = [(200, {"verification_code": "Your code is 661204"})]
+    args = ["codes", "pull", "--url", pull_endpoint.url, "--interval", "0.05", "--timeout", "5"]
+    env = {
+        "VAULTS_PULL_API_KEY": pull_endpoint.api_key,
+        "VAULTS_PULL_ALLOWED": "https://codes.example.test/",
+    }
+    refused = runner.invoke(cli, args, env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "is not in VAULTS_PULL_ALLOWED, so VAULTS_PULL_API_KEY is not sent" in refused.stderr
+    assert pull_endpoint.api_key not in refused.output
+    assert pull_endpoint.seen == []  # nothing was sent
+    given = runner.invoke(cli, [*args, "--api-key", pull_endpoint.api_key], env=env)
+    assert given.exit_code == 0, given.output
+    allowed = runner.invoke(cli, args, env={**env, "VAULTS_PULL_ALLOWED": pull_endpoint.url})
+    assert allowed.exit_code == 0, allowed.output
+
+
 def test_pull_timeout_exits_1(runner: CliRunner, pull_endpoint: Any) -> None:
     result = run(
         runner,

@@ -14,6 +14,7 @@ from tests.core.conftest import (
     CANARY,
     CANARY_PASSWORD,
     CANARY_SECRET,
+    VAULTS_BIN,
     FakeSite,
     backend_plugin,
     no_leak,
@@ -242,3 +243,54 @@ def test_unusable_totp_prints_the_login_and_one_warning(fake_site: FakeSite, kdb
     assert line.startswith("error: ") and "HOTP" in line
     for result in (human, as_json, password, code):
         no_leak([result.stdout if result is not password else "", result.stderr], [CANARY_SECRET])
+
+
+# -- the fast path: no pydantic on the way to a vault's own code -----------------------------
+_HEAVY = ("pydantic", "pydantic_core", "httpx", "anyio", "fastapi")
+
+
+def test_keepass_resolve_imports_no_pydantic_and_prints_what_resolve_returns(
+    fake_site: FakeSite, kdbx: Path
+) -> None:
+    """``vaults resolve`` prints the plain credential; it is what ``Vaults.resolve`` gives."""
+    from vaults.resolver import Vaults
+    from vaults.testing.imports import run_and_list_imports
+
+    env = keepass_env(fake_site, kdbx)
+    done, imported = run_and_list_imports(
+        Path(VAULTS_BIN), ["resolve", "--json", "--reveal", "keepass://Work/Acme"], env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "vaults_keepass.backend" in imported  # the list is real
+    assert not imported & set(_HEAVY), f"imported {sorted(imported & set(_HEAVY))}"
+    printed = json.loads(done.stdout)
+    with Vaults(env=env) as vaults:
+        model = vaults.resolve("keepass://Work/Acme").public_dict(reveal=True)
+    for data in (printed, model):  # the code may come from the next window: compared apart
+        assert data["totp"]["code"] in {code_at(CANARY_SECRET, data["totp"]["valid_from"]).code}
+        data.pop("totp")
+    assert printed == model
+
+
+def test_plugins_imports_no_pydantic(fake_site: FakeSite) -> None:
+    from vaults.testing.imports import run_and_list_imports
+
+    done, imported = run_and_list_imports(Path(VAULTS_BIN), ["plugins"], fake_site.env())
+    assert done.returncode == 0, done.stderr
+    assert "keepass" in done.stdout
+    assert not imported & set(_HEAVY), f"imported {sorted(imported & set(_HEAVY))}"
+
+
+def test_a_plugin_warning_prints_as_a_warning_line(fake_site: FakeSite) -> None:
+    body = (
+        "import logging; logging.getLogger('vaults_core_warns').warning("
+        "'entry %r expired on 2020-01-01; using it anyway', ref.path); "
+        "return Credential(vault=self.scheme, id='1', name=ref.path)"
+    )
+    module = fake_site.module("vaults_core_warns", backend_plugin("warns", body))
+    fake_site.dist("vaults-warns", {"warns": module})
+    result = run_vaults("resolve", "warns://Old", env=fake_site.env(VAULTS_LOAD_PLUGINS="warns"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: entry 'Old' expired on 2020-01-01; using it anyway"
+    ]

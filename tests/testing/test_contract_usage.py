@@ -49,7 +49,7 @@ def test_zz_calls():
     assert CALLS == ["TestOne", "TestTwo"]
 """
     )
-    memory_plugin.runpytest(*INNER).assert_outcomes(passed=75, skipped=4)
+    memory_plugin.runpytest(*INNER).assert_outcomes(passed=77, skipped=4)
 
 
 def test_the_fixture_can_be_overridden_with_fixture_dependencies(
@@ -76,7 +76,7 @@ class TestOverride(VaultContract):
         return seeded(vault_seed)
 """
     )
-    memory_plugin.runpytest(*INNER, "-W", "error").assert_outcomes(passed=37, skipped=2)
+    memory_plugin.runpytest(*INNER, "-W", "error").assert_outcomes(passed=38, skipped=2)
 
 
 MISUSE = {
@@ -108,6 +108,33 @@ class TestNoEntryPoint(VaultContract):
 
     def create_vault(self, seed, request):
         return seeded(seed)
+""",
+    "test_plain_differs.py": """
+import dataclasses
+
+
+class DriftingPlainBackend(MemoryBackend):
+    def fetch_plain(self, ref):  # a fast path that forgot the username
+        return dataclasses.replace(to_plain(self.fetch(ref)), username=None)
+
+
+def to_plain(cred):
+    from vaults.plain import PlainCredential, Secret
+
+    password = Secret(cred.password.get_secret_value()) if cred.password else None
+    return PlainCredential(vault=cred.vault, id=cred.id, name=cred.name,
+                           username=cred.username, password=password)
+
+
+class TestPlainDiffers(VaultContract):
+    scheme = "memory"
+    entry_point = "memory"
+
+    def create_vault(self, seed, request):
+        backend = DriftingPlainBackend()
+        vault = seeded(seed)
+        backend._items = vault.backend._items
+        return SeededVault(backend, vault.ids)
 """,
     "test_claims_batching.py": """
 class TestClaimsBatching(VaultContract):
@@ -153,6 +180,12 @@ class TestClaimsBatching(VaultContract):
             "TestNoEntryPoint::test_scheme_is_unique_among_installed_plugins",
             "failed",
             "*TestNoEntryPoint.entry_point is not set*",
+        ),
+        (
+            "test_plain_differs.py",
+            "TestPlainDiffers::test_plain_fast_path_matches_the_models",
+            "failed",
+            "*fetch_plain gave Credential(id=*), fetch gave Credential(id=*)*",
         ),
         (
             "test_claims_batching.py",

@@ -10,11 +10,13 @@ import pytest
 
 from vaults.errors import VaultsError
 from vaults.models import Credential
+from vaults.plain import PlainCredential, Secret
 from vaults.refs import Reference
 from vaults.testing import SeededVault, SeedItem, VaultContract
 from vaults.testing.fakedist import write_dist_info
 from vaults.testing.memory import MemoryBackend
 from vaults.totp import code_at
+from vaults.totp_core import totp_or_error
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,6 +55,38 @@ class TestMemoryContractNamesOnly(VaultContract):
     def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
         assert [item.key for item in seed if item.key in ("shared_2", "steam")] == []
         backend, ids = MemoryBackend.from_seed(seed)
+        return SeededVault(backend, ids)
+
+
+class PlainMemoryBackend(MemoryBackend):
+    """The CLI's fast path: plain credentials, models only on request (as the vault plugins)."""
+
+    def fetch_plain(self, ref: Reference) -> PlainCredential:
+        item = self._find(ref)
+        params, problem = totp_or_error(item.totp.get_secret_value() if item.totp else None)
+        password = item.password.get_secret_value() if item.password is not None else None
+        return PlainCredential(
+            vault=self.scheme,
+            id=item.id,
+            name=item.name,
+            username=item.username,
+            password=Secret(password) if password is not None else None,
+            uris=list(item.uris),
+            totp_secret=params,
+            totp_error=problem,
+        )
+
+    def fetch(self, ref: Reference) -> Credential:
+        return self.fetch_plain(ref).to_credential()
+
+
+class TestPlainMemoryContract(VaultContract):
+    scheme = "memory"
+    entry_point = "memory"
+    supports_totp_error = True
+
+    def create_vault(self, seed: Sequence[SeedItem], request: pytest.FixtureRequest) -> SeededVault:
+        backend, ids = PlainMemoryBackend.from_seed(seed)
         return SeededVault(backend, ids)
 
 

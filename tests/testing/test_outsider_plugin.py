@@ -46,7 +46,7 @@ def test_docs_example_plugin_passes_the_contract(
 ) -> None:
     build_plugin(pytester, example_files, example_entry_points)
     result = pytester.runpytest(*INNER, "-rs")
-    result.assert_outcomes(passed=30, skipped=9)  # 7 write checks: read-only plugin
+    result.assert_outcomes(passed=31, skipped=9)  # 7 write checks: read-only plugin
     result.stdout.fnmatch_lines(["*supports_batch = False*"])
 
 
@@ -86,7 +86,7 @@ def test_broken_plugin_fails_with_readable_messages(
         if line.startswith("FAILED ")
     )
     assert failed == ["test_no_secret_leaks", "test_totp_code_matches_the_engine[acme]"]
-    result.assert_outcomes(passed=28, failed=2, skipped=9)
+    result.assert_outcomes(passed=29, failed=2, skipped=9)
     result.stdout.fnmatch_lines(
         [
             "*'acme': the code at t=1750000022.0 differs from the engine's code for the seeded"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -361,11 +362,27 @@ def pull(
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Ask your endpoint for the code until it has one; print it."""
+    """Ask your endpoint for the code until it has one; print it.
+
+    A key taken from $VAULTS_PULL_API_KEY is sent only to endpoints under
+    $VAULTS_PULL_ALLOWED when that is set (as resolve does); --api-key is sent as given.
+    """
     try:
         from pydantic import SecretStr
 
         from vaults.codes.pull_endpoint import pull as pull_code
+        from vaults.delivery import PULL_ALLOWED_ENV, PULL_API_KEY_ENV, global_key_allowed
+
+        source = click.get_current_context().get_parameter_source("api_key")
+        from_env = source is click.core.ParameterSource.ENVIRONMENT
+        if from_env and not global_key_allowed(url, os.environ):
+            from vaults.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"{url.split('?', 1)[0]} is not in {PULL_ALLOWED_ENV}, so {PULL_API_KEY_ENV} is "
+                f"not sent to it: add the endpoint to {PULL_ALLOWED_ENV}, or give its key "
+                "with --api-key"
+            )
 
         found = pull_code(
             url,
@@ -610,6 +627,7 @@ def watch(
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logger.propagate = False  # the CLI's "warning: …" handler would print it again
     try:
         try:
             import imapclient  # noqa: F401

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vaults.cli.errors import EXIT_INTERRUPTED, fail, fail_usage
 from vaults.cli.help import SummaryGroup, summary
 from vaults.cli.params import EPOCH, SECONDS, SINCE
+
+if TYPE_CHECKING:
+    from vaults.models import Credential
+    from vaults.plain import PlainCredential
 
 __all__ = ["cli", "main"]
 
@@ -182,10 +187,7 @@ def _totp_migration(raw: str, now: float, as_json: bool) -> None:
             click.echo(f"-  {row['label']}  (not supported: {row['error']})")
 
 
-def _human(cred: Any, reveal: bool, now: float) -> str:
-    from vaults.models import Credential
-
-    assert isinstance(cred, Credential)
+def _human(cred: Credential | PlainCredential, reveal: bool, now: float) -> str:
     lines = [f"{cred.name}  ({cred.vault}, id {cred.id})"]
     lines.append(f"  username  {cred.username or '-'}")
     if cred.password is None:
@@ -221,11 +223,9 @@ def _human(cred: Any, reveal: bool, now: float) -> str:
 _SIMPLE_FIELDS = ("username", "password", "uri", "code", "totp", "magic_link", "id", "name")
 
 
-def _field_value(cred: Any, name: str) -> str:
+def _field_value(cred: Credential | PlainCredential, name: str) -> str:
     from vaults.errors import ItemNotFound, NoCode
-    from vaults.models import Credential
 
-    assert isinstance(cred, Credential)
     key = name.lower()
     if key == "username":
         return cred.username or ""
@@ -371,7 +371,7 @@ def resolve(
             allow_foreign_links=allow_foreign_links,
         ) as vaults:
             try:
-                cred = vaults.resolve(
+                cred = vaults.resolve_plain(  # no pydantic when the vault alone answers
                     ref[0],
                     totp_identifier=totp_identifier,
                     totp_url=totp_url,
@@ -493,8 +493,27 @@ def completion(shell: str) -> None:
     click.echo(completer(cli, {}, "vaults", "_VAULTS_COMPLETE").source())
 
 
+class _Prefixed(logging.Formatter):
+    """Log records as the CLI's own messages: ``warning: …`` / ``error: …`` on stderr."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _show_warnings() -> None:
+    """Plugins warn through :mod:`logging` (an expired KeePass entry, a skipped magic link);
+    without this, Python prints the bare message. Debug logging stays the host's choice."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(_Prefixed())
+        root.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    _show_warnings()
     # httpx imports its own command-line tool (click, rich, pygments: tens of ms) whenever
     # those happen to be installed, and falls back quietly when they are not; this process
     # never uses it, so it is marked absent.

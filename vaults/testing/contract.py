@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import anyio
@@ -40,6 +41,7 @@ from vaults.errors import (
 )
 from vaults.host import ENTRY_POINT_GROUP, make_host
 from vaults.models import Credential, TotpSecret
+from vaults.plain import PlainCredential
 from vaults.refs import Reference, parse_reference
 from vaults.resolver import Vaults
 from vaults.testing.clock import FrozenClock
@@ -593,6 +595,64 @@ class VaultContract:
                 return await backend.afetch_many(parsed)
 
             self._assert_batch(_run(run), plan, seeded_vault, "afetch_many")
+
+    def test_plain_fast_path_matches_the_models(
+        self, seeded_vault: SeededVault, contract_vaults: Vaults
+    ) -> None:
+        """``fetch_plain`` (the CLI's path without pydantic) answers what ``fetch`` does, and
+        ``resolve_plain`` what ``resolve`` does; its plain objects print no secret."""
+        backend = seeded_vault.backend
+        exposures: list[Exposure] = []
+
+        def outcome(call: Callable[[], Any]) -> Any:
+            try:
+                return call()
+            except VaultsError as exc:
+                return exc
+
+        def model(found: Any) -> Credential | VaultsError:
+            if isinstance(found, PlainCredential):
+                exposures.extend(
+                    [
+                        Exposure(f"repr() of {where}", repr(found)),
+                        Exposure(f"str() of {where}", str(found)),
+                        Exposure(f"public_dict() of {where}", json.dumps(found.public_dict())),
+                        Exposure(f"repr() of {where}.totp", repr(found.totp)),
+                        Exposure(f"repr() of {where}.totp_secret", repr(found.totp_secret)),
+                        Exposure(f"repr() of {where}.fields", repr(found.fields)),
+                    ]
+                )
+                return found.to_credential()
+            assert isinstance(found, Credential | VaultsError), (
+                f"{where} returned {type(found).__name__}, not a (Plain)Credential"
+            )
+            return found
+
+        for ref, _ in self._batch_plan(seeded_vault):
+            if "://" not in ref:
+                continue
+            parsed = parse_reference(ref)
+            pairs: list[tuple[str, Callable[[], Any], str, Callable[[], Any]]] = [
+                ("fetch_plain", partial(backend.fetch_plain, parsed), "fetch",
+                 partial(backend.fetch, parsed)),
+                ("resolve_plain", partial(contract_vaults.resolve_plain, ref), "resolve",
+                 partial(contract_vaults.resolve, ref)),
+            ]  # fmt: skip
+            for quick_name, quick_call, full_name, full_call in pairs:
+                where = f"{quick_name}({ref!r})"
+                quick, full = model(outcome(quick_call)), outcome(full_call)
+                assert _comparable(quick) == _comparable(full), (
+                    f"{ref}: {quick_name} gave {_describe_result(quick)}, {full_name} gave "
+                    f"{_describe_result(full)}"
+                )
+                if isinstance(quick, Credential) and isinstance(full, Credential):
+                    assert quick.totp_secret == full.totp_secret, (
+                        f"{ref}: {quick_name} and {full_name} parse the TOTP secret differently"
+                    )
+        secrets = secrets_of(self.seed_items())
+        for index, extra in enumerate(seeded_vault.secrets):
+            secrets[extra] = f"SeededVault.secrets[{index}]"
+        assert_no_leak(exposures, secrets)
 
     # -- the contract: secrets stay secret ------------------------------------------------
     def test_no_secret_leaks(

@@ -618,6 +618,13 @@ def test_vaults_command_returns_what_bw_get_item_returns(
         now = time.time()
         expected = {code_for_entry(secret, now + d, 0).code for d in (-30, 0, 30)}
         assert got["totp"]["code"] in expected
+    from vaults.testing.imports import run_and_list_imports
+
+    done, imported = run_and_list_imports(vaults_bin, ["resolve", "bitwarden://GitHub"], env)
+    assert done.returncode == 0, done.stderr
+    assert "vaults_bitwarden.native.client" in imported  # the list is real
+    heavy = {"pydantic", "pydantic_core", "httpx", "anyio"} & imported
+    assert not heavy, f"the native fast path imported {sorted(heavy)}"
     wrong = resolve("bitwarden://GitHub", BW_PASSWORD="wrong horse")
     assert wrong.returncode == 3
     assert "wrong master password" in wrong.stderr
@@ -651,3 +658,30 @@ def test_writing_through_the_native_session(
     assert fresh.transport.get_item(ORG_WITH_KEY.id, "x")["login"]["totp"] == "NEWSECRETORGKEYB"
     fresh.close()
     made.close()
+
+
+def test_preconnect_opens_the_connection_and_never_raises(
+    bitwarden_server: BitwardenTestServer,
+) -> None:
+    """What runs beside the KDF in a new process: a TLS connection, no request, no error."""
+    from vaults_bitwarden.native.client import ssl_context
+    from vaults_bitwarden.native.https import HttpsClient
+
+    tries: list[int] = []
+    client = HttpsClient(
+        ssl_context(str(bitwarden_server.ca_cert)),
+        timeout=5,
+        headers={},
+        max_bytes=1 << 20,
+        on_try=lambda: tries.append(1),
+    )
+    before = len(bitwarden_server.requests)
+    client.preconnect(f"{bitwarden_server.url}/api")
+    (connection,) = client._connections.values()
+    assert connection.sock is not None and tries == []
+    assert len(bitwarden_server.requests) == before  # connected, nothing asked
+    assert client.request("GET", f"{bitwarden_server.url}/api/config").status == 200
+    assert list(client._connections.values()) == [connection]  # the request used it
+    client.preconnect("https://127.0.0.1:9/api")  # nothing listens: no error, nothing kept
+    assert len(client._connections) == 1
+    client.close()

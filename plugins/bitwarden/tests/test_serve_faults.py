@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -13,8 +14,10 @@ import anyio
 import httpx
 import pytest
 import respx
+from vaults_bitwarden import serve_api
 from vaults_bitwarden.backend import BitwardenBackend
 from vaults_bitwarden.serve_api import ServeTransport
+from vaults_bitwarden.settings import BitwardenSettings
 
 from vaults.errors import (
     AmbiguousItem,
@@ -56,6 +59,10 @@ def fail(message: str, data: Any = None) -> httpx.Response:
 
 def backend_for(url: str = URL, **env: str) -> BitwardenBackend:
     return BitwardenBackend.from_env({"VAULTS_BITWARDEN_URL": url, **env})
+
+
+def serve_transport() -> ServeTransport:
+    return ServeTransport(BitwardenSettings.from_env({"VAULTS_BITWARDEN_URL": URL}))
 
 
 def fetch(backend: BitwardenBackend, ref: str = f"bitwarden://{ITEM_ID}") -> Any:
@@ -313,3 +320,97 @@ def test_closing_the_last_backend_closes_the_shared_client(mock: respx.MockRoute
     assert not client.is_closed
     two.close()
     assert client.is_closed
+
+
+# -- writes: bw serve's view lags behind the server's answer --------------------------------
+
+OLD_REVISION = "2026-01-01T00:00:00.000Z"
+NEW_REVISION = "2026-01-01T00:00:05.000Z"
+NEW_TOTP = "JBSWY3DPEHPK3PXP"
+
+
+def _revised(revision: str, totp: str) -> dict[str, Any]:
+    return {**ITEM, "revisionDate": revision, "login": {**ITEM["login"], "totp": totp}}
+
+
+class LaggingServe:
+    """``bw serve`` as it behaves on a loaded machine (issue 18): "Not found." right after
+    its sync; after the ``PUT`` the previous revision by id for ``lag`` more reads (its
+    re-read of its data file waits for the file lock); a search cache built from that
+    previous revision, kept until a forced sync (``stale_search``)."""
+
+    def __init__(self, mock: respx.MockRouter, *, lag: int, stale_search: bool) -> None:
+        self.written: dict[str, Any] | None = None
+        self.not_found_after_sync = 1
+        self.lag = lag
+        self.stale_search = stale_search
+        self.forced_syncs = 0
+        mock.post("/sync").mock(side_effect=self.sync)
+        mock.get(f"/object/item/{ITEM_ID}").mock(side_effect=self.get)
+        mock.put(f"/object/item/{ITEM_ID}").mock(side_effect=self.put)
+        mock.get(LIST).mock(side_effect=self.search)
+
+    def sync(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("force") == "true":
+            self.forced_syncs += 1
+            self.stale_search = False
+        return ok({"object": "message", "title": "Syncing complete."})
+
+    def get(self, request: httpx.Request) -> httpx.Response:
+        if self.not_found_after_sync:
+            self.not_found_after_sync -= 1
+            return fail("Not found.")
+        if self.written is None or self.lag > 0:
+            self.lag -= self.written is not None
+            return ok(_revised(OLD_REVISION, ""))
+        return ok(self.written)
+
+    def put(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        assert body["revisionDate"] == OLD_REVISION, "the PUT starts from the synced item"
+        self.written = {**body, "revisionDate": NEW_REVISION}
+        return ok(self.written)
+
+    def search(self, request: httpx.Request) -> httpx.Response:
+        if self.written is None or self.stale_search:
+            return listing(_revised(OLD_REVISION, ""))
+        return listing(self.written)
+
+
+@pytest.mark.parametrize("stale_search", [False, True], ids=["lagging", "stale-search-cache"])
+def test_a_write_returns_once_bw_serve_shows_it(mock: respx.MockRouter, stale_search: bool) -> None:
+    serve = LaggingServe(mock, lag=3, stale_search=stale_search)
+    transport = serve_transport()
+    try:
+        transport.write_totp(ITEM_ID, NEW_TOTP, "item x")
+        assert serve.forced_syncs == (1 if stale_search else 0)
+        # the next reader (the host's read-back) sees the write at once
+        assert transport.get_item(ITEM_ID, "item x")["login"]["totp"] == NEW_TOTP
+    finally:
+        transport.close()
+
+
+def test_a_write_bw_serve_never_shows_is_an_error_not_a_silent_return(
+    mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve_api, "SETTLE_TIMEOUT", 0.3)
+    LaggingServe(mock, lag=10**6, stale_search=False)
+    transport = serve_transport()
+    try:
+        with pytest.raises(VaultUnavailable, match="stored on the server, but bw serve"):
+            transport.write_totp(ITEM_ID, NEW_TOTP, "item x")
+    finally:
+        transport.close()
+
+
+def test_a_put_answering_another_secret_is_unavailable(mock: respx.MockRouter) -> None:
+    LaggingServe(mock, lag=0, stale_search=False)
+    mock.put(f"/object/item/{ITEM_ID}").mock(
+        return_value=ok(_revised(NEW_REVISION, "SOMETHINGELSE234"))
+    )
+    transport = serve_transport()
+    try:
+        with pytest.raises(VaultUnavailable, match="answered another item"):
+            transport.write_totp(ITEM_ID, NEW_TOTP, "item x")
+    finally:
+        transport.close()

@@ -190,3 +190,30 @@ def test_a_stale_or_foreign_write_is_refused(
         ).status_code
         == 401
     )
+
+
+def test_a_login_keeps_the_feature_flags_it_was_given(
+    bitwarden_server_factory: Callable[[list[Any]], BitwardenTestServer],
+) -> None:
+    """The keyed and unkeyed CLI logins of ``bitwarden_writable`` stay as they logged in, even
+    when a slow CLI reads ``/api/config`` again after the flag was switched back."""
+    server = bitwarden_server_factory([])
+    server.feature_states["cipher-key-encryption"] = True
+    keyed = _token(server)
+    server.feature_states["cipher-key-encryption"] = False
+    plain = _token(server)
+    with httpx.Client(base_url=server.url, verify=server.client_ssl_context()) as client:
+
+        def flag(token: str | None) -> Any:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            reply = client.get("/api/config", headers=headers)
+            return reply.json()["featureStates"].get("cipher-key-encryption")
+
+        assert (flag(keyed), flag(plain), flag(None)) == (True, False, False)
+        server.feature_states["cipher-key-encryption"] = True
+        assert (flag(keyed), flag(plain), flag(None)) == (True, False, True)
+        refreshed = client.post(
+            "/identity/connect/token",
+            data={"grant_type": "refresh_token", "refresh_token": "unknown", "client_id": "cli"},
+        )
+        assert refreshed.status_code == 400

@@ -22,6 +22,8 @@ import anyio
 import httpx
 import pytest
 from vaults_bitwarden.backend import BitwardenBackend
+from vaults_bitwarden.serve_api import ServeTransport
+from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.testing.crypto import SymmetricKey, decrypt_type2
 from vaults_bitwarden.testing.fixtures import WritableVault
 from vaults_bitwarden.testing.server import BitwardenTestServer
@@ -68,6 +70,8 @@ ITEM: dict[str, Any] = {
 
 
 def _create(serve_url: str, name: str, **login: Any) -> str:
+    """Create the item through ``bw serve`` and wait until ``bw serve`` serves it (it
+    answers before it has re-read its own data file: see ``wait_until_served``)."""
     body = copy.deepcopy(ITEM)
     body["name"] = name
     body["login"].update(login)
@@ -75,6 +79,11 @@ def _create(serve_url: str, name: str, **login: Any) -> str:
         reply = serve.post("/object/item", json=body).json()
     assert reply["success"] is True, reply
     item_id: str = reply["data"]["id"]
+    transport = ServeTransport(BitwardenSettings.from_env({"VAULTS_BITWARDEN_URL": serve_url}))
+    try:
+        transport.wait_until_served(item_id, reply["data"]["revisionDate"], f"item {item_id}")
+    finally:
+        transport.close()
     return item_id
 
 

@@ -15,13 +15,12 @@ computed locally from ``login.totp`` by the host, never fetched with a second ca
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from vaults.backend import VaultBackend
 from vaults.errors import ItemNotFound, ReadOnlyVault, VaultsError
-from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
-from vaults_bitwarden.decode import decode_item
+from vaults_bitwarden.decode import decode_item, decode_plain
 from vaults_bitwarden.lookup import (
     ItemIndex,
     Query,
@@ -34,6 +33,10 @@ from vaults_bitwarden.lookup import (
 )
 from vaults_bitwarden.settings import ENV_VARS, BitwardenSettings
 from vaults_bitwarden.transport import Item, Transport, WritingTransport
+
+if TYPE_CHECKING:  # pydantic loads only when a model is built
+    from vaults.models import Credential, TotpSecret
+    from vaults.plain import PlainCredential
 
 __all__ = ["BitwardenBackend"]
 
@@ -111,15 +114,18 @@ class BitwardenBackend(VaultBackend):
         return resolve_scope(query, orgs, cols)
 
     def fetch(self, ref: Reference) -> Credential:
+        return self.fetch_plain(ref).to_credential()
+
+    def fetch_plain(self, ref: Reference) -> PlainCredential:
         query = parse_query(ref)
         scope = self._scope(query)
         if query.item_id is not None:
             item = self.transport.get_item(query.item_id, query.describe())
             if not scope.admits(item):
                 raise _outside_scope(query)
-            return decode_item(self.transport.reveal(item))
+            return decode_plain(self.transport.reveal(item))
         items = self.transport.list_items(search_term(query), query.describe())
-        return decode_item(self.transport.reveal(self._selected(items, query, scope)))
+        return decode_plain(self.transport.reveal(self._selected(items, query, scope)))
 
     async def afetch(self, ref: Reference) -> Credential:
         query = parse_query(ref)

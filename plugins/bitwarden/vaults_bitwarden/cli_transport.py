@@ -21,17 +21,18 @@ import signal
 import threading
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, Final
-
-import anyio.to_thread
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Any, Final
 
 from vaults.child_env import child_environment
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
+from vaults.plain import Secret
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.process import Answer, Run, RunTimeout, end_lingering, run
 from vaults_bitwarden.settings import ENV_APPDATA, ENV_SESSION, BitwardenSettings
-from vaults_bitwarden.transport import Item, with_totp
+from vaults_bitwarden.transport import Item, in_thread, with_totp
+
+if TYPE_CHECKING:
+    from vaults.plain import SecretLike
 
 __all__ = ["DROPPED_ENV", "CliTransport"]
 
@@ -70,8 +71,8 @@ class CliTransport:
         self.bw = settings.bw
         self.source = "bw"
         self._timeout = settings.timeout
-        self._password: SecretStr | None = settings.password
-        self._session: SecretStr | None = settings.session
+        self._password: SecretLike | None = settings.password
+        self._session: SecretLike | None = settings.session
         self._appdata = settings.appdata_dir
         self._overlay = dict(settings.child_env)
         self._settings_secrets = settings.secrets
@@ -216,7 +217,7 @@ class CliTransport:
                     )
                 self._unlock_failure = error.message
                 raise error
-            self._session = SecretStr(session)
+            self._session = Secret(session)
             self._generation += 1
 
     # -- operations ----------------------------------------------------------------
@@ -288,19 +289,19 @@ class CliTransport:
 
     # -- async: each run in a worker thread (the run itself enforces the timeout) ---------
     async def aget_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:
-        return await anyio.to_thread.run_sync(partial(self.get_item, item_id, what))
+        return await in_thread(partial(self.get_item, item_id, what))
 
     async def alist_items(self, search: str | None, what: str) -> list[Item]:
-        return await anyio.to_thread.run_sync(partial(self.list_items, search, what))
+        return await in_thread(partial(self.list_items, search, what))
 
     async def alist_organizations(self) -> list[Item]:
-        return await anyio.to_thread.run_sync(self.list_organizations)
+        return await in_thread(self.list_organizations)
 
     async def alist_collections(self) -> list[Item]:
-        return await anyio.to_thread.run_sync(self.list_collections)
+        return await in_thread(self.list_collections)
 
     async def astatus(self) -> str:
-        return await anyio.to_thread.run_sync(self.status)
+        return await in_thread(self.status)
 
     async def aclose(self) -> None:
         self.close()

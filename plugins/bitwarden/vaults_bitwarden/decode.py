@@ -1,4 +1,4 @@
-"""Bitwarden item JSON (what ``bw get item`` / ``bw serve`` return) → :class:`Credential`.
+"""Bitwarden item JSON (what ``bw get item`` / ``bw serve`` return) → a credential.
 
 Empty strings and ``null`` both mean "absent" (``"totp": ""`` → no code). The TOTP secret is
 parsed locally (raw base32, ``otpauth://`` or ``steam://``) with Bitwarden's own clean-up
@@ -9,13 +9,14 @@ credential intact with ``totp_error`` set.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Any, Final
 
 from vaults.errors import ItemNotFound, VaultUnavailable
-from vaults.models import Credential, CustomField
-from vaults.totp import Base32Rules, secret_or_error
+from vaults.plain import PlainCredential, PlainField, Secret
+from vaults.totp_core import Base32Rules, totp_or_error
+
+if TYPE_CHECKING:
+    from vaults.models import Credential
 
 __all__ = [
     "FIELD_TYPES",
@@ -23,6 +24,7 @@ __all__ = [
     "LINKED_TARGETS",
     "TOTP_RULES",
     "decode_item",
+    "decode_plain",
     "item_id",
     "item_name",
 ]
@@ -62,7 +64,7 @@ def item_name(item: Mapping[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _field(raw: Any) -> CustomField | None:
+def _field(raw: Any) -> PlainField | None:
     if not isinstance(raw, Mapping):
         return None
     kind = raw.get("type")
@@ -72,14 +74,19 @@ def _field(raw: Any) -> CustomField | None:
         # the value of a linked field is the login property it points at, never its content
         linked = raw.get("linkedId")
         value = LINKED_TARGETS.get(linked, f"linked:{linked}") if isinstance(linked, int) else None
-    return CustomField(
+    return PlainField(
         name=_text(raw.get("name")) or "",
-        value=SecretStr(value) if value is not None else None,
+        value=Secret(value) if value is not None else None,
         type=type_name,
     )
 
 
 def decode_item(item: Mapping[str, Any]) -> Credential:
+    """:func:`decode_plain` as the public :class:`~vaults.models.Credential`."""
+    return decode_plain(item).to_credential()
+
+
+def decode_plain(item: Mapping[str, Any]) -> PlainCredential:
     """The credential in ``item``; raises :class:`ItemNotFound` for an item in the trash. An
     unusable TOTP secret gives ``totp_secret=None`` and ``totp_error`` (never the secret)."""
     ident = item_id(item)
@@ -97,13 +104,13 @@ def decode_item(item: Mapping[str, Any]) -> Credential:
         if uri is not None:
             uris.append(uri)
     fields = [f for f in (_field(raw) for raw in entries(item.get("fields"))) if f is not None]
-    totp_secret, totp_error = secret_or_error(_text(login.get("totp")), TOTP_RULES)
-    return Credential(
+    totp_secret, totp_error = totp_or_error(_text(login.get("totp")), TOTP_RULES)
+    return PlainCredential(
         vault=SCHEME,
         id=ident,
         name=name,
         username=username,
-        password=SecretStr(password) if password is not None else None,
+        password=Secret(password) if password is not None else None,
         uris=uris,
         fields=fields,
         totp_secret=totp_secret,

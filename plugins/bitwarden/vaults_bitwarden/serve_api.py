@@ -19,14 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import anyio.lowlevel
 import httpx
-from pydantic import SecretStr
 
 from vaults.bounded_http import DEFAULT_MAX_BYTES, Backoff, asend, retry_after, send
 from vaults.errors import (
@@ -40,6 +39,9 @@ from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.transport import Item, with_totp
+
+if TYPE_CHECKING:
+    from vaults.plain import SecretLike
 
 __all__ = ["ServeTransport", "parse_envelope"]
 
@@ -145,8 +147,41 @@ def _status_data(data: Any, source: str) -> str:
     return status
 
 
-_SETTLE_TIMEOUT: Final = 15.0
-"""Seconds a write waits for ``bw serve``'s search cache to show it."""
+SETTLE_TIMEOUT: Final = 15.0
+"""Seconds a write waits for ``bw serve`` to show the item as the server stored it."""
+SETTLE_INTERVAL: Final = 0.1
+"""Seconds between two looks while waiting (``bw serve`` retries its data-file lock every
+100–250 ms, so its view of a write lags by about that much)."""
+
+T = TypeVar("T")
+
+
+def poll_until(
+    attempt: Callable[[], T],
+    *,
+    retry_on: tuple[type[Exception], ...],
+    timeout: float | None = None,
+    interval: float = SETTLE_INTERVAL,
+) -> T:
+    """``attempt()`` until it returns; an exception of ``retry_on`` means "not yet" and is
+    re-raised once ``timeout`` seconds (default :data:`SETTLE_TIMEOUT`) have passed, so the
+    caller sees why it gave up."""
+    deadline = time.monotonic() + (SETTLE_TIMEOUT if timeout is None else timeout)
+    while True:
+        try:
+            return attempt()
+        except retry_on:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(interval)
+
+
+class NotSettled(VaultUnavailable):
+    """``bw serve`` does not yet show an item as the server stored it."""
+
+
+def _revision(item: Item) -> object:
+    return item.get("revisionDate")
 
 
 class ServeTransport:
@@ -160,7 +195,7 @@ class ServeTransport:
         self.url = settings.url
         self.source = f"bw serve at {self.url}"
         self._timeout = settings.timeout
-        self._password: SecretStr | None = settings.password
+        self._password: SecretLike | None = settings.password
         self._settings_secrets = settings.secrets
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
@@ -316,42 +351,73 @@ class ServeTransport:
             return found
         return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
 
-    def _item_after_sync(self, item_id: str, what: str) -> Item:
-        """``GET /object/item/<id>`` right after ``POST /sync``: ``bw serve`` answers "Not
-        found." for a moment while it rebuilds its decrypted cache, so a miss is asked again
-        until :data:`_SETTLE_TIMEOUT`; an item that is really gone stays ``ItemNotFound``."""
-        deadline = time.monotonic() + _SETTLE_TIMEOUT
-        while True:
-            try:
-                return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
-            except ItemNotFound:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    def _item_by_id(self, item_id: str, what: str) -> Item:
+        return _item_data(self._call("GET", f"/object/item/{item_id}", what), self.source)
 
     def write_totp(self, item_id: str, value: str | None, what: str) -> None:
         """``POST /sync`` (so the edit starts from the server's latest revision, which the
         server checks), ``GET /object/item/<id>``, then ``PUT /object/item/<id>`` with the
-        whole item (the API replaces the item with the body), only ``login.totp`` changed."""
+        whole item (the API replaces the item with the body), only ``login.totp`` changed.
+
+        The ``PUT`` answers the item as the server stored it: that answer is checked. Then
+        this waits until ``bw serve`` serves that revision to the next reader (see
+        :meth:`wait_until_served`), so a read right after the write sees it."""
         self._call("POST", "/sync", "the sync before a write")
-        current = self._item_after_sync(item_id, what)
+        # right after its sync bw serve answers "Not found." until it has re-read its items
+        current = poll_until(lambda: self._item_by_id(item_id, what), retry_on=(ItemNotFound,))
         written = self._call(
             "PUT", f"/object/item/{item_id}", what, body=with_totp(current, value, what)
         )
-        if not isinstance(written, dict) or str(written.get("id", "")).lower() != item_id.lower():
-            raise VaultUnavailable(f"{self.source}: the edit of {what} answered no item")
-        # bw serve answers searches from a cache it rebuilds after an edit: wait for it, so
-        # the next lookup (the host reads the item back) sees the write
-        deadline = time.monotonic() + _SETTLE_TIMEOUT
-        while True:
-            listed = _by_id(self.list_items(item_id, what), item_id)
-            login = listed.get("login") if listed is not None else None
-            if isinstance(login, dict) and login.get("totp") == value:
-                return
-            if time.monotonic() > deadline:
-                log.debug("bw serve still lists the old %s after %.0f s", what, _SETTLE_TIMEOUT)
-                return
-            time.sleep(0.1)
+        login = written.get("login") if isinstance(written, dict) else None
+        if (
+            not isinstance(written, dict)
+            or str(written.get("id", "")).lower() != item_id.lower()
+            or not isinstance(login, dict)
+            or login.get("totp") != value
+            or _revision(written) is None
+        ):
+            raise VaultUnavailable(f"{self.source}: the edit of {what} answered another item")
+        self.wait_until_served(item_id, _revision(written), what)
+
+    def wait_until_served(self, item_id: str, revision: object, what: str) -> None:
+        """Return once ``bw serve`` serves ``revision`` of the item it has just written
+        (``PUT`` or ``POST /object/item``) to the next reader; :class:`VaultUnavailable`
+        after :data:`SETTLE_TIMEOUT` seconds (the write is on the server all the same)."""
+        poll_until(lambda: self._settle(item_id, revision, what), retry_on=(NotSettled,))
+
+    def _settle(self, item_id: str, revision: object, what: str) -> None:
+        """Raise :class:`NotSettled` unless ``bw serve`` serves ``revision`` of the item.
+
+        ``bw serve`` answers a write before it has re-read its items from its data file
+        (the re-read waits for the file lock the write still holds and retries 100–250 ms
+        later). Until then ``GET /object/item/<id>`` answers the previous revision (or
+        "Not found." for a new item), and a search (``GET /list/object/items``) rebuilds
+        ``bw serve``'s cache of decrypted items from the previous state and keeps that
+        cache until the vault changes again. So: first the item by id must show
+        ``revision``; then the search the lookups use must list it (unless it is in the
+        trash or archive, which searches leave out); a search listing an older revision or
+        missing the item means a stale cache, which only a sync replaces."""
+        try:
+            by_id = self._item_by_id(item_id, what)
+        except ItemNotFound:
+            by_id = None
+        if by_id is None or _revision(by_id) != revision:
+            raise NotSettled(
+                f"{what} is stored on the server, but {self.source} still shows its previous "
+                "revision"
+            )
+        listed = _by_id(self.list_items(item_id, what), item_id)
+        searchable = not by_id.get("deletedDate") and not by_id.get("archivedDate")
+        if (listed is None and not searchable) or (
+            listed is not None and _revision(listed) == revision
+        ):
+            return
+        log.debug("bw serve lists a stale %s: forcing a sync to rebuild its cache", what)
+        self._call("POST", "/sync", "the sync after a write", params={"force": "true"})
+        raise NotSettled(
+            f"{what} is stored on the server, but {self.source} still lists its previous "
+            "revision (POST /sync?force=true rebuilds its cache)"
+        )
 
     def list_items(self, search: str | None, what: str) -> list[Item]:
         params = {"search": search} if search else None

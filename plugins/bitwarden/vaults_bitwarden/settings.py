@@ -15,12 +15,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from vaults.errors import ConfigurationError
+from vaults.plain import Secret
 from vaults.redact import url_without_secrets
+
+if TYPE_CHECKING:
+    from vaults.plain import SecretLike
 
 __all__ = [
     "CLOUD_SERVERS",
@@ -85,9 +88,9 @@ CHILD_ENV_KEYS = ("PATH", "HOME", "NODE_EXTRA_CA_CERTS", ENV_APPDATA)
 (on top of the process environment), so a host passing ``env=`` controls them."""
 
 
-def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
+def _secret(env: Mapping[str, str], name: str) -> SecretLike | None:
     value = env.get(name, "")
-    return SecretStr(value) if value.strip() else None
+    return Secret(value) if value.strip() else None
 
 
 def _timeout(env: Mapping[str, str]) -> float:
@@ -176,12 +179,12 @@ def _transport(env: Mapping[str, str], url: str | None, server: str | None) -> s
 
 @dataclass(frozen=True)
 class BitwardenSettings:
-    """Everything the backend needs; secrets are :class:`~pydantic.SecretStr`."""
+    """Everything the backend needs; secrets are :class:`~vaults.plain.Secret`."""
 
     url: str | None = None
     bw: str = "bw"
-    session: SecretStr | None = field(default=None, repr=False)
-    password: SecretStr | None = field(default=None, repr=False)
+    session: SecretLike | None = field(default=None, repr=False)
+    password: SecretLike | None = field(default=None, repr=False)
     appdata_dir: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     child_env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -196,7 +199,7 @@ class BitwardenSettings:
     """PEM file of the CA(s) to trust for the server (``VAULTS_BITWARDEN_CA``, else
     ``SSL_CERT_FILE``, else the system's)."""
     client_id: str | None = None
-    client_secret: SecretStr | None = field(default=None, repr=False)
+    client_secret: SecretLike | None = field(default=None, repr=False)
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -244,6 +247,6 @@ class BitwardenSettings:
         return self.transport
 
     @property
-    def secrets(self) -> tuple[SecretStr, ...]:
+    def secrets(self) -> tuple[SecretLike, ...]:
         """The secrets configured (to redact them from messages ``bw`` prints)."""
         return tuple(s for s in (self.session, self.password, self.client_secret) if s is not None)

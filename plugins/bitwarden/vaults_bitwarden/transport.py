@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from vaults.errors import InvalidInput
 
-__all__ = ["Item", "Transport", "WritingTransport", "with_totp"]
+__all__ = ["Item", "Transport", "WritingTransport", "in_thread", "with_totp"]
 
 Item = dict[str, Any]
 LOGIN_TYPE = 1
+T = TypeVar("T")
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread (anyio is imported by async callers only)."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 def with_totp(item: Item, value: str | None, what: str) -> Item:

@@ -36,7 +36,7 @@ from vaults.refs import parse_reference
 from vaults.resolver import Vaults
 from vaults.totp import code_at, parse_secret
 
-PEERS = Path(__file__).parent / "data" / "peers"
+PEERS = Path(__file__).resolve().parents[3] / "tests" / "data" / "peers" / "keepass"
 CANARY = "VAULTSCANARY"
 MASTER = f"{CANARY}-master"
 SECRET = f"{CANARY}STOREDSECRET234567"
@@ -288,17 +288,19 @@ class Peer:
     keyfile: str | None = None
 
 
+# KDBX 3.x/4 files of pykeepass and KeePassXC, vendored once for the whole repository in
+# tests/data/peers/keepass (sources, commits and licences: databases.json and README.md there)
 PEER_FILES = [
-    Peer("test3.kdbx", "password", "test3.key"),
-    Peer("test4_aes.kdbx", "password", "test4.key"),
-    Peer("test4_chacha20.kdbx", "password", "test4.key"),
-    Peer("test4_twofish.kdbx", "password", "test4.key"),
-    Peer("test4_aeskdf.kdbx", "password", "test4.key"),
-    Peer("Format300.kdbx", "a"),
-    Peer("Format400.kdbx", "t"),
-    Peer("NewDatabase.kdbx", "a"),
-    Peer("ProtectedStrings.kdbx", "masterpw"),
-    Peer("NonAscii.kdbx", "\u0394\u00f6\u0636"),
+    Peer("pykeepass/test3.kdbx", "password", "pykeepass/test3.key"),
+    Peer("pykeepass/test4_aes.kdbx", "password", "pykeepass/test4.key"),
+    Peer("pykeepass/test4_chacha20.kdbx", "password", "pykeepass/test4.key"),
+    Peer("pykeepass/test4_twofish.kdbx", "password", "pykeepass/test4.key"),
+    Peer("pykeepass/test4_aeskdf.kdbx", "password", "pykeepass/test4.key"),
+    Peer("keepassxc/Format300.kdbx", "a"),
+    Peer("keepassxc/Format400.kdbx", "t"),
+    Peer("keepassxc/NewDatabase.kdbx", "a"),
+    Peer("keepassxc/ProtectedStrings.kdbx", "masterpw"),
+    Peer("keepassxc/NonAscii.kdbx", "\u0394\u00f6\u0636"),
 ]
 
 
@@ -372,11 +374,11 @@ def _target(kp: Any) -> Any:
 @pytest.mark.slow  # ~10 files, each decrypted ~6 times (Argon2 with the peers' parameters)
 @pytest.mark.parametrize("peer", PEER_FILES, ids=[p.file for p in PEER_FILES])
 def test_peer_databases_round_trip(keepassxc: KeePassXCCli, tmp_path: Path, peer: Peer) -> None:
-    db = tmp_path / peer.file
+    db = tmp_path / Path(peer.file).name
     shutil.copy(PEERS / peer.file, db)
     keyfile = None
     if peer.keyfile:
-        keyfile = tmp_path / peer.keyfile
+        keyfile = tmp_path / Path(peer.keyfile).name
         shutil.copy(PEERS / peer.keyfile, keyfile)
     original = PyKeePass(str(db), peer.password, str(keyfile) if keyfile else None)
     shape = (original.version, original.encryption_algorithm, original.kdf_algorithm)

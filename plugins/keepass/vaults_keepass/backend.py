@@ -11,9 +11,7 @@ import unicodedata
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vaults.backend import VaultBackend
 from vaults.errors import (
@@ -27,7 +25,7 @@ from vaults.errors import (
     WriteConflict,
     WriteNotVerified,
 )
-from vaults.models import Credential, CustomField, TotpSecret
+from vaults.plain import PlainCredential, PlainField, Secret
 from vaults.refs import Reference
 from vaults_keepass.atomic import digest, read_with_digest, replace_file
 from vaults_keepass.kdbx_file import (
@@ -42,8 +40,12 @@ from vaults_keepass.totp_fields import (
     KEEPASSXC_MAX_PERIOD,
     TOTP_KEYS,
     keepassxc_otp_uri,
-    totp_from_attributes,
+    params_from_attributes,
 )
+
+if TYPE_CHECKING:
+    from vaults.models import Credential, TotpSecret
+    from vaults.plain import SecretLike
 
 __all__ = ["KeePassBackend"]
 
@@ -74,11 +76,15 @@ class KeePassBackend(VaultBackend):
     def __init__(
         self,
         database: str | os.PathLike[str],
-        password: SecretStr | str | None = None,
+        password: SecretLike | str | None = None,
         keyfile: str | os.PathLike[str] | None = None,
     ) -> None:
         self.database = Path(database)
-        self._password = SecretStr(password) if isinstance(password, str) else password
+        self._password = (
+            Secret(password if isinstance(password, str) else password.get_secret_value())
+            if password is not None
+            else None
+        )
         self.keyfile = Path(keyfile) if keyfile else None
         self._kp: Any = None
         self._stamp: tuple[float, int] | None = None
@@ -104,7 +110,7 @@ class KeePassBackend(VaultBackend):
                 "set VAULTS_KEEPASS_PASSWORD and/or VAULTS_KEEPASS_KEYFILE to unlock "
                 f"{Path(database).name}"
             )
-        return cls(database, SecretStr(password) if password is not None else None, keyfile)
+        return cls(database, Secret(password) if password is not None else None, keyfile)
 
     # -- opening -------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -220,6 +226,9 @@ class KeePassBackend(VaultBackend):
         return candidates[0]
 
     def fetch(self, ref: Reference) -> Credential:
+        return self.fetch_plain(ref).to_credential()
+
+    def fetch_plain(self, ref: Reference) -> PlainCredential:
         kp = self._open()
         with self._lock:
             entry = self._find(kp, ref)
@@ -304,7 +313,7 @@ class KeePassBackend(VaultBackend):
             f"KeePass entry {hex_id} is no longer in {self.database.name}; nothing written"
         )
 
-    def _credential(self, entry: Any, resolver: Resolver) -> Credential:
+    def _credential(self, entry: Any, resolver: Resolver) -> PlainCredential:
         if getattr(entry, "expired", False):
             log.warning(
                 "KeePass entry %r (%s) expired on %s; using it anyway",
@@ -319,9 +328,9 @@ class KeePassBackend(VaultBackend):
         if entry.otp:
             attrs["otp"] = entry.otp
         fields = [
-            CustomField(
+            PlainField(
                 name=key,
-                value=SecretStr(value),
+                value=Secret(value),
                 type="hidden" if entry.is_custom_property_protected(key) else "text",
             )
             for key, value in attrs.items()
@@ -330,13 +339,13 @@ class KeePassBackend(VaultBackend):
         url = resolver.resolve(entry, entry.url)
         username = resolver.resolve(entry, entry.username)
         password = resolver.resolve(entry, entry.password)
-        totp_secret, totp_error = totp_from_attributes(attrs)
-        return Credential(
+        totp_secret, totp_error = params_from_attributes(attrs)
+        return PlainCredential(
             vault=self.scheme,
             id=entry.uuid.hex,
             name=entry.title or "",
             username=username or None,
-            password=SecretStr(password) if password else None,
+            password=Secret(password) if password else None,
             uris=[url] if url else [],
             fields=fields,
             totp_secret=totp_secret,

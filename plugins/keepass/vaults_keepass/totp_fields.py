@@ -1,4 +1,4 @@
-"""Where KeePass and its plugins store TOTP secrets, turned into one :class:`TotpSecret`.
+"""Where KeePass and its plugins store TOTP secrets, turned into one parsed secret.
 
 Precedence is KeePassXC's (``Entry::updateTotp``): an entry with ``TOTP Settings`` uses the
 legacy pair; otherwise ``otp``; otherwise KeePass 2.47's built-in ``TimeOtp-*`` fields.
@@ -19,22 +19,30 @@ TOTP gives no code keeps its login: :func:`totp_from_attributes` returns the rea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from pydantic import SecretStr
-
 from vaults.errors import InvalidTotpSecret
-from vaults.models import TotpSecret
-from vaults.totp import HOTP_IN_VAULT, Base32Rules, parse_secret
-from vaults.totp_core import key_to_base32, parse_digits
+from vaults.totp_core import (
+    HOTP_IN_VAULT,
+    Base32Rules,
+    OtpParams,
+    key_to_base32,
+    parse_digits,
+    parse_totp,
+)
+
+if TYPE_CHECKING:
+    from vaults.models import TotpSecret
 
 __all__ = [
     "KEEPASSXC_MAX_PERIOD",
     "KEEPASSXC_RULES",
     "TOTP_KEYS",
     "keepassxc_otp_uri",
+    "params_from_attributes",
     "totp_from_attributes",
 ]
 
@@ -80,10 +88,10 @@ def _fail(problem: str) -> InvalidTotpSecret:
     return InvalidTotpSecret(f"invalid TOTP secret: {problem}")
 
 
-def _legacy(seed: str, settings: str | None) -> TotpSecret:
+def _legacy(seed: str, settings: str | None) -> OtpParams:
     if settings and settings.strip().lower().startswith("otpauth://"):
-        return parse_secret(settings, KEEPASSXC_RULES)
-    base = parse_secret(seed, KEEPASSXC_RULES)
+        return parse_totp(settings, KEEPASSXC_RULES)
+    base = parse_totp(seed, KEEPASSXC_RULES)
     if not settings or not settings.strip():
         return base
     parts = [p.strip() for p in settings.strip().split(";")]
@@ -91,7 +99,7 @@ def _legacy(seed: str, settings: str | None) -> TotpSecret:
         return base
     step_text, size = parts[0], parts[1].upper()
     if size == "S":  # KeePassXC: Steam is 30 s and 5 characters whatever the step says
-        return base.model_copy(update={"period": 30, "digits": 5, "encoder": "steam"})
+        return dataclasses.replace(base, period=30, digits=5, encoder="steam")
     try:
         period = int(step_text)
     except ValueError:
@@ -99,24 +107,24 @@ def _legacy(seed: str, settings: str | None) -> TotpSecret:
     if period < 1:
         raise _fail("TOTP Settings: the step must be positive")
     digits = parse_digits(size, "TOTP Settings digits") if size else 6
-    return base.model_copy(update={"period": period, "digits": digits})
+    return dataclasses.replace(base, period=period, digits=digits)
 
 
-def _keepass_builtin(attrs: Mapping[str, str]) -> TotpSecret:
+def _keepass_builtin(attrs: Mapping[str, str]) -> OtpParams:
     for name, encoding in _SECRET_FIELDS:
         raw = attrs.get(name, "")
         if not raw.strip():
             continue
         if encoding == "base32":
-            base = parse_secret(raw, KEEPASSXC_RULES)
+            base = parse_totp(raw, KEEPASSXC_RULES)
         else:
-            base = TotpSecret(secret=SecretStr(key_to_base32(raw, encoding)))
+            base = OtpParams(secret=key_to_base32(raw, encoding))
         return _with_keepass_settings(base, attrs)
     raise _fail("the TimeOtp secret is empty")
 
 
-def _with_keepass_settings(base: TotpSecret, attrs: Mapping[str, str]) -> TotpSecret:
-    update: dict[str, object] = {}
+def _with_keepass_settings(base: OtpParams, attrs: Mapping[str, str]) -> OtpParams:
+    update: dict[str, Any] = {}
     if attrs.get("TimeOtp-Length", "").strip():
         update["digits"] = parse_digits(attrs["TimeOtp-Length"], "TimeOtp-Length")
     if attrs.get("TimeOtp-Period", "").strip():
@@ -132,17 +140,17 @@ def _with_keepass_settings(base: TotpSecret, attrs: Mapping[str, str]) -> TotpSe
         if name not in _ALGORITHMS:
             raise _fail("TimeOtp-Algorithm must be HMAC-SHA-1, HMAC-SHA-256 or HMAC-SHA-512")
         update["algorithm"] = _ALGORITHMS[name]
-    return base.model_copy(update=update) if update else base
+    return dataclasses.replace(base, **update) if update else base
 
 
-def _parse(attrs: Mapping[str, str]) -> TotpSecret | None:
+def _parse(attrs: Mapping[str, str]) -> OtpParams | None:
     if "TOTP Settings" in attrs and (
         attrs.get("TOTP Seed", "").strip()
         or attrs["TOTP Settings"].strip().lower().startswith("otpauth://")
     ):
         return _legacy(attrs.get("TOTP Seed", ""), attrs.get("TOTP Settings"))
     if attrs.get("otp", "").strip():
-        return parse_secret(attrs["otp"], KEEPASSXC_RULES)
+        return parse_totp(attrs["otp"], KEEPASSXC_RULES)
     if attrs.get("TOTP Seed", "").strip():  # a seed without settings: 30 s, 6 digits
         return _legacy(attrs["TOTP Seed"], None)
     if any(attrs.get(name, "").strip() for name, _ in _SECRET_FIELDS):
@@ -173,10 +181,18 @@ def keepassxc_otp_uri(secret: TotpSecret, title: str, username: str) -> str:
     return f"otpauth://totp/{label}?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
 
 
-def totp_from_attributes(attrs: Mapping[str, str]) -> tuple[TotpSecret | None, str | None]:
-    """``(secret, None)`` from whichever convention the entry uses, ``(None, None)`` without
+def params_from_attributes(attrs: Mapping[str, str]) -> tuple[OtpParams | None, str | None]:
+    """``(params, None)`` from whichever convention the entry uses, ``(None, None)`` without
     TOTP, or ``(None, why)`` when its TOTP gives no code (safe text, never the secret)."""
     try:
         return _parse(attrs), None
     except InvalidTotpSecret as exc:
         return None, exc.message.removeprefix("invalid TOTP secret: ")
+
+
+def totp_from_attributes(attrs: Mapping[str, str]) -> tuple[TotpSecret | None, str | None]:
+    """:func:`params_from_attributes` as the public :class:`~vaults.models.TotpSecret`."""
+    from vaults.totp import secret_model
+
+    params, why = params_from_attributes(attrs)
+    return (secret_model(params) if params is not None else None), why

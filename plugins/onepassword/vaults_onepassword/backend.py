@@ -10,17 +10,16 @@ Transport choice (``from_env``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, Protocol
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
 from vaults.errors import ConfigurationError, ReadOnlyVault, VaultsError, WriteConflict
-from vaults.models import Credential, TotpSecret
 from vaults.refs import Reference
-from vaults_onepassword.credentials import build_credential
 from vaults_onepassword.items import OnePasswordItem
 from vaults_onepassword.references import ItemKey, OpRef, parse_op_reference
+
+if TYPE_CHECKING:  # pydantic loads on the first lookup, not when the plugin is listed
+    from vaults.models import Credential, TotpSecret
 
 __all__ = ["OnePasswordBackend", "Transport"]
 
@@ -53,6 +52,13 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum:g}")
     return value
+
+
+def _build(item: OnePasswordItem, ref: OpRef) -> Credential:
+    """:func:`~vaults_onepassword.credentials.build_credential` (imports pydantic)."""
+    from vaults_onepassword.credentials import build_credential
+
+    return build_credential(item, ref)
 
 
 class OnePasswordBackend(VaultBackend):
@@ -90,6 +96,8 @@ class OnePasswordBackend(VaultBackend):
         host = env.get("OP_CONNECT_HOST", "").strip()
         token = env.get("OP_CONNECT_TOKEN", "").strip()
         transport: Transport
+        from pydantic import SecretStr
+
         if wanted == "sdk":
             from vaults_onepassword.sdk import SdkTransport
 
@@ -169,7 +177,7 @@ class OnePasswordBackend(VaultBackend):
                 results.append(item)
                 continue
             try:
-                results.append(build_credential(item, entry))
+                results.append(_build(item, entry))
             except VaultsError as exc:
                 results.append(exc)
         return results

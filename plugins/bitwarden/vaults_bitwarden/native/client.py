@@ -23,10 +23,8 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
-
-from pydantic import SecretStr
 
 from vaults.errors import (
     AuthenticationFailed,
@@ -56,6 +54,9 @@ from vaults_bitwarden.settings import (
     BitwardenSettings,
     default_cache_dir,
 )
+
+if TYPE_CHECKING:
+    from vaults.plain import SecretLike
 
 __all__ = ["CHECK_INTERVAL", "DEVICE_TYPE", "ApiSession"]
 
@@ -170,8 +171,8 @@ class ApiSession:
         self.identity_url = settings.identity_url
         self.source = f"the Bitwarden server at {self.server}"
         self._client_id = settings.client_id
-        self._client_secret: SecretStr = settings.client_secret
-        self._password: SecretStr = settings.password
+        self._client_secret: SecretLike = settings.client_secret
+        self._password: SecretLike = settings.password
         self._timeout = settings.timeout
         self._ca_file = settings.ca_file
         self.cache = SyncCache(
@@ -472,7 +473,16 @@ class ApiSession:
         if cached is None:
             return self._fresh()
         self._salt, self._kdf = cached.salt, dict(cached.kdf)
-        self._master_key = self._derive(cached.salt, cached.kdf)
+        # the TLS handshake for the revision check runs while the KDF holds the CPU (hashlib
+        # and argon2 release the GIL): a new process waits for the longer of the two only
+        warm = threading.Thread(  # the client (its SSL context: ~20 ms) is made there too
+            target=lambda: self.client.preconnect(self.api_url), name="bitwarden-connect"
+        )
+        warm.start()
+        try:
+            self._master_key = self._derive(cached.salt, cached.kdf)
+        finally:
+            warm.join()
         try:
             vault = unlock(cached.sync, self._master_key, source=self.source)
         except AuthenticationFailed:

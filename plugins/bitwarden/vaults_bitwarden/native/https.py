@@ -109,6 +109,23 @@ class HttpsClient:
                 retries_left -= 1
                 time.sleep(0.1 + random.random() * 0.1)  # noqa: S311 - jitter, not crypto
 
+    def preconnect(self, url: str) -> None:
+        """Open (TCP and TLS) the connection ``url``'s requests will use, without a request:
+        done while something else runs (the KDF), it takes the handshake off the first call.
+        A failure is left for that call to meet and report."""
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            return
+        target = (parts.hostname, parts.port or 443)
+        with self._lock:
+            if target in self._connections:
+                return
+            connection = self._connection(target)
+            try:
+                connection.connect()
+            except (OSError, http.client.HTTPException):
+                self._drop(target)
+
     def _connection(self, target: tuple[str, int]) -> http.client.HTTPSConnection:
         connection = self._connections.get(target)
         if connection is None:

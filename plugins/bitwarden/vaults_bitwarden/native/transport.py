@@ -9,13 +9,11 @@ local, apart from a revision check every 30 s).
 
 from __future__ import annotations
 
-import anyio.to_thread
-
 from vaults.errors import InvalidInput, ItemNotFound
 from vaults_bitwarden.native.client import ApiSession
 from vaults_bitwarden.native.crypto import encrypt_text
 from vaults_bitwarden.settings import BitwardenSettings
-from vaults_bitwarden.transport import Item
+from vaults_bitwarden.transport import Item, in_thread
 
 __all__ = ["ApiTransport"]
 
@@ -90,7 +88,7 @@ class ApiTransport:
     async def areveal(self, item: Item) -> Item:
         if "fields" in item:
             return item
-        return await anyio.to_thread.run_sync(self.reveal, item)
+        return await in_thread(self.reveal, item)
 
     def list_organizations(self) -> list[Item]:
         return list(self.session.unlocked().organizations)
@@ -106,16 +104,16 @@ class ApiTransport:
 
     # -- async --------------------------------------------------------------------------
     async def aget_item(self, item_id: str, what: str, *, listed: bool = True) -> Item:
-        return await anyio.to_thread.run_sync(lambda: self.get_item(item_id, what, listed=listed))
+        return await in_thread(lambda: self.get_item(item_id, what, listed=listed))
 
     async def alist_items(self, search: str | None, what: str) -> list[Item]:
-        return await anyio.to_thread.run_sync(self.list_items, search, what)
+        return await in_thread(self.list_items, search, what)
 
     async def alist_organizations(self) -> list[Item]:
-        return await anyio.to_thread.run_sync(self.list_organizations)
+        return await in_thread(self.list_organizations)
 
     async def alist_collections(self) -> list[Item]:
-        return await anyio.to_thread.run_sync(self.list_collections)
+        return await in_thread(self.list_collections)
 
     async def astatus(self) -> str:
         return self.status()

@@ -70,17 +70,26 @@ class RecordedRequest:
 
 
 class _TokenStore:
+    """Issued tokens, each with the feature flags of the login it belongs to."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._access: set[str] = set()
-        self._refresh: set[str] = set()
+        self._access: dict[str, dict[str, Any]] = {}
+        self._refresh: dict[str, dict[str, Any]] = {}
 
-    def issue(self, account: BitwardenAccount, *, client_id: str, issuer: str) -> tuple[str, str]:
+    def issue(
+        self,
+        account: BitwardenAccount,
+        *,
+        client_id: str,
+        issuer: str,
+        features: Mapping[str, Any],
+    ) -> tuple[str, str]:
         token = access_token(account, client_id=client_id, issuer=issuer, now=int(time.time()))
         refresh = secrets.token_urlsafe(48)
         with self._lock:
-            self._access.add(token)
-            self._refresh.add(refresh)
+            self._access[token] = dict(features)
+            self._refresh[refresh] = dict(features)
         return token, refresh
 
     def valid_access(self, token: str) -> bool:
@@ -90,6 +99,12 @@ class _TokenStore:
     def valid_refresh(self, token: str) -> bool:
         with self._lock:
             return token in self._refresh
+
+    def features(self, access: str | None = None, refresh: str | None = None) -> dict[str, Any]:
+        """The flags the login holding this token was given ({} for an unknown token)."""
+        with self._lock:
+            found = self._access.get(access or "") or self._refresh.get(refresh or "")
+            return dict(found or {})
 
     def revoke_all(self) -> None:
         with self._lock:
@@ -110,7 +125,8 @@ class BitwardenTestServer:
     ) -> None:
         self.tls = tls
         self.feature_states: dict[str, Any] = {"cipher-key-encryption": cipher_key_encryption}
-        """``featureStates`` of ``/api/config`` (the CLI re-reads it at login, or hourly)."""
+        """``featureStates`` of ``/api/config`` for new logins (the CLI re-reads it at login,
+        or hourly; a logged-in CLI keeps the flags its login was given, see :meth:`_config`)."""
         self.account = account if account is not None else BitwardenAccount.create()
         self.vault = VaultContents(self.account, items)
         self.tokens = _TokenStore()
@@ -293,9 +309,15 @@ class BitwardenTestServer:
 
     # -- endpoint logic (called from handler threads) ----------------------------------
 
-    def _issue(self, client_id: str) -> Json:
+    def _issue(self, client_id: str, features: Mapping[str, Any] | None = None) -> Json:
+        """New tokens; they keep the feature flags of the login (``features``: those of the
+        refreshed token) so that a CLI's later ``/api/config`` reads match what it got at
+        login, whatever the flags are now."""
         token, refresh = self.tokens.issue(
-            self.account, client_id=client_id, issuer=f"{self.url}/identity"
+            self.account,
+            client_id=client_id,
+            issuer=f"{self.url}/identity",
+            features=self.feature_states if features is None else features,
         )
         return token_response(self.account, token=token, refresh_token=refresh)
 
@@ -321,12 +343,21 @@ class BitwardenTestServer:
                 return 400, {"error": "invalid_client"}
             return 200, self._issue(account.client_id)
         if grant == "refresh_token":
-            if not self.tokens.valid_refresh(form.get("refresh_token", "")):
+            refresh = form.get("refresh_token", "")
+            if not self.tokens.valid_refresh(refresh):
                 return 400, {"error": "invalid_grant"}
-            return 200, self._issue(form.get("client_id", "cli"))
+            return 200, self._issue(
+                form.get("client_id", "cli"), self.tokens.features(refresh=refresh)
+            )
         return 400, {"error": "unsupported_grant_type"}
 
-    def _config(self) -> Json:
+    def _config(self, headers: Mapping[str, str]) -> Json:
+        """The server config; an authenticated request (the CLI sends its token when it has
+        one) gets the feature flags its login was given, others the current ones."""
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        features = self.feature_states
+        if scheme.lower() == "bearer" and self.tokens.valid_access(token.strip()):
+            features = self.tokens.features(access=token.strip())
         return {
             "version": _SERVER_VERSION,
             "gitHash": "vaults-test",
@@ -339,7 +370,7 @@ class BitwardenTestServer:
                 "notifications": None,
                 "sso": None,
             },
-            "featureStates": dict(self.feature_states),
+            "featureStates": dict(features),
             "object": "config",
         }
 
@@ -348,7 +379,7 @@ class BitwardenTestServer:
     ) -> tuple[int, Any, str | None]:
         """Return (status, JSON-able body or None, grant type for the log)."""
         if method == "GET" and path == "/api/config":
-            return 200, self._config(), None
+            return 200, self._config(headers), None
         if method == "POST" and path in {
             "/identity/accounts/prelogin/password",
             "/identity/accounts/prelogin",
@@ -470,6 +501,10 @@ class _HttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    """The headers and the body go out as two writes: with Nagle's algorithm on, the body
+    waits for the client's delayed ACK of the headers (40 ms on Linux), a delay real
+    Bitwarden servers do not add and that benchmarks of the client would measure."""
     server_version = "vaults-bitwarden-test-server"
     sys_version = ""
     server: _HttpServer
