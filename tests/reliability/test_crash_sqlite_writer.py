@@ -89,7 +89,10 @@ def _check(db: Path) -> tuple[str, set[str]]:
     conn = sqlite3.connect(db, timeout=10)
     try:
         verdict = "; ".join(str(row[0]) for row in conn.execute("PRAGMA integrity_check"))
-        ids = {str(row[0]) for row in conn.execute("SELECT code_id FROM codes")}
+        tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+        # writers killed before their first push has made the schema: nothing stored yet
+        query = "SELECT code_id FROM codes"
+        ids = {str(row[0]) for row in conn.execute(query)} if "codes" in tables else set()
     finally:
         conn.close()
     return verdict, ids
