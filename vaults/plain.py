@@ -187,7 +187,7 @@ def credential_dict(
 
 
 # -- the twins ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainField:
     """:class:`~vaults.models.CustomField` without pydantic."""
 
@@ -215,7 +215,7 @@ class PlainField:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainCode:
     """:class:`~vaults.models.TotpCode` without pydantic (``code`` kept out of ``repr``)."""
 
@@ -270,7 +270,7 @@ def _secret_model(params: OtpParams) -> TotpSecret:
     return secret_model(params)
 
 
-@dataclass(slots=True)
+@dataclass
 class PlainCredential:
     """:class:`~vaults.models.Credential` without pydantic: what a backend's
     :meth:`~vaults.backend.VaultBackend.fetch_plain` returns. ``totp_secret`` is the parsed

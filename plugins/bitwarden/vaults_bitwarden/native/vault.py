@@ -105,7 +105,8 @@ class Vault:
     org_keys: dict[str, SymmetricKey] = field(repr=False)
     ciphers: dict[str, Json] = field(repr=False)
     organizations: list[Json]
-    collections: list[Json]
+    raw_collections: list[Any] = field(repr=False)
+    """The sync's collections, names still encrypted (see :attr:`collections`)."""
     folders: list[Json]
     broken: dict[str, str] = field(default_factory=dict)
     """Ids of items that could not be decrypted → why (never listed; named on lookup by id)."""
@@ -116,8 +117,18 @@ class Vault:
     _names: list[Json] | None = field(default=None, repr=False)
     _key_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    _collections: list[Json] | None = field(default=None, repr=False)
+
     def __repr__(self) -> str:
         return f"Vault(items={len(self.ciphers)}, organizations={len(self.org_keys)})"
+
+    @property
+    def collections(self) -> list[Json]:
+        """The collections with their names, decrypted on first use: their organisation keys
+        are RSA-wrapped, and a lookup of a personal item needs none of them."""
+        if self._collections is None:
+            self._collections = _named_list(self.raw_collections, "collection", self.owner_key)
+        return self._collections
 
     # -- keys ---------------------------------------------------------------------------
     def _org_key(self, org_id: str) -> SymmetricKey | None:
@@ -356,24 +367,22 @@ def unlock(
         org_keys={},
         ciphers=ciphers,
         organizations=organizations,
-        collections=[],
+        raw_collections=list(_get(sync, "collections") or []),
         folders=[],
         wrapped_org_keys=wrapped_org_keys,
         wrapped_private_key=_wrapped_private_key(profile),
     )
-    vault.collections = _named_list(sync, "collections", "collection", vault.owner_key)
-    vault.folders = _named_list(sync, "folders", "folder", lambda _: user_key)
+    vault.folders = _named_list(_get(sync, "folders") or [], "folder", lambda _: user_key)
     return vault
 
 
 def _named_list(
-    sync: Mapping[str, Any],
-    member: str,
+    members: list[Any],
     kind: str,
     key_for: Callable[[Mapping[str, Any]], SymmetricKey],
 ) -> list[Json]:
     entries: list[Json] = []
-    for raw in _get(sync, member) or []:
+    for raw in members:
         if not isinstance(raw, Mapping) or _get(raw, "id") is None:
             continue
         entry: Json = {"object": kind, "id": str(_get(raw, "id")).lower()}
