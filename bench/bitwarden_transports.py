@@ -12,7 +12,8 @@ Same item, same machine, one run, against the local Bitwarden test server (HTTPS
     itself, no Node.js), in-process, after the first lookup unlocked it;
 (e) ``vaults resolve`` in a new process with the native transport and a warm sync cache,
     next to the KDF on its own (the account uses Bitwarden's default, PBKDF2 with 600,000
-    iterations) and ``python -c pass``;
+    iterations) and ``python -c pass``, all sampled round-robin (``--cold`` rounds: the KDF's
+    own time drifts with the machine by a third between runs);
 
 plus ``resolve_many`` of 500 items over ``bw serve``, natively (request count, wall time) and
 over ``bw`` (one ``bw list items``). Prints markdown tables; exits 1 when a target is missed:
@@ -78,6 +79,20 @@ def timed(label: str, runs: int, action: Callable[[], object], after: Callable[[
     return Timing(label, samples)
 
 
+def round_robin(actions: list[tuple[str, Callable[[], object]]], rounds: int) -> list[Timing]:
+    """One sample of each action per round, the order rotating, so that the machine's
+    drift (CPU frequency, other load) hits every row alike: their ratios are what count."""
+    timings = [Timing(label, []) for label, _ in actions]
+    for index in range(rounds):
+        shift = index % len(actions)
+        order = list(range(len(actions)))[shift:] + list(range(len(actions)))[:shift]
+        for position in order:
+            started = time.perf_counter()
+            actions[position][1]()
+            timings[position].samples.append(time.perf_counter() - started)
+    return timings
+
+
 def fmt(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
@@ -119,6 +134,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slow", type=int, default=7, help="lookups over the bw subprocess")
     parser.add_argument("--typical", type=int, default=3, help="typical-integration lookups")
     parser.add_argument("--items", type=int, default=500, help="items for resolve_many")
+    parser.add_argument(
+        "--cold", type=int, default=15, help="rounds of the new-process rows (round-robin)"
+    )
     args = parser.parse_args(argv)
 
     binary = find_bw_binary()
@@ -202,9 +220,6 @@ def run_all(
     d = timed("(d) plugin over the native `api` transport, in-process", args.fast,
               lambda: native.resolve(ref), lambda: None)  # fmt: skip
     native_pass = d.median <= NATIVE_VS_SERVE_TARGET * a.median
-    kdf = timed(f"KDF alone ({KDF.describe()})", 5,
-                lambda: make_master_key(server.master_password, server.email, KDF),
-                lambda: None)  # fmt: skip
     env = {**os.environ, **native_env}
     vaults_bin = str(Path(sys.executable).parent / "vaults")
     command = [vaults_bin, "resolve", ref, "--field", "password"]
@@ -215,15 +230,19 @@ def run_all(
             raise SystemExit(f"{argv[0]} failed: {done.stderr.strip()[:300]}")
 
     run(command)  # the cache is warm from (d); this also warms the page cache
-    e = timed("(e) `vaults resolve` in a new process, native, warm cache", 7,
-              lambda: run(command), lambda: None)  # fmt: skip
-    python = timed("`python -c pass` (reference)", 7, lambda: run([sys.executable, "-c", "pass"]),
-                   lambda: None)  # fmt: skip
     # the same command for a scheme no plugin has: the CLI, the host and plugin discovery
     host_only = [vaults_bin, "resolve", "nosuch://item"]
-    host = timed("the host alone: `vaults resolve nosuch://item` (exit 2), new process", 7,
-                 lambda: subprocess.run(host_only, env=env, capture_output=True, check=False),
-                 lambda: None)  # fmt: skip
+    kdf, e, python, host = round_robin(
+        [
+            (f"KDF alone ({KDF.describe()})",
+             lambda: make_master_key(server.master_password, server.email, KDF)),
+            ("(e) `vaults resolve` in a new process, native, warm cache", lambda: run(command)),
+            ("`python -c pass` (reference)", lambda: run([sys.executable, "-c", "pass"])),
+            ("the host alone: `vaults resolve nosuch://item` (exit 2), new process",
+             lambda: subprocess.run(host_only, env=env, capture_output=True, check=False)),
+        ],
+        args.cold,
+    )  # fmt: skip
     cold_budget = kdf.median + COLD_PASS_FACTOR * python.median
     cold_pass = e.median <= cold_budget
     print("### Native transport (`VAULTS_BITWARDEN_SERVER`, no Node.js), medians\n")

@@ -84,9 +84,12 @@ class BitwardenBackend(VaultBackend):
 
             transport = ServeTransport(settings)
         elif settings.transport == "api":
+            from vaults_bitwarden.native import early
+
+            unlocking = early.start(settings)  # the KDF runs while the transport is imported
             from vaults_bitwarden.native.transport import ApiTransport
 
-            transport = ApiTransport(settings)
+            transport = ApiTransport(settings, early=unlocking)
         else:
             from vaults_bitwarden.cli_transport import CliTransport
 

@@ -38,12 +38,11 @@ from vaults_bitwarden.native.cache import MAX_CACHE_BYTES, CachedSync, SyncCache
 from vaults_bitwarden.native.crypto import (
     EncStringError,
     KdfError,
-    KdfParams,
-    KdfType,
     decrypt_text,
     encrypt_text,
 )
 from vaults_bitwarden.native.https import HttpError, HttpsClient, Reply
+from vaults_bitwarden.native.kdf import kdf_params
 from vaults_bitwarden.native.vault import Vault, unlock
 from vaults_bitwarden.settings import (
     ENV_CA,
@@ -57,6 +56,7 @@ from vaults_bitwarden.settings import (
 
 if TYPE_CHECKING:
     from vaults.plain import SecretLike
+    from vaults_bitwarden.native.early import EarlyUnlock
 
 __all__ = ["CHECK_INTERVAL", "DEVICE_TYPE", "ApiSession"]
 
@@ -115,23 +115,6 @@ def _kdf_from_token(reply: Mapping[str, Any]) -> tuple[dict[str, Any] | None, st
     )
 
 
-def kdf_params(raw: Mapping[str, Any]) -> KdfParams:
-    try:
-        kind = int(raw["type"])
-        if kind not in {t.value for t in KdfType}:
-            raise KdfError(f"unknown KDF type {kind}")
-        return KdfParams(
-            KdfType(kind),
-            int(raw["iterations"]),
-            None if raw.get("memory") is None else int(raw["memory"]),
-            None if raw.get("parallelism") is None else int(raw["parallelism"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, KdfError):
-            raise
-        raise KdfError("the server gave unusable KDF parameters") from None
-
-
 def ssl_context(ca_file: str | None) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=ca_file)
@@ -147,7 +130,7 @@ class ApiSession:
     Thread-safe. Secrets (API key secret, master password, tokens, keys) are kept out of
     ``repr``, logs and messages."""
 
-    def __init__(self, settings: BitwardenSettings) -> None:
+    def __init__(self, settings: BitwardenSettings, *, early: EarlyUnlock | None = None) -> None:
         if settings.server is None or settings.api_url is None or settings.identity_url is None:
             raise ConfigurationError(f"the native Bitwarden transport needs {ENV_SERVER}")
         missing = [
@@ -195,6 +178,7 @@ class ApiSession:
         self.vault: Vault | None = None
         self.requests = 0
         self.kdf_seconds = 0.0
+        self._early = early if early is not None and early.cache.path == self.cache.path else None
 
     def __repr__(self) -> str:
         state = "unlocked" if self.vault is not None else "locked"
@@ -469,20 +453,26 @@ class ApiSession:
         return vault
 
     def _open(self) -> Vault:
-        cached = self.cache.load()
+        early, self._early = self._early, None
+        cached = early.cached if early is not None else self.cache.load()
         if cached is None:
             return self._fresh()
         self._salt, self._kdf = cached.salt, dict(cached.kdf)
-        # the TLS handshake for the revision check runs while the KDF holds the CPU (hashlib
-        # and argon2 release the GIL): a new process waits for the longer of the two only
-        warm = threading.Thread(  # the client (its SSL context: ~20 ms) is made there too
-            target=lambda: self.client.preconnect(self.api_url), name="bitwarden-connect"
-        )
-        warm.start()
-        try:
-            self._master_key = self._derive(cached.salt, cached.kdf)
-        finally:
-            warm.join()
+        if early is not None:  # the KDF started before the transport was imported
+            self.client.preconnect(self.api_url)  # the TLS handshake meanwhile
+            self._master_key = early.master_key()
+            self.kdf_seconds = early.seconds
+        if self._master_key is None:
+            # the TLS handshake for the revision check runs while the KDF holds the CPU
+            # (hashlib and argon2 release the GIL): a new process waits for the longer one
+            warm = threading.Thread(  # the client (its SSL context: ~20 ms) is made there too
+                target=lambda: self.client.preconnect(self.api_url), name="bitwarden-connect"
+            )
+            warm.start()
+            try:
+                self._master_key = self._derive(cached.salt, cached.kdf)
+            finally:
+                warm.join()
         try:
             vault = unlock(cached.sync, self._master_key, source=self.source)
         except AuthenticationFailed:

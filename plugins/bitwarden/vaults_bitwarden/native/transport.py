@@ -12,6 +12,7 @@ from __future__ import annotations
 from vaults.errors import InvalidInput, ItemNotFound
 from vaults_bitwarden.native.client import ApiSession
 from vaults_bitwarden.native.crypto import encrypt_text
+from vaults_bitwarden.native.early import EarlyUnlock
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.transport import Item, in_thread
 
@@ -28,8 +29,8 @@ class ApiTransport:
 
     name = "api"
 
-    def __init__(self, settings: BitwardenSettings) -> None:
-        self.session = ApiSession(settings)
+    def __init__(self, settings: BitwardenSettings, *, early: EarlyUnlock | None = None) -> None:
+        self.session = ApiSession(settings, early=early)
 
     def __repr__(self) -> str:
         return f"ApiTransport(server={self.session.server!r})"
