@@ -178,7 +178,8 @@ class ApiSession:
         self.vault: Vault | None = None
         self.requests = 0
         self.kdf_seconds = 0.0
-        self._early = early if early is not None and early.cache.path == self.cache.path else None
+        where = (self.cache.directory, self.api_url, self._client_id)
+        self._early = early if early is not None and early.where == where else None
 
     def __repr__(self) -> str:
         state = "unlocked" if self.vault is not None else "locked"
@@ -454,14 +455,15 @@ class ApiSession:
 
     def _open(self) -> Vault:
         early, self._early = self._early, None
-        cached = early.cached if early is not None else self.cache.load()
+        if early is not None:  # the cache read and the KDF began before the imports
+            self.client.preconnect(self.api_url)  # the TLS handshake meanwhile
+            cached, self._master_key = early.result()
+            self.kdf_seconds = early.seconds
+        else:
+            cached = self.cache.load()
         if cached is None:
             return self._fresh()
         self._salt, self._kdf = cached.salt, dict(cached.kdf)
-        if early is not None:  # the KDF started before the transport was imported
-            self.client.preconnect(self.api_url)  # the TLS handshake meanwhile
-            self._master_key = early.master_key()
-            self.kdf_seconds = early.seconds
         if self._master_key is None:
             # the TLS handshake for the revision check runs while the KDF holds the CPU
             # (hashlib and argon2 release the GIL): a new process waits for the longer one
