@@ -41,6 +41,7 @@ from vaults_bitwarden.native.crypto import (
     decrypt_text,
     encrypt_text,
 )
+from vaults_bitwarden.native.early import EarlyUnlock
 from vaults_bitwarden.native.https import HttpError, HttpsClient, Reply
 from vaults_bitwarden.native.kdf import kdf_params
 from vaults_bitwarden.native.vault import Vault, unlock
@@ -56,7 +57,6 @@ from vaults_bitwarden.settings import (
 
 if TYPE_CHECKING:
     from vaults.plain import SecretLike
-    from vaults_bitwarden.native.early import EarlyUnlock
 
 __all__ = ["CHECK_INTERVAL", "DEVICE_TYPE", "ApiSession"]
 
@@ -178,8 +178,8 @@ class ApiSession:
         self.vault: Vault | None = None
         self.requests = 0
         self.kdf_seconds = 0.0
-        where = (self.cache.directory, self.api_url, self._client_id)
-        self._early = early if early is not None and early.where == where else None
+        self._cache_where = (self.cache.directory, self.api_url, self._client_id)
+        self._early = early if early is not None and early.where == self._cache_where else None
 
     def __repr__(self) -> str:
         state = "unlocked" if self.vault is not None else "locked"
@@ -455,26 +455,18 @@ class ApiSession:
 
     def _open(self) -> Vault:
         early, self._early = self._early, None
-        if early is not None:  # the cache read and the KDF began before the imports
-            self.client.preconnect(self.api_url)  # the TLS handshake meanwhile
-            cached, self._master_key = early.result()
-            self.kdf_seconds = early.seconds
-        else:
-            cached = self.cache.load()
+        if early is None:  # a session made in-process: begin the same way now
+            early = EarlyUnlock(*self._cache_where, self._password.get_secret_value())
+        # the cache read and the KDF run in early's thread (hashlib and argon2 release the
+        # GIL); the TLS handshake for the revision check is made meanwhile
+        self.client.preconnect(self.api_url)
+        cached, self._master_key = early.result()
+        self.kdf_seconds = early.seconds
         if cached is None:
             return self._fresh()
         self._salt, self._kdf = cached.salt, dict(cached.kdf)
-        if self._master_key is None:
-            # the TLS handshake for the revision check runs while the KDF holds the CPU
-            # (hashlib and argon2 release the GIL): a new process waits for the longer one
-            warm = threading.Thread(  # the client (its SSL context: ~20 ms) is made there too
-                target=lambda: self.client.preconnect(self.api_url), name="bitwarden-connect"
-            )
-            warm.start()
-            try:
-                self._master_key = self._derive(cached.salt, cached.kdf)
-            finally:
-                warm.join()
+        if self._master_key is None:  # refused or failed there: derive here, and report it
+            self._master_key = self._derive(cached.salt, cached.kdf)
         try:
             vault = unlock(cached.sync, self._master_key, source=self.source)
         except AuthenticationFailed:

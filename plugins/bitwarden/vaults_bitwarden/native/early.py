@@ -1,11 +1,12 @@
-"""The master-key KDF of a new process, started before the native transport is imported.
+"""Unlocking in a thread: the sync cache read and the master-key KDF of a session.
 
 In a new ``vaults resolve`` process the KDF (Bitwarden's default: 600,000 PBKDF2
 iterations) and importing the transport's modules (``cryptography``, ``ssl``, the HTTP
 client) take about as long as each other. :func:`start` begins, in a thread, reading the
 sync cache and deriving the master key from it (hashlib and argon2 release the GIL) while
 the main thread goes on importing; the session then takes both (:meth:`EarlyUnlock.result`)
-instead of reading and deriving again. Nothing is kept but in memory, as on the normal path.
+instead of reading and deriving again. A session made in-process starts one itself, and
+makes its TLS connection meanwhile. Nothing is kept but in memory.
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ class EarlyUnlock:
                 return
             self._cached = cached
             started = time.perf_counter()
-            self._key = make_master_key(password, cached.salt, kdf_params(cached.kdf))
+            params = kdf_params(cached.kdf)
+            self._key = make_master_key(password, cached.salt, params)
             self.seconds = time.perf_counter() - started
+            logging.getLogger("vaults_bitwarden.api").debug(
+                "master key derived (%s) in %.0f ms", params.describe(), self.seconds * 1e3
+            )
         except Exception as exc:  # the session reads and derives again, and reports it
             logging.getLogger("vaults_bitwarden.api").debug(
                 "the early unlock failed (%s)", type(exc).__name__
