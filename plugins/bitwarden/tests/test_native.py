@@ -685,3 +685,34 @@ def test_preconnect_opens_the_connection_and_never_raises(
     client.preconnect("https://127.0.0.1:9/api")  # nothing listens: no error, nothing kept
     assert len(client._connections) == 1
     client.close()
+
+
+def test_a_warm_start_derives_the_key_once_in_the_unlock_thread(
+    bitwarden_server: BitwardenTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new backend reads the cache and runs the KDF in EarlyUnlock's thread (begun before
+    the transport's imports in a new process), once; a personal item unwraps no
+    organisation key (collection names wait for their first use)."""
+    import threading
+
+    from vaults_bitwarden.native import crypto, kdf
+
+    cache = tmp_path / "cache"
+    fetch(backend(bitwarden_server, cache), "bitwarden://GitHub")  # writes the cache
+    derived_in: list[str] = []
+    real = kdf.make_master_key
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        derived_in.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kdf, "make_master_key", counting)
+    monkeypatch.setattr(crypto, "make_master_key", counting)
+    warm = backend(bitwarden_server, cache)
+    assert fetch(warm, "bitwarden://GitHub").username == GITHUB.username
+    assert derived_in == ["bitwarden-kdf"]
+    session = warm.transport.session  # type: ignore[attr-defined]
+    assert session.vault.org_keys == {} and session.vault.private_key is None
+    assert {c["id"] for c in warm.transport.list_collections()}  # decrypted when asked
+    assert session.vault.org_keys  # the organisation key was unwrapped for them
+    warm.close()
