@@ -24,6 +24,7 @@ from vaults_bitwarden.backend import BitwardenBackend
 from vaults_bitwarden.decode import decode_item
 from vaults_bitwarden.native.transport import ApiTransport
 from vaults_bitwarden.native.vault import UndecryptableItem
+from vaults_bitwarden.serve_api import NotSettled, poll_until
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.testing.cli import serve_call
 from vaults_bitwarden.testing.fixtures import WritableVault
@@ -185,8 +186,18 @@ def test_items_the_real_cli_created_read_back_field_by_field(
         ids = [serve.post("/object/item", json=i).json()["data"]["id"] for i in serve_items]
         deleted = serve_call(serve, "DELETE", f"/object/item/{ids[-1]}")
         assert deleted["success"] is True, deleted
-        assert serve.post("/sync").json()["success"] is True
-        by_bw = {i["id"]: i for i in serve.get("/list/object/items").json()["data"]["data"]}
+        wanted = {c["id"] for c in created} | set(ids[:-1])
+
+        def listing() -> dict[str, Any]:
+            # bw serve's listing can lag its writes (a stale search cache): a forced sync
+            # rebuilds it, asked again until every item written above is in it
+            assert serve.post("/sync", params={"force": "true"}).json()["success"] is True
+            found = {i["id"]: i for i in serve.get("/list/object/items").json()["data"]["data"]}
+            if not wanted <= set(found):
+                raise NotSettled("bw serve does not list every item yet")
+            return found
+
+        by_bw = poll_until(listing, retry_on=(NotSettled,))
         trashed = serve_call(serve, "GET", f"/object/item/{ids[-1]}")["data"]
     # and once with the plain subprocess, for the keyed organisation item
     by_bw_get = json.loads(keyed.run("get", "item", created[2]["id"]).stdout)
