@@ -20,18 +20,18 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
 import httpx
+
+from vaults.small_http import IDEMPOTENT, RETRY_STATUSES, retry_after_seconds
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -45,11 +45,9 @@ __all__ = [
 
 log = logging.getLogger("vaults.http")
 
-RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _RETRIED_ERRORS: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 """The connection was closed or reset under the request (a stale keep-alive socket, a
 restarting server): safe to retry an idempotent request."""
-_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 DEFAULT_MAX_BYTES: Final = 1024 * 1024
 """The largest answer (decompressed) :func:`send` reads by default."""
 
@@ -170,21 +168,7 @@ NO_RETRY: Final = Backoff(attempts=1)
 
 def retry_after(response: httpx.Response, now: float | None = None) -> float | None:
     """The seconds a 429/503 response's ``Retry-After`` asks to wait (``None``: none given)."""
-    if response.status_code not in (429, 503):
-        return None
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return float(raw)
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return retry_after_seconds(response.status_code, response.headers.get("retry-after"), now)
 
 
 def _timeout(seconds: float, connect: float) -> httpx.Timeout:
@@ -234,7 +218,7 @@ def send(
     decoded). Non-idempotent methods are tried once. ``on_try`` is called before each try
     (request counters).
     """
-    tries = backoff if method.upper() in _IDEMPOTENT else NO_RETRY
+    tries = backoff if method.upper() in IDEMPOTENT else NO_RETRY
     retry = 0
     while True:
         request = client.build_request(
@@ -285,7 +269,7 @@ async def asend(
     **kwargs: Any,
 ) -> httpx.Response:
     """The async :func:`send`; each try is cancelled at its deadline."""
-    tries = backoff if method.upper() in _IDEMPOTENT else NO_RETRY
+    tries = backoff if method.upper() in IDEMPOTENT else NO_RETRY
     retry = 0
     while True:
         request = client.build_request(

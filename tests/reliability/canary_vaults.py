@@ -20,7 +20,8 @@ from urllib.parse import parse_qs
 import vaults_reliability_canaries as c
 from vaults_keepass.testing import EntrySpec, create_database
 from vaults_onepassword.testing.seed import field, login_item, otp_field, vault
-from vaults_reliability_misbehaving import Reply, Seen, json_reply
+
+from vaults.testing.misbehaving import Reply, Seen, json_reply
 
 OTP_URI = f"otpauth://totp/Acme:alice?secret={c.TOTP_SECRET}&issuer=Acme"
 BW_ID = "0b6a2b8e-5a1f-4d0c-9a3e-1f2c3d4e5f01"

@@ -37,7 +37,6 @@ def _load(stem: str) -> ModuleType:
 
 
 report = _load("report")
-misbehaving = _load("misbehaving")
 bounded = _load("bounded")
 canaries = _load("canaries")
 canary_vaults = _load("canary_vaults")

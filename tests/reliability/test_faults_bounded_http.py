@@ -11,9 +11,9 @@ from email.utils import format_datetime
 import anyio
 import httpx
 import pytest
-from vaults_reliability_misbehaving import MisbehavingServer, Reply, json_reply
 
 from vaults.bounded_http import Backoff, asend, retry_after, send
+from vaults.testing.misbehaving import MisbehavingServer, Reply, json_reply
 
 OK = json_reply(200, {"ok": True})
 FAST = Backoff(attempts=3, base=0.05, cap=0.2, max_retry_after=5)

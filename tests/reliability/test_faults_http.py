@@ -22,13 +22,12 @@ from typing import Any
 import anyio
 import pytest
 from vaults_bitwarden.backend import BitwardenBackend
-from vaults_bitwarden.serve_api import BACKOFF as BW_BACKOFF
+from vaults_bitwarden.http_pool import ATTEMPTS as BW_ATTEMPTS
 from vaults_onepassword.backend import OnePasswordBackend
 from vaults_onepassword.connect import BACKOFF as OP_BACKOFF
 from vaults_onepassword.connect import clear_vault_cache
 from vaults_onepassword.testing.seed import login_item, make_id
 from vaults_reliability_bounded import run_bounded
-from vaults_reliability_misbehaving import MisbehavingServer, Reply, Seen, json_reply
 
 from vaults.codes import apull, pull
 from vaults.codes.extract import ExtractedCode
@@ -42,6 +41,7 @@ from vaults.errors import (
 from vaults.host import make_host
 from vaults.models import Credential
 from vaults.refs import parse_reference
+from vaults.testing.misbehaving import MisbehavingServer, Reply, Seen, json_reply
 
 TIMEOUT = 0.4  # per try, bw serve and Connect
 PULL_TIMEOUT = 0.8  # the whole pull
@@ -144,8 +144,8 @@ TARGETS = {
     "bw serve": Target(
         "bw serve",
         json.dumps({"success": True, "data": {"object": "list", "data": [BW_ITEM]}}).encode(),
-        BW_BACKOFF.attempts,
-        BW_BACKOFF.cap,
+        BW_ATTEMPTS,
+        2.0,  # small_http.HttpClient backoff_cap
         _bw,
     ),
     "Connect": Target("Connect", json.dumps(OP_ITEM).encode(), OP_BACKOFF.attempts, 0.8, _op),

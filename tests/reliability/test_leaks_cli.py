@@ -34,7 +34,8 @@ from vaults_reliability_canary_vaults import (
     op_seed,
     pull_route,
 )
-from vaults_reliability_misbehaving import MisbehavingServer, Reply
+
+from vaults.testing.misbehaving import MisbehavingServer, Reply
 
 VAULTS = str(Path(sys.executable).with_name("vaults"))
 JSON_COMMANDS = ("resolve", "totp", "wait", "push", "pull", "list")

@@ -32,7 +32,6 @@ from vaults_reliability_canary_vaults import (
     op_seed,
     pull_route,
 )
-from vaults_reliability_misbehaving import MisbehavingServer, Reply
 
 from vaults import Vaults
 from vaults.codes import Inbox, pull
@@ -49,6 +48,7 @@ from vaults.errors import (
     VaultsError,
     VaultUnavailable,
 )
+from vaults.testing.misbehaving import MisbehavingServer, Reply
 from vaults.totp import parse_secret
 
 

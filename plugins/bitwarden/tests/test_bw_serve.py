@@ -15,7 +15,7 @@ import httpx
 import pytest
 from vaults_bitwarden.backend import BitwardenBackend
 from vaults_bitwarden.decode import TOTP_RULES
-from vaults_bitwarden.serve_api import ServeTransport, parse_envelope
+from vaults_bitwarden.serve_api import ServeTransport, parse_envelope, reply_of
 from vaults_bitwarden.testing.items import VaultItem
 from vaults_bitwarden.testing.seed import (
     CANARY,
@@ -337,7 +337,7 @@ def test_origin_header_gets_403_and_a_clear_error(bw_serve: str) -> None:
         response = client.get(f"{bw_serve}/status", headers={"Origin": "https://evil.test"})
     assert response.status_code == 403
     with pytest.raises(VaultUnavailable, match=r"HTTP 403.*Origin"):
-        parse_envelope(response, "bw serve", "GET", "/status")
+        parse_envelope(reply_of(response), "bw serve", "GET", "/status")
 
 
 # -- lock and unlock: private bw serve processes (bw_serve_copy) --------------------------------

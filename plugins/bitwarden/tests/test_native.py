@@ -676,25 +676,26 @@ def test_preconnect_opens_the_connection_and_never_raises(
 ) -> None:
     """What runs beside the KDF in a new process: a TLS connection, no request, no error."""
     from vaults_bitwarden.native.client import ssl_context
-    from vaults_bitwarden.native.https import HttpsClient
+
+    from vaults.small_http import HttpClient
 
     tries: list[int] = []
-    client = HttpsClient(
-        ssl_context(str(bitwarden_server.ca_cert)),
+    client = HttpClient(
+        context=ssl_context(str(bitwarden_server.ca_cert)),
+        schemes=frozenset({"https"}),
         timeout=5,
-        headers={},
-        max_bytes=1 << 20,
         on_try=lambda: tries.append(1),
     )
     before = len(bitwarden_server.requests)
     client.preconnect(f"{bitwarden_server.url}/api")
-    (connection,) = client._connections.values()
-    assert connection.sock is not None and tries == []
+    ((entry,),) = client._idle.values()
+    assert entry.connection.sock is not None and tries == []
     assert len(bitwarden_server.requests) == before  # connected, nothing asked
     assert client.request("GET", f"{bitwarden_server.url}/api/config").status == 200
-    assert list(client._connections.values()) == [connection]  # the request used it
+    ((again,),) = client._idle.values()
+    assert again.connection is entry.connection  # the request used it
     client.preconnect("https://127.0.0.1:9/api")  # nothing listens: no error, nothing kept
-    assert len(client._connections) == 1
+    assert client.idle_connections() == 1
     client.close()
 
 

@@ -103,7 +103,8 @@ def test_resolve_with_bw_and_session(cli_path: Path, bw_cli: BwCli) -> None:
 
 
 def test_resolve_over_bw_serve_imports_no_pydantic(cli_path: Path, bw_serve: str) -> None:
-    """The CLI's fast path: the plain credential is printed, pydantic is never imported."""
+    """The CLI's fast path: the plain credential is printed; pydantic and the async HTTP
+    stack (httpx, anyio) are never imported."""
     from vaults.testing.imports import run_and_list_imports
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULTS_", "BW_"))}
@@ -112,7 +113,7 @@ def test_resolve_over_bw_serve_imports_no_pydantic(cli_path: Path, bw_serve: str
     done, imported = run_and_list_imports(cli_path, ["resolve", ref, "--json"], env)
     assert done.returncode == 0, done.stderr
     assert "vaults_bitwarden.serve_api" in imported  # the list is real
-    assert not {"pydantic", "pydantic_core"} & imported
+    assert not {"pydantic", "pydantic_core", "httpx", "httpcore", "anyio"} & imported
     data = json.loads(done.stdout)
     assert (data["id"], data["username"], data["totp_source"]) == (
         OTPAUTH_SHA256.id, OTPAUTH_SHA256.username, "vault",

@@ -1,9 +1,10 @@
-"""One ``httpx`` connection pool per process and ``bw serve`` address.
+"""One connection pool per process and ``bw serve`` address.
 
-Every backend talking to the same ``bw serve`` shares one :class:`httpx.Client` (reference
-counted: the last :meth:`SharedClients.release` closes it). Async clients are bound to an
-event loop, so each backend keeps its own :class:`httpx.AsyncClient` per loop
-(:func:`make_async_client`).
+Every backend talking to the same ``bw serve`` shares one synchronous
+:class:`~vaults.small_http.HttpClient` (reference counted: the last
+:meth:`SharedClients.release` closes it). Async clients are httpx clients bound to an event
+loop, so each backend keeps its own per loop (:func:`make_async_client`; httpx is imported
+then, not before).
 """
 
 from __future__ import annotations
@@ -11,28 +12,24 @@ from __future__ import annotations
 import os
 import ssl
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+from vaults.small_http import HttpClient
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SHARED_CLIENTS", "SharedClients", "make_async_client", "make_client"]
 
 KEEPALIVE_EXPIRY: Final = 4.0
 """Below Node's 5 s ``keepAliveTimeout``: never reuse a socket ``bw serve`` is about to close."""
 USER_AGENT: Final = "vaults-bitwarden"
-
-
-def _timeout(seconds: float) -> httpx.Timeout:
-    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
-
+MAX_CONNECTIONS: Final = 16
+ATTEMPTS: Final = 2
+"""Each idempotent call is tried twice at most (see :mod:`vaults.small_http`)."""
+BACKOFF_BASE: Final = 0.1
 
 _HEADERS: Final = {"Accept": "application/json", "User-Agent": USER_AGENT}
-
-
-def _limits() -> httpx.Limits:
-    return httpx.Limits(
-        max_connections=16, max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_EXPIRY
-    )
 
 
 def _verify(base_url: str) -> ssl.SSLContext | bool:
@@ -44,30 +41,36 @@ def _verify(base_url: str) -> ssl.SSLContext | bool:
     return True
 
 
-def make_client(base_url: str, timeout: float) -> httpx.Client:
-    """A sync client for ``bw serve``. ``trust_env=False``: no proxy from the environment
-    may sit between us and a loopback ``bw serve``; no ``Origin`` header is ever sent
+def make_client(base_url: str, timeout: float) -> HttpClient:
+    """A sync client for ``bw serve``: no proxy from the environment may sit between us and
+    a loopback ``bw serve``; no redirect is followed and no ``Origin`` header is ever sent
     (``bw serve`` answers 403 to one)."""
-    return httpx.Client(
+    return HttpClient(
         base_url=base_url,
-        timeout=_timeout(timeout),
-        trust_env=False,
-        follow_redirects=False,
+        timeout=timeout,
         headers=_HEADERS,
-        limits=_limits(),
-        verify=_verify(base_url),
+        attempts=ATTEMPTS,
+        backoff_base=BACKOFF_BASE,
+        idle_expiry=KEEPALIVE_EXPIRY,
+        max_connections=MAX_CONNECTIONS,
     )
 
 
 def make_async_client(base_url: str, timeout: float) -> httpx.AsyncClient:
-    """The async twin of :func:`make_client`."""
+    """The async twin of :func:`make_client`, on httpx."""
+    import httpx
+
     return httpx.AsyncClient(
         base_url=base_url,
-        timeout=_timeout(timeout),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         trust_env=False,
         follow_redirects=False,
         headers=_HEADERS,
-        limits=_limits(),
+        limits=httpx.Limits(
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=8,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
         verify=_verify(base_url),
     )
 
@@ -77,9 +80,9 @@ class SharedClients:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clients: dict[tuple[int, str, float], tuple[httpx.Client, int]] = {}
+        self._clients: dict[tuple[int, str, float], tuple[HttpClient, int]] = {}
 
-    def acquire(self, base_url: str, timeout: float) -> httpx.Client:
+    def acquire(self, base_url: str, timeout: float) -> HttpClient:
         key = (os.getpid(), base_url, timeout)
         with self._lock:
             entry = self._clients.get(key)
@@ -90,7 +93,7 @@ class SharedClients:
             self._clients[key] = (entry[0], entry[1] + 1)
             return entry[0]
 
-    def release(self, client: httpx.Client) -> None:
+    def release(self, client: HttpClient) -> None:
         with self._lock:
             for key, (shared, count) in list(self._clients.items()):
                 if shared is client:

@@ -1,4 +1,8 @@
-"""The ``bw serve`` transport (Bitwarden Vault Management API) over httpx: the fast path.
+"""The ``bw serve`` transport (Bitwarden Vault Management API): the fast path.
+
+The synchronous calls (the CLI, scripts) go over :mod:`vaults.small_http` (the standard
+library's :mod:`http.client`), so a ``vaults resolve`` in a new process imports no HTTP
+framework; the async calls go over httpx, imported on their first use.
 
 Facts of that API this module relies on:
 
@@ -16,6 +20,7 @@ session key: it is dropped unread.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -23,11 +28,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import anyio
-import anyio.lowlevel
-import httpx
-
-from vaults.bounded_http import DEFAULT_MAX_BYTES, Backoff, asend, retry_after, send
 from vaults.errors import (
     AuthenticationFailed,
     ItemNotFound,
@@ -35,12 +35,16 @@ from vaults.errors import (
     VaultsError,
     VaultUnavailable,
 )
-from vaults_bitwarden.http_pool import SHARED_CLIENTS, make_async_client
+from vaults.small_http import HttpClient, HttpError, Reply
+from vaults_bitwarden.http_pool import ATTEMPTS, BACKOFF_BASE, SHARED_CLIENTS
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.settings import BitwardenSettings
 from vaults_bitwarden.transport import Item, with_totp
 
 if TYPE_CHECKING:
+    import anyio
+    import httpx
+
     from vaults.plain import SecretLike
 
 __all__ = ["ServeTransport", "parse_envelope"]
@@ -48,21 +52,41 @@ __all__ = ["ServeTransport", "parse_envelope"]
 log = logging.getLogger("vaults_bitwarden.serve")
 
 UNLOCK_TIMEOUT: Final = 60.0
-"""Unlocking derives the master key (PBKDF2/Argon2): allow at least this long."""
-BACKOFF: Final = Backoff(attempts=2, base=0.1)
-"""A GET is tried twice: a kept-alive socket closed under us, a 429 or 5xx is retried once
-after a short jittered wait (or the ``Retry-After`` asked, up to 10 s). A "Not found." or any
-other 400 envelope is an answer and never retried. One try is bounded by the timeout."""
+"""Unlocking derives the master key (PBKDF2/Argon2): allow at least this long.
+
+Retries (:data:`~vaults_bitwarden.http_pool.ATTEMPTS`): a GET is tried twice: a kept-alive
+socket closed under us, a 429 or 5xx is retried once after a short jittered wait (or the
+``Retry-After`` asked, up to 10 s). A "Not found." or any other 400 envelope is an answer and
+never retried. One try is bounded by the timeout."""
 
 
-LIST_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES: Final = 1024 * 1024
+LIST_MAX_BYTES: Final = 64 * 1024 * 1024
 """Largest decoded answer read from a ``/list/…`` call (a whole vault's items); every other
-answer is capped at :data:`vaults.bounded_http.DEFAULT_MAX_BYTES` (1 MiB)."""
+answer is capped at :data:`DEFAULT_MAX_BYTES` (1 MiB)."""
 
 
 def answer_cap(path: str) -> int:
     """The size cap of the answer to ``path``."""
     return LIST_MAX_BYTES if path.startswith("/list/") else DEFAULT_MAX_BYTES
+
+
+_CAUSES: Final[Mapping[str, str]] = {
+    "connect-timeout": "it did not accept a connection in time",
+    "connect": "cannot connect (is `bw serve --hostname 127.0.0.1 --port PORT` running?)",
+    "closed": "the connection was closed or reset",
+    "too-large": "the answer is too large",
+    "tls": "the TLS handshake failed (bw serve speaks plain HTTP on loopback)",
+    "dns": "cannot resolve the host name",
+    "protocol": "the answer is not valid HTTP",
+}
+_JSON_BODY: Final[Mapping[str, str]] = {"Content-Type": "application/json"}
+
+
+def _json_body(body: Mapping[str, Any] | None) -> bytes | None:
+    if body is None:
+        return None
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)
@@ -72,10 +96,8 @@ class Envelope:
     message: str
 
 
-def _unavailable_for_status(
-    source: str, response: httpx.Response, method: str, path: str
-) -> VaultUnavailable:
-    status = response.status_code
+def _unavailable_for_status(source: str, reply: Reply, method: str, path: str) -> VaultUnavailable:
+    status = reply.status
     if status == 403:
         return VaultUnavailable(
             f"{source} refused the request (HTTP 403): bw serve only accepts requests whose "
@@ -86,7 +108,7 @@ def _unavailable_for_status(
     if status >= 500:
         return VaultUnavailable(f"{source} failed with HTTP {status} on {method} {path}")
     if status == 429:
-        asked = retry_after(response)
+        asked = reply.retry_after()
         wait = f" (Retry-After {asked:.0f} s)" if asked is not None else ""
         return VaultUnavailable(f"{source} is rate limiting (HTTP 429) {method} {path}{wait}")
     return VaultUnavailable(
@@ -95,14 +117,20 @@ def _unavailable_for_status(
     )
 
 
-def parse_envelope(response: httpx.Response, source: str, method: str, path: str) -> Envelope:
+def reply_of(response: httpx.Response) -> Reply:
+    """An httpx response (whole, read) as a :class:`~vaults.small_http.Reply`."""
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    return Reply(response.status_code, response.content, headers)
+
+
+def parse_envelope(reply: Reply, source: str, method: str, path: str) -> Envelope:
     """The envelope of a ``bw serve`` reply; raises :class:`VaultUnavailable` for anything
     that is not one (403, 5xx, unknown routes, non-JSON bodies)."""
-    status = response.status_code
+    status = reply.status
     if status not in (200, 400):
-        raise _unavailable_for_status(source, response, method, path)
+        raise _unavailable_for_status(source, reply, method, path)
     try:
-        body = response.json()
+        body = reply.json()
     except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise VaultUnavailable(
             f"{source} sent a reply that is not JSON (HTTP {status} on {method} {path})"
@@ -197,7 +225,7 @@ class ServeTransport:
         self._timeout = settings.timeout
         self._password: SecretLike | None = settings.password
         self._settings_secrets = settings.secrets
-        self._client: httpx.Client | None = None
+        self._client: HttpClient | None = None
         self._client_lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
         self._aclient_token: object = None
@@ -218,13 +246,17 @@ class ServeTransport:
             self.requests += 1
 
     @property
-    def client(self) -> httpx.Client:
+    def client(self) -> HttpClient:
         with self._client_lock:
             if self._client is None:
                 self._client = SHARED_CLIENTS.acquire(self.url, self._timeout)
             return self._client
 
     def _async_client(self) -> tuple[httpx.AsyncClient, anyio.Lock]:
+        import anyio.lowlevel
+
+        from vaults_bitwarden.http_pool import make_async_client
+
         token = anyio.lowlevel.current_token()
         if self._aclient is None or self._alock is None or self._aclient_token != token:
             # a client (and its sockets) belongs to the event loop that made it
@@ -233,18 +265,30 @@ class ServeTransport:
             self._alock = anyio.Lock()
         return self._aclient, self._alock
 
-    def _transport_error(self, exc: httpx.HTTPError, method: str, path: str) -> VaultUnavailable:
-        if isinstance(exc, httpx.ConnectTimeout):
-            cause = "it did not accept a connection in time"
-        elif isinstance(exc, httpx.TimeoutException):
+    def _transport_error(self, kind: str, method: str, path: str) -> VaultUnavailable:
+        cause = _CAUSES.get(kind) or kind
+        if kind == "timeout":
             cause = f"no answer within {self._timeout:g} s"
-        elif isinstance(exc, httpx.ConnectError):
-            cause = "cannot connect (is `bw serve --hostname 127.0.0.1 --port PORT` running?)"
-        elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            cause = "the connection was closed or reset"
-        else:
-            cause = type(exc).__name__
         return VaultUnavailable(f"{self.source}: {method} {path} failed: {cause}")
+
+    def _async_transport_error(
+        self, exc: httpx.HTTPError, method: str, path: str
+    ) -> VaultUnavailable:
+        import httpx
+
+        if isinstance(exc, httpx.ConnectTimeout):
+            kind = "connect-timeout"
+        elif isinstance(exc, httpx.TimeoutException):
+            kind = "timeout"
+        elif isinstance(exc, httpx.ConnectError):
+            kind = "connect"
+        elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            kind = "closed"
+        elif isinstance(exc, httpx.DecodingError) and "larger than" in str(exc):
+            kind = "too-large"
+        else:
+            kind = type(exc).__name__
+        return self._transport_error(kind, method, path)
 
     def _error(self, envelope: Envelope, what: str) -> VaultsError:
         candidates = envelope.data if isinstance(envelope.data, list) else ()
@@ -280,22 +324,21 @@ class ServeTransport:
     ) -> Envelope:
         started = time.perf_counter()
         try:
-            response = send(
-                self.client,
+            reply = self.client.request(
                 method,
                 path,
                 params=params,
-                json=body,
+                headers=_JSON_BODY if body is not None else None,
+                body=_json_body(body),
                 timeout=self._timeout if timeout is None else timeout,
-                backoff=BACKOFF,
-                on_try=self._count,
                 max_bytes=answer_cap(path),
+                on_try=self._count,
             )
-        except httpx.HTTPError as exc:
-            self._log(method, path, type(exc).__name__, started)
-            raise self._transport_error(exc, method, path) from None
-        self._log(method, path, response.status_code, started)
-        return parse_envelope(response, self.source, method, path)
+        except HttpError as exc:
+            self._log(method, path, exc.kind, started)
+            raise self._transport_error(exc.kind, method, path) from None
+        self._log(method, path, reply.status, started)
+        return parse_envelope(reply, self.source, method, path)
 
     def _unlock(self, generation: int) -> None:
         password = self._password
@@ -460,6 +503,10 @@ class ServeTransport:
         body: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Envelope:
+        import httpx
+
+        from vaults.bounded_http import Backoff, asend
+
         client, _ = self._async_client()
         started = time.perf_counter()
         try:
@@ -470,15 +517,15 @@ class ServeTransport:
                 params=params,
                 json=body,
                 timeout=self._timeout if timeout is None else timeout,
-                backoff=BACKOFF,
+                backoff=Backoff(attempts=ATTEMPTS, base=BACKOFF_BASE),
                 on_try=self._count,
                 max_bytes=answer_cap(path),
             )
         except httpx.HTTPError as exc:
             self._log(method, path, type(exc).__name__, started)
-            raise self._transport_error(exc, method, path) from None
+            raise self._async_transport_error(exc, method, path) from None
         self._log(method, path, response.status_code, started)
-        return parse_envelope(response, self.source, method, path)
+        return parse_envelope(reply_of(response), self.source, method, path)
 
     async def _aunlock(self, generation: int) -> None:
         password = self._password
@@ -545,6 +592,8 @@ class ServeTransport:
         return _status_data(envelope.data, self.source)
 
     async def aclose(self) -> None:
+        import anyio.lowlevel
+
         client, token = self._aclient, self._aclient_token
         self._aclient, self._alock, self._aclient_token = None, None, None
         if client is not None and token == anyio.lowlevel.current_token():

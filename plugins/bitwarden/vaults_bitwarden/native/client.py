@@ -33,6 +33,7 @@ from vaults.errors import (
     VaultUnavailable,
     WriteConflict,
 )
+from vaults.small_http import HttpClient, HttpError, Reply
 from vaults_bitwarden.messages import OUT_OF_DATE
 from vaults_bitwarden.native.cache import MAX_CACHE_BYTES, CachedSync, SyncCache
 from vaults_bitwarden.native.crypto import (
@@ -42,7 +43,6 @@ from vaults_bitwarden.native.crypto import (
     encrypt_text,
 )
 from vaults_bitwarden.native.early import EarlyUnlock
-from vaults_bitwarden.native.https import HttpError, HttpsClient, Reply
 from vaults_bitwarden.native.kdf import kdf_params
 from vaults_bitwarden.native.vault import Vault, unlock
 from vaults_bitwarden.settings import (
@@ -164,7 +164,7 @@ class ApiSession:
         self._device = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.api_url}#{self._client_id}"))
         self._lock = threading.RLock()
         self._count_lock = threading.Lock()
-        self._client: HttpsClient | None = None
+        self._client: HttpClient | None = None
         self._access: str | None = None
         self._refresh: str | None = None
         self._expires_at = 0.0
@@ -187,10 +187,11 @@ class ApiSession:
 
     # -- HTTP ---------------------------------------------------------------------------
     @property
-    def client(self) -> HttpsClient:
+    def client(self) -> HttpClient:
         if self._client is None:
-            self._client = HttpsClient(
-                ssl_context(self._ca_file),
+            self._client = HttpClient(
+                context=ssl_context(self._ca_file),
+                schemes=frozenset({"https"}),
                 timeout=self._timeout,
                 headers={
                     "Device-Type": DEVICE_TYPE,
@@ -219,8 +220,8 @@ class ApiSession:
         try:
             reply = self.client.request(method, url, headers=headers, body=body)
         except HttpError as exc:
-            cause = exc.cause
-            if "not trusted" in cause:
+            cause = _CAUSES.get(exc.kind, exc.cause)
+            if exc.kind == "tls" and "not trusted" in cause:
                 cause += f" (set {ENV_CA} to your CA's PEM file)"
             raise VaultUnavailable(f"{self.source}: {what} failed: {cause}") from None
         if reply.status >= 500 or reply.status == 429:
@@ -523,6 +524,12 @@ class ApiSession:
             self._access = self._refresh = None
         if client is not None:
             client.close()
+
+
+_CAUSES: Final[Mapping[str, str]] = {
+    "connect": "cannot connect (is the server up and the address right?)",
+    "closed": "the connection was closed or reset mid-reply",
+}
 
 
 def _server_message(reply: Reply) -> str:
