@@ -1,10 +1,12 @@
-"""A small HTTP/1.1 client on :mod:`http.client` for the calls a new process makes once.
+"""A small HTTP/1.1 client for the calls a new process makes once.
 
 A ``vaults resolve`` in a new process makes one to three requests; importing an HTTP
 framework (httpx and its stack) costs more than those calls and the interpreter's start
-together. Transports use this client on their synchronous paths (the Bitwarden plugin's
-``bw serve`` and native transports); long-running async hosts keep httpx, whose start-up
-cost they pay once. It gives the guarantees :mod:`vaults.bounded_http` gives over httpx:
+together (even :mod:`http.client` imports :mod:`ssl` and :mod:`email`; the wire here is
+:mod:`vaults.http_wire`). Transports use this client on their synchronous paths (the
+Bitwarden plugin's ``bw serve`` and native transports); long-running async hosts keep
+httpx, whose start-up cost they pay once. It gives the guarantees
+:mod:`vaults.bounded_http` gives over httpx:
 
 - ``http://`` and ``https://`` (certificates verified against the given
   :class:`ssl.SSLContext`); no proxy from the environment, no redirect followed;
@@ -29,21 +31,22 @@ cost they pay once. It gives the guarantees :mod:`vaults.bounded_http` gives ove
 
 from __future__ import annotations
 
-import email.utils
-import http.client
 import logging
-import random
 import select
 import socket
-import ssl
+import sys
 import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, Literal
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import quote, urlencode, urlsplit
+
+from vaults.http_wire import Connection, ProtocolError, WireClosed
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "IDEMPOTENT",
@@ -87,6 +90,9 @@ def retry_after_seconds(status: int, value: str | None, now: float | None = None
     raw = value.strip()
     if raw.isdigit():
         return float(raw)
+    import email.utils
+    from datetime import UTC, datetime
+
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
@@ -170,7 +176,7 @@ _Target = tuple[str, str, int]  # scheme, host, port
 
 @dataclass
 class _Idle:
-    connection: http.client.HTTPConnection
+    connection: Connection
     since: float
 
 
@@ -286,10 +292,10 @@ class HttpClient:
         with self._lock:
             if self._closed or self._idle.get(target):
                 return
-        connection = self._new(target, self.timeout)
+        connection = self._new(target)
         try:
-            connection.connect()
-        except (OSError, http.client.HTTPException):
+            connection.connect(min(self.timeout, self._connect_timeout))
+        except (OSError, ValueError):
             connection.close()
             return
         self._park(target, connection)
@@ -323,7 +329,9 @@ class HttpClient:
         query = parts.query
         if params:
             query = "&".join(q for q in (query, urlencode(dict(params))) if q)
-        path = (parts.path or "/") + (f"?{query}" if query else "")
+        path = quote(parts.path or "/", safe=_PATH_SAFE)
+        if query:
+            path += "?" + quote(query, safe=_QUERY_SAFE)
         return (scheme, parts.hostname, port), path, parts.path or "/"
 
     def _wait(self, tries: int, reply: Reply | None, method: str) -> float | None:
@@ -332,6 +340,8 @@ class HttpClient:
             return None
         base, cap = self._backoff
         ceiling = min(cap, base * 2.0 ** (tries - 1))
+        import random
+
         jitter = ceiling / 2 + random.random() * ceiling / 2  # noqa: S311 - jitter, not crypto
         asked = reply.retry_after() if reply is not None else None
         if asked is None:
@@ -340,18 +350,17 @@ class HttpClient:
             return None
         return asked + jitter / 4
 
-    def _new(self, target: _Target, seconds: float) -> http.client.HTTPConnection:
+    def _new(self, target: _Target) -> Connection:
         scheme, host, port = target
-        connect = min(seconds, self._connect_timeout)
-        if scheme == "https":
-            if self._context is None:
-                self._context = ssl.create_default_context()
-            return http.client.HTTPSConnection(host, port, timeout=connect, context=self._context)
-        return http.client.HTTPConnection(host, port, timeout=connect)
+        if scheme == "https" and self._context is None:
+            import ssl
 
-    def _take(self, target: _Target) -> http.client.HTTPConnection | None:
+            self._context = ssl.create_default_context()
+        return Connection(scheme, host, port, self._context)
+
+    def _take(self, target: _Target) -> Connection | None:
         now = time.monotonic()
-        stale: list[http.client.HTTPConnection] = []
+        stale: list[Connection] = []
         found = None
         with self._lock:
             idle = self._idle.get(target, [])
@@ -366,7 +375,7 @@ class HttpClient:
             connection.close()
         return found
 
-    def _park(self, target: _Target, connection: http.client.HTTPConnection) -> None:
+    def _park(self, target: _Target, connection: Connection) -> None:
         with self._lock:
             if not self._closed:
                 self._idle.setdefault(target, []).append(_Idle(connection, time.monotonic()))
@@ -387,42 +396,43 @@ class HttpClient:
             connection = self._take(target)
             deadline = time.monotonic() + seconds
             if connection is None:
-                connection = self._new(target, seconds)
+                connection = self._new(target)
                 try:
-                    connection.connect()
+                    connection.connect(min(seconds, self._connect_timeout))
                 except BaseException as exc:
                     connection.close()
                     raise _connect_error(exc, target) from None
             try:
-                assert connection.sock is not None
-                connection.sock.settimeout(_left(deadline))
-                connection.request(method, path, body=body, headers=dict(headers))
-                response = connection.getresponse()
-                decoder = _Decoder(response.getheader("content-encoding") or "", limit)
-                while True:
-                    if connection.sock is not None:
-                        connection.sock.settimeout(_left(deadline))
-                    chunk = response.read1(_CHUNK)
-                    if not chunk:
-                        break
+                connection.send_request(method, path, headers, body, deadline)
+                response = connection.read_head(deadline)
+                decoder = _Decoder(response.header("content-encoding") or "", limit)
+
+                def sink(chunk: bytes) -> None:
                     decoder.feed(chunk)
                     if time.monotonic() > deadline:
                         raise TimeoutError
-                if response.length not in (None, 0):
-                    raise http.client.IncompleteRead(b"", response.length)
-                content = decoder.finish()
-                reply = Reply(
-                    response.status, content, {k.lower(): v for k, v in response.getheaders()}
-                )
-                response.close()
+
+                reusable = connection.body(method, response, deadline, sink)
+                reply = Reply(response.status, decoder.finish(), _joined(response.headers))
             except BaseException as exc:
                 connection.close()
                 raise _reply_error(exc, seconds) from None
-            if response.will_close:
-                connection.close()
-            else:
+            if reusable:
                 self._park(target, connection)
+            else:
+                connection.close()
             return reply
+
+
+_PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE: Final = _PATH_SAFE + "?"
+
+
+def _joined(headers: list[tuple[str, str]]) -> dict[str, str]:
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined
 
 
 def _left(deadline: float) -> float:
@@ -439,25 +449,30 @@ def _quiet(sock: socket.socket) -> bool:
         if not readable:
             return True
         sock.setblocking(False)  # the next request sets its own timeout
-        if isinstance(sock, ssl.SSLSocket):
-            sock.recv(1)
+        ssl = sys.modules.get("ssl")
+        if ssl is not None and isinstance(sock, ssl.SSLSocket):
+            try:
+                sock.recv(1)
+            except ssl.SSLWantReadError:
+                return True  # nothing but TLS records: alive
         else:
             sock.recv(1, socket.MSG_PEEK)
-    except (ssl.SSLWantReadError, BlockingIOError):
-        return True  # nothing but TLS records: alive
+    except BlockingIOError:
+        return True
     except (OSError, ValueError):
         return False
     return False  # a close (b"") or stray bytes
 
 
 def _connect_error(exc: BaseException, target: _Target) -> BaseException:
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    ssl = sys.modules.get("ssl")  # imported only for https
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return HttpError("tls", "its TLS certificate is not trusted")
     if isinstance(exc, socket.gaierror):
         return HttpError("dns", f"cannot resolve the host name {target[1]!r}")
     if isinstance(exc, TimeoutError):
         return HttpError("connect-timeout", "it did not accept a connection in time")
-    if isinstance(exc, ssl.SSLError):
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         return HttpError("tls", "the TLS handshake failed")
     if isinstance(exc, OSError):
         return HttpError("connect", "cannot connect")
@@ -469,18 +484,8 @@ def _reply_error(exc: BaseException, seconds: float) -> BaseException:
         return exc
     if isinstance(exc, TimeoutError):
         return HttpError("timeout", f"no answer within {seconds:g} s")
-    if isinstance(
-        exc,
-        (
-            http.client.RemoteDisconnected,
-            http.client.IncompleteRead,
-            ConnectionError,
-            ssl.SSLError,
-        ),
-    ):
-        return HttpError("closed", "the connection was closed or reset")
-    if isinstance(exc, (http.client.HTTPException, ValueError)):
-        return HttpError("protocol", "the reply is not valid HTTP")
-    if isinstance(exc, OSError):
+    if isinstance(exc, ProtocolError):
+        return HttpError("protocol", f"the reply is not valid HTTP ({exc})")
+    if isinstance(exc, (WireClosed, OSError)):
         return HttpError("closed", "the connection was closed or reset")
     return exc

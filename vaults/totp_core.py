@@ -7,9 +7,9 @@ counter; only ``vaults totp`` computes it), Steam Guard (``steam://SECRET``,
 KeeOtp ``key=…&size=…&step=…`` form. A vault's own base32 clean-up (Bitwarden drops
 characters outside the alphabet, KeePassXC also maps ``0/1/8`` to ``O/L/B``) is a
 :class:`Base32Rules` value its plugin passes in. Codes come from
-pyotp's RFC 4226 generator applied to the RFC 6238 window counter, with the key decoded
-once per secret: no 112-bit floor (real sites still issue 80-bit secrets) and no cap on
-the period (pyotp's TOTP class refuses periods over 120 s; the counter is computed here).
+the RFC 4226 generator of :mod:`vaults.hotp` applied to the RFC 6238 window counter, with
+the key decoded once per secret: no floor on the secret's length (real sites still issue
+80-bit secrets) and no cap on the period.
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def generator(params: OtpParams) -> Generator:
     """A (cached) code generator for these parameters: window counter -> code."""
     cached = _GENERATORS.get(params)
     if cached is None:
-        from vaults.hotp import make_generator  # pyotp loads with the first code
+        from vaults.hotp import make_generator
 
         cached = make_generator(params)
         if len(_GENERATORS) > 1024:

@@ -10,13 +10,14 @@ then, not before).
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 from typing import TYPE_CHECKING, Final
 
 from vaults.small_http import HttpClient
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 __all__ = ["SHARED_CLIENTS", "SharedClients", "make_async_client", "make_client"]
@@ -36,6 +37,8 @@ def _verify(base_url: str) -> ssl.SSLContext | bool:
     """``bw serve`` speaks plain HTTP on loopback: no CA bundle is loaded for an ``http://``
     address (httpx loads certifi's by default, which costs more CPU than the whole lookup).
     The context given instead has no trusted CAs, so it could never accept a certificate."""
+    import ssl
+
     if base_url.lower().startswith("http://"):
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return True
