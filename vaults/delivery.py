@@ -18,36 +18,34 @@ An item declares its own delivery in custom fields, so hosts pass nothing:
   every output whatever its type). Without it, ``VAULTS_PULL_API_KEY`` is used.
 
 Explicit arguments to ``resolve`` override the field of the same name. This module only
-decides and fetches; it opens no store and imports no HTTP client until a delivery runs.
+decides; :mod:`vaults.delivery_run` fetches (imported when a delivery runs, as are the
+store and any HTTP client). Its names are also importable from here.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vaults.errors import (
-    AuthenticationFailed,
-    CodeTimeout,
     ConfigurationError,
     InvalidInput,
     NoCode,
-    VaultsError,
-    VaultUnavailable,
 )
 from vaults.plain import PlainCredential
 
 if TYPE_CHECKING:  # pydantic loads only when a delivered code is put on a credential
     from pydantic import SecretStr
 
-    from vaults.codes.binding import SiteBinding
-    from vaults.codes.extract import ExtractedCode
-    from vaults.codes.inbox import Inbox
-    from vaults.codes.records import PushedCode
-    from vaults.host import PluginHost
+    from vaults.delivery_run import (
+        Delivered,
+        DeliveryRun,
+        Waiting,
+        adeliver,
+        apply_delivered,
+        deliver,
+    )
     from vaults.models import Credential
 
 __all__ = [
@@ -103,7 +101,8 @@ _TYPE_ALIASES: dict[str, TotpType] = {
 }
 
 
-def _named(cred: Credential | PlainCredential) -> str:
+def named(cred: Credential | PlainCredential) -> str:
+    """How messages name the item (also used by :mod:`vaults.delivery_run`)."""
     return f"{cred.name!r} ({cred.vault})"
 
 
@@ -130,7 +129,7 @@ def parse_totp_type(
         return None
     found = _TYPE_ALIASES.get(value.strip().lower())
     if found is None:
-        where = f"{_named(cred)} has " if cred is not None else ""
+        where = f"{named(cred)} has " if cred is not None else ""
         raise ConfigurationError(
             f"{where}totp_type {value.strip()[:40]!r} is not one of authenticator, email, text"
         )
@@ -159,31 +158,6 @@ class DeliveryPlan:
         return self.identifier or ""
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """Handed to ``resolve(on_wait=…)`` when resolve starts blocking for a code."""
-
-    source: DeliverySource
-    target: str
-    timeout: float
-
-    def describe(self) -> str:
-        if self.source == "pull":
-            return f"a code from {self.target} (pull endpoint)"
-        return f"a code for {self.target} (inbox)"
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """A code or magic link that came from a pull endpoint or the inbox."""
-
-    source: DeliverySource
-    otp_type: Literal["totp", "magic_link"]
-    value: str = field(repr=False)
-    created_at: float
-    expires_at: float
-
-
 def plan_delivery(
     cred: Credential | PlainCredential,
     *,
@@ -207,11 +181,11 @@ def plan_delivery(
         if not has_vault_code and cred.totp_error is None:  # an unusable secret: told as such
             if given_type:
                 raise NoCode(
-                    f"totp_type 'authenticator' was asked for, but {_named(cred)} has no TOTP "
+                    f"totp_type 'authenticator' was asked for, but {named(cred)} has no TOTP "
                     "secret in the vault"
                 )
             raise NoCode(
-                f"{_named(cred)} has totp_type 'authenticator' but no TOTP secret in the vault"
+                f"{named(cred)} has totp_type 'authenticator' but no TOTP secret in the vault"
             )
         return None
     if kind is None and has_vault_code:
@@ -222,9 +196,9 @@ def plan_delivery(
         if kind is None:
             return None  # a plain item without a code: unchanged
         where = (
-            f"totp_type {kind!r} was asked for, but {_named(cred)} has"
+            f"totp_type {kind!r} was asked for, but {named(cred)} has"
             if given_type
-            else f"{_named(cred)} has totp_type {kind!r} but"
+            else f"{named(cred)} has totp_type {kind!r} but"
         )
         raise ConfigurationError(
             f"{where} no totp_identifier or totp_url: add one to the item or pass "
@@ -237,13 +211,13 @@ def plan_delivery(
         key_text = (env or {}).get(PULL_API_KEY_ENV, "").strip()
         if key_text and not global_key_allowed(url, env or {}):
             raise ConfigurationError(
-                f"the pull endpoint of {_named(cred)} is not in {PULL_ALLOWED_ENV}, so "
+                f"the pull endpoint of {named(cred)} is not in {PULL_ALLOWED_ENV}, so "
                 f"{PULL_API_KEY_ENV} is not sent to it: add a hidden field {API_KEY_FIELD} to "
                 f"the item, or the endpoint's URL to {PULL_ALLOWED_ENV}"
             )
     if not key_text:
         raise ConfigurationError(
-            f"the pull endpoint of {_named(cred)} needs an API key: set {PULL_API_KEY_ENV} or "
+            f"the pull endpoint of {named(cred)} needs an API key: set {PULL_API_KEY_ENV} or "
             f"add a hidden field {API_KEY_FIELD} to the item"
         )
     from pydantic import SecretStr
@@ -289,217 +263,16 @@ def mask_api_key_field(cred: Credential | PlainCredential) -> None:
         cred.fields = [f.hidden() if f.name.casefold() == API_KEY_FIELD else f for f in cred.fields]
 
 
-def apply_delivered(cred: Credential, delivered: Delivered | None) -> Credential:
-    """Put a delivered code (``totp``) or magic link (``magic_link``) on ``cred``."""
-    cred.totp = None
-    cred.magic_link = None
-    cred.totp_source = None
-    if delivered is None:
-        return cred
-    if delivered.otp_type == "magic_link":
-        cred.magic_link = delivered.value
-    else:
-        start = math.floor(delivered.created_at)
-        end = max(start + 1, math.floor(delivered.expires_at))  # never past the real expiry
-        from vaults.models import TotpCode
-
-        cred.totp = TotpCode(
-            code=delivered.value,
-            valid_from=start,
-            valid_until=end,
-            period=end - start,
-            digits=len(delivered.value),
-        )
-    cred.totp_source = delivered.source
-    return cred
+_RUN_NAMES = frozenset(
+    {"Delivered", "DeliveryRun", "Waiting", "adeliver", "apply_delivered", "deliver"}
+)
 
 
-def _from_pull(found: ExtractedCode) -> Delivered:
-    now = time.time()
-    return Delivered(
-        source="pull",
-        otp_type=found.otp_type,
-        value=found.value,
-        created_at=now,
-        expires_at=now + DELIVERED_LIFESPAN,
-    )
+def __getattr__(name: str) -> Any:
+    """The running half's names (:mod:`vaults.delivery_run`), imported on first use: the
+    CLI's resolve of a vault code never needs them."""
+    if name in _RUN_NAMES:
+        from vaults import delivery_run
 
-
-def _from_inbox(code: PushedCode) -> Delivered:
-    return Delivered(
-        source="inbox",
-        otp_type=code.otp_type,
-        value=code.value,
-        created_at=code.created_at,
-        expires_at=code.expires_at,
-    )
-
-
-_NAMED_ERRORS = (CodeTimeout, VaultUnavailable, AuthenticationFailed)
-
-
-def _named_error(cred: Credential, exc: VaultsError) -> VaultsError:
-    """The same error, its message starting with the item it was for."""
-    return type(exc)(f"{_named(cred)}: {exc.message}")
-
-
-# -- pull: one request (wait=False / timeout 0) -------------------------------------------------
-def _pull_once(run: DeliveryRun, host: PluginHost | None) -> ExtractedCode | None:
-    from vaults.codes.pull_endpoint import pull_once
-
-    plan = run.plan
-    assert plan.url is not None and plan.api_key is not None
-    return pull_once(
-        plan.url, plan.api_key, totp_identifier=plan.identifier, host=host, accept=run.accept
-    )
-
-
-async def _apull_once(run: DeliveryRun, host: PluginHost | None) -> ExtractedCode | None:
-    from vaults.codes.pull_endpoint import apull_once
-
-    plan = run.plan
-    assert plan.url is not None and plan.api_key is not None
-    return await apull_once(
-        plan.url, plan.api_key, totp_identifier=plan.identifier, host=host, accept=run.accept
-    )
-
-
-# -- running a plan -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class DeliveryRun:
-    """How one ``resolve`` waits: its arguments, resolved."""
-
-    plan: DeliveryPlan
-    since: float
-    timeout: float
-    wait: bool
-    consume: bool
-    pull_interval: float | None = None
-    on_wait: Callable[[Waiting], None] | None = None
-    accept: SiteBinding | None = None
-    """Codes and links bound to another site than the item's are skipped (None: all pass)."""
-
-    @property
-    def blocking(self) -> bool:
-        return self.wait and self.timeout > 0
-
-    @property
-    def inbox_timeout(self) -> float:
-        """What the inbox is given: the timeout when blocking, else 0 (one look)."""
-        return self.timeout if self.blocking else 0
-
-    def announce(self) -> None:
-        if self.on_wait is not None and self.blocking:
-            self.on_wait(Waiting(self.plan.source, self.plan.target, self.timeout))
-
-
-def _single_pull(run: DeliveryRun, found: ExtractedCode | None) -> Delivered | None:
-    """The answer of a single pull request (``run`` not blocking)."""
-    if found is None and run.wait:
-        raise CodeTimeout(f"the pull endpoint {run.plan.target} had no code yet")
-    return _from_pull(found) if found is not None else None
-
-
-def _pull_interval(run: DeliveryRun) -> float:
-    from vaults.codes.pull_endpoint import DEFAULT_PULL_INTERVAL
-
-    return DEFAULT_PULL_INTERVAL if run.pull_interval is None else run.pull_interval
-
-
-def deliver(
-    cred: Credential,
-    run: DeliveryRun,
-    *,
-    inbox: Callable[[], Inbox],
-    host: PluginHost | None,
-) -> Delivered | None:
-    """Get the code ``run.plan`` names. ``wait=False``: one look (one request), None when
-    nothing is there yet. Otherwise waits up to ``run.timeout`` (0: one look), then raises
-    :class:`~vaults.errors.CodeTimeout` naming the item and the source."""
-    plan = run.plan
-    try:
-        if plan.source == "pull":
-            assert plan.url is not None and plan.api_key is not None
-            if not run.blocking:
-                return _single_pull(run, _pull_once(run, host))
-            from vaults.codes.pull_endpoint import pull
-
-            run.announce()
-            found = pull(
-                plan.url,
-                plan.api_key,
-                totp_identifier=plan.identifier,
-                interval=_pull_interval(run),
-                timeout=run.timeout,
-                host=host,
-                accept=run.accept,
-            )
-            return _from_pull(found)
-        assert plan.identifier is not None
-        box = inbox()
-        run.announce()
-        try:
-            code = box.wait(
-                plan.identifier,
-                since=run.since,
-                timeout=run.inbox_timeout,
-                consume=run.consume,
-                accept=run.accept,
-            )
-        except CodeTimeout:
-            if run.wait:
-                raise
-            return None
-        return _from_inbox(code)
-    except _NAMED_ERRORS as exc:
-        raise _named_error(cred, exc) from None
-
-
-async def adeliver(
-    cred: Credential,
-    run: DeliveryRun,
-    *,
-    inbox: Callable[[], Inbox],
-    host: PluginHost | None,
-) -> Delivered | None:
-    """Async :func:`deliver`: waits with :meth:`~vaults.codes.Inbox.await_wait` or
-    :func:`~vaults.codes.apull` (cancellable; no thread blocks while waiting)."""
-    import anyio.to_thread
-
-    plan = run.plan
-    try:
-        if plan.source == "pull":
-            assert plan.url is not None and plan.api_key is not None
-            if not run.blocking:
-                return _single_pull(run, await _apull_once(run, host))
-            from vaults.codes.pull_endpoint import apull
-
-            run.announce()
-            found = await apull(
-                plan.url,
-                plan.api_key,
-                totp_identifier=plan.identifier,
-                interval=_pull_interval(run),
-                timeout=run.timeout,
-                host=host,
-                accept=run.accept,
-            )
-            return _from_pull(found)
-        assert plan.identifier is not None
-        box = await anyio.to_thread.run_sync(inbox)
-        run.announce()
-        try:
-            code = await box.await_wait(
-                plan.identifier,
-                since=run.since,
-                timeout=run.inbox_timeout,
-                consume=run.consume,
-                accept=run.accept,
-            )
-        except CodeTimeout:
-            if run.wait:
-                raise
-            return None
-        return _from_inbox(code)
-    except _NAMED_ERRORS as exc:
-        raise _named_error(cred, exc) from None
+        return getattr(delivery_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

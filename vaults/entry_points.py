@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["EntryPoint", "entry_points"]
 
@@ -64,8 +64,7 @@ class Distribution:
         return self._read_header().get("Version") or self.fallback_version
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """One entry point: ``name = module[:attr]`` in ``group``, of ``dist``."""
 
     name: str

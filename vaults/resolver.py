@@ -13,17 +13,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaults.backend import DEFAULT_CONCURRENCY, VaultBackend
 from vaults.delivery import (
     DEFAULT_CODE_TIMEOUT,
     DeliveryPlan,
-    DeliveryRun,
-    Waiting,
-    adeliver,
-    apply_delivered,
-    deliver,
     mask_api_key_field,
     plan_delivery,
 )
@@ -40,6 +35,7 @@ from vaults.totp_core import DEFAULT_MIN_REMAINING
 
 if TYPE_CHECKING:  # pydantic loads when a model is built: never on the CLI's fast path
     from vaults.codes.inbox import Inbox
+    from vaults.delivery_run import DeliveryRun, Waiting
     from vaults.enrol import SecretInput, TotpStored
     from vaults.models import Credential
 
@@ -203,6 +199,7 @@ class Vaults:
         cred: Credential,
     ) -> DeliveryRun:
         from vaults.codes.binding import SiteBinding
+        from vaults.delivery_run import DeliveryRun
 
         return DeliveryRun(
             accept=None if self.allow_foreign_links else SiteBinding.for_uris(cred.uris),
@@ -302,6 +299,8 @@ class Vaults:
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
+        from vaults.delivery_run import apply_delivered, deliver
+
         return apply_delivered(cred, deliver(cred, run, inbox=self.inbox, host=host))
 
     async def aresolve(
@@ -339,6 +338,8 @@ class Vaults:
         cred.ref = parsed.raw
         mask_api_key_field(cred)
         host = self.host if plan.source == "pull" else None
+        from vaults.delivery_run import adeliver, apply_delivered
+
         return apply_delivered(cred, await adeliver(cred, run, inbox=self.inbox, host=host))
 
     # -- writing ----------------------------------------------------------------------
@@ -553,3 +554,12 @@ class Vaults:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def __getattr__(name: str) -> Any:
+    """``Waiting`` (exported here since the first release) loads with the delivery code."""
+    if name == "Waiting":
+        from vaults.delivery_run import Waiting
+
+        return Waiting
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,8 +39,8 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
 
 from vaults.http_wire import Connection, ProtocolError, WireClosed
@@ -103,13 +103,15 @@ def retry_after_seconds(status: int, value: str | None, now: float | None = None
     return max(0.0, when.timestamp() - current)
 
 
-@dataclass(frozen=True)
-class Reply:
+_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+class Reply(NamedTuple):
     """A whole answer: status, headers (names lower-cased) and the decoded body."""
 
     status: int
     body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = _NO_HEADERS
 
     def json(self) -> Any:
         """The body parsed as JSON (:class:`ValueError` when it is not)."""
@@ -174,8 +176,7 @@ def _size(limit: int) -> str:
 _Target = tuple[str, str, int]  # scheme, host, port
 
 
-@dataclass
-class _Idle:
+class _Idle(NamedTuple):
     connection: Connection
     since: float
 

@@ -19,7 +19,7 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from vaults.errors import InvalidTotpSecret
@@ -47,8 +47,7 @@ SECRET_SETTINGS: Final = ("algorithm", "digits", "period", "encoder", "issuer", 
 """What a TOTP secret carries besides its key (:class:`OtpParams` and the public model)."""
 
 
-@dataclass(frozen=True)
-class Base32Rules:
+class Base32Rules(NamedTuple):
     """How one vault's app cleans a base32 secret before decoding it (data, not code).
 
     The default (``vaults``) accepts case, spaces, ``-``, ``_`` and padding and refuses

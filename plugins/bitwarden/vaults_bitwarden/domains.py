@@ -11,8 +11,7 @@ hosts (``localhost``) are their own registered domain. Host names are compared i
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 __all__ = ["MULTI_LABEL_SUFFIXES", "Location", "locate", "registered_domain"]
@@ -73,8 +72,7 @@ def registered_domain(host: str) -> str:
     return ".".join(labels[-2:])
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """The parts of a web URL that lookups compare. ``port`` is ``None`` unless an explicit,
     non-default port is given (so ``example.com`` and ``https://example.com`` share a host)."""
 

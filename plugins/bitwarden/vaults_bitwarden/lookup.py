@@ -19,10 +19,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 from vaults.errors import AmbiguousItem, InvalidReference, ItemNotFound
 from vaults.refs import Reference
@@ -56,8 +55,7 @@ def is_uuid(text: str) -> bool:
     return _UUID.fullmatch(text.strip()) is not None
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(NamedTuple):
     """A parsed reference: exactly one of ``item_id``, ``name``, ``url`` is set."""
 
     raw: str
@@ -135,8 +133,7 @@ def search_term(query: Query) -> str | None:
 # -- organisation / collection scope -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """Allowed organisation and collection ids (``None``: no restriction)."""
 
     organizations: frozenset[str] | None = None

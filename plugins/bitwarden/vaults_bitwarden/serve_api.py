@@ -25,8 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from vaults.errors import (
     AuthenticationFailed,
@@ -89,8 +88,7 @@ def _json_body(body: Mapping[str, Any] | None) -> bytes | None:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     success: bool
     data: Any
     message: str
