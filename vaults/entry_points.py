@@ -14,8 +14,6 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = ["EntryPoint", "entry_points"]
@@ -28,21 +26,34 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-@dataclass(frozen=True)
 class Distribution:
-    """Name and version of an installed distribution (read from its metadata on demand)."""
+    """Name and version of an installed distribution (read from its metadata on demand).
+    A plain class, not a dataclass: building one at import costs a CLI call more than all
+    the reading it does."""
 
-    folder: Path
-    fallback_name: str
-    fallback_version: str | None
-    _header: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("_header", "fallback_name", "fallback_version", "folder")
+
+    def __init__(self, folder: str, fallback_name: str, fallback_version: str | None) -> None:
+        self.folder = folder
+        self.fallback_name = fallback_name
+        self.fallback_version = fallback_version
+        self._header: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Distribution(folder={self.folder!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Distribution) and other.folder == self.folder
+
+    def __hash__(self) -> int:
+        return hash(self.folder)
 
     def _read_header(self) -> dict[str, str]:
         if not self._header:
             found: dict[str, str] = {}
             for filename in ("METADATA", "PKG-INFO"):
                 try:
-                    with open(self.folder / filename, encoding="utf-8") as fh:
+                    with open(os.path.join(self.folder, filename), encoding="utf-8") as fh:
                         for line in fh:
                             if not line.strip():
                                 break  # the headers end at the first blank line
@@ -121,9 +132,10 @@ def entry_points(groups: Iterable[str], path: Iterable[str] | None = None) -> li
             if key in seen:
                 continue
             seen.add(key)
-            folder = Path(base or ".", name)
+            folder = os.path.join(base or ".", name)
             try:
-                text = (folder / "entry_points.txt").read_text(encoding="utf-8")
+                with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
             except OSError:
                 continue
             if not any(f"[{group}]" in text for group in wanted):

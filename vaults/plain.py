@@ -14,9 +14,8 @@ that the pydantic models and these twins print the same thing.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:  # typing only: this module is on the CLI's start-up path
     from typing import Protocol
@@ -187,9 +186,9 @@ def credential_dict(
 
 
 # -- the twins ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PlainField:
-    """:class:`~vaults.models.CustomField` without pydantic."""
+class PlainField(NamedTuple):
+    """:class:`~vaults.models.CustomField` without pydantic (a named tuple: building a
+    dataclass at import costs the CLI's cold start more than this whole module)."""
 
     name: str
     value: Secret | None = None
@@ -202,7 +201,7 @@ class PlainField:
 
     def hidden(self) -> PlainField:
         """The same field with type ``hidden`` (masked in every output)."""
-        return dataclasses.replace(self, type="hidden")
+        return self._replace(type="hidden")
 
     def to_model(self) -> CustomField:
         from pydantic import SecretStr
@@ -215,16 +214,25 @@ class PlainField:
         )
 
 
-@dataclass(frozen=True)
-class PlainCode:
-    """:class:`~vaults.models.TotpCode` without pydantic (``code`` kept out of ``repr``)."""
+class PlainCode(NamedTuple):
+    """:class:`~vaults.models.TotpCode` without pydantic (``code`` and the secret's
+    ``params`` kept out of ``repr``)."""
 
-    code: str = field(repr=False)
+    code: str
     valid_from: int
     valid_until: int
     period: int
     digits: int
-    params: OtpParams | None = field(default=None, repr=False, compare=False)
+    params: OtpParams | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"PlainCode(valid_from={self.valid_from}, valid_until={self.valid_until}, "
+            f"period={self.period}, digits={self.digits})"
+        )
+
+    def __str__(self) -> str:
+        return self.__repr__()
 
     @classmethod
     def for_entry(cls, params: OtpParams, now: float, min_remaining: float) -> PlainCode:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 from vaults.errors import InvalidReference
@@ -15,8 +15,7 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{0,31}")
 _NEAR_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{0,31}):/{0,1}(?P<rest>[^/].*)", re.S)
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A parsed reference. The host only splits off the scheme; each backend reads ``body``."""
 
     raw: str

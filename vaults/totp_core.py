@@ -18,7 +18,6 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -27,11 +26,11 @@ from vaults.errors import InvalidTotpSecret
 Algorithm = Literal["SHA1", "SHA256", "SHA512"]
 
 
-@dataclass(frozen=True)
-class OtpParams:
-    """A parsed secret. ``secret`` is normalised base32 and is kept out of ``repr``."""
+class OtpParams(NamedTuple):
+    """A parsed secret. ``secret`` is normalised base32 and is kept out of ``repr``.
+    (A named tuple: building a dataclass at import costs the CLI's cold start more.)"""
 
-    secret: str = field(repr=False)
+    secret: str
     algorithm: Algorithm = "SHA1"
     digits: int = 6
     period: int = 30
@@ -41,6 +40,15 @@ class OtpParams:
     kind: Literal["totp", "hotp"] = "totp"
     counter: int = 0
     """HOTP only: the counter the URI carries (nothing here ever increments it)."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self._fields if name != "secret"
+        )
+        return f"OtpParams({shown})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 SECRET_SETTINGS: Final = ("algorithm", "digits", "period", "encoder", "issuer", "account")

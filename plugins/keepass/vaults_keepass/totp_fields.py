@@ -19,7 +19,6 @@ TOTP gives no code keeps its login: :func:`totp_from_attributes` returns the rea
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -99,7 +98,7 @@ def _legacy(seed: str, settings: str | None) -> OtpParams:
         return base
     step_text, size = parts[0], parts[1].upper()
     if size == "S":  # KeePassXC: Steam is 30 s and 5 characters whatever the step says
-        return dataclasses.replace(base, period=30, digits=5, encoder="steam")
+        return base._replace(period=30, digits=5, encoder="steam")
     try:
         period = int(step_text)
     except ValueError:
@@ -107,7 +106,7 @@ def _legacy(seed: str, settings: str | None) -> OtpParams:
     if period < 1:
         raise _fail("TOTP Settings: the step must be positive")
     digits = parse_digits(size, "TOTP Settings digits") if size else 6
-    return dataclasses.replace(base, period=period, digits=digits)
+    return base._replace(period=period, digits=digits)
 
 
 def _keepass_builtin(attrs: Mapping[str, str]) -> OtpParams:
@@ -140,7 +139,7 @@ def _with_keepass_settings(base: OtpParams, attrs: Mapping[str, str]) -> OtpPara
         if name not in _ALGORITHMS:
             raise _fail("TimeOtp-Algorithm must be HMAC-SHA-1, HMAC-SHA-256 or HMAC-SHA-512")
         update["algorithm"] = _ALGORITHMS[name]
-    return dataclasses.replace(base, **update) if update else base
+    return base._replace(**update) if update else base
 
 
 def _parse(attrs: Mapping[str, str]) -> OtpParams | None:
