@@ -23,12 +23,11 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import fuzz_seeds as seeds
 import httpx
 from pydantic import SecretStr
-from vaults_bitwarden import serve_api
 from vaults_bitwarden.backend import BitwardenBackend
 from vaults_bitwarden.cli_transport import CliTransport
 from vaults_bitwarden.lookup import parse_query
@@ -56,13 +55,13 @@ from vaults.errors import (
 )
 from vaults.models import Credential
 from vaults.refs import Reference, parse_reference
+from vaults.small_http import HttpError, Reply
 from vaults.totp import code_at, code_for_entry, parse_secret
 
 __all__ = ["TARGETS", "Target"]
 
 # Retries keep their course but not their waits: the retry policy has its own tests
 # (test_faults_*); here a fuzzed 5xx would only make each input sleep.
-serve_api.BACKOFF = dataclasses.replace(serve_api.BACKOFF, base=0.0, cap=0.0)
 connect.BACKOFF = dataclasses.replace(connect.BACKOFF, base=0.0, cap=0.0)
 
 AT: Final = 1_767_225_600.0
@@ -147,18 +146,48 @@ Answer = tuple[int, bytes]
 """An HTTP status and body."""
 
 
-def serve_backend(answer: Callable[[httpx.Request], Answer], password: bool) -> BitwardenBackend:
+class ServeRequest(NamedTuple):
+    method: str
+    path: str
+
+
+class _InProcessClient:
+    """Stands in for the ``bw serve`` transport's :class:`~vaults.small_http.HttpClient`:
+    ``answer`` plays the server in-process (what is fuzzed is the parsing of its replies;
+    the wire has its own tests). Replies past the caller's size cap are refused as the
+    real client refuses them."""
+
+    def __init__(self, answer: Callable[[ServeRequest], Answer]) -> None:
+        self._answer = answer
+        self.is_closed = False
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        max_bytes: int | None = None,
+        on_try: Callable[[], None] | None = None,
+        **_: Any,
+    ) -> Reply:
+        if on_try is not None:
+            on_try()
+        status, body = self._answer(ServeRequest(method, url.split("?", 1)[0]))
+        if max_bytes is not None and len(body) > max_bytes:
+            raise HttpError("too-large", f"the reply is larger than {max_bytes} bytes")
+        return Reply(status, body, {"content-type": "application/json"})
+
+    def close(self) -> None:
+        self.is_closed = True
+
+
+def serve_backend(answer: Callable[[ServeRequest], Answer], password: bool) -> BitwardenBackend:
     """The Bitwarden backend over the real ``bw serve`` transport; ``answer`` plays the server."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        status, body = answer(request)
-        return _response(status, body)
-
     settings = BitwardenSettings(
         url=SERVE_URL, password=SecretStr("master-fuzz-password") if password else None
     )
     transport = ServeTransport(settings)
-    transport._client = httpx.Client(base_url=SERVE_URL, transport=httpx.MockTransport(handle))
+    transport._client = _InProcessClient(answer)  # type: ignore[assignment]
     return BitwardenBackend(transport)
 
 
@@ -352,9 +381,9 @@ def _op_cli_entry(data: bytes) -> None:
 # -- references -------------------------------------------------------------------------------
 
 
-def _listing_server(request: httpx.Request) -> Answer:
+def _listing_server(request: ServeRequest) -> Answer:
     """A well-behaved ``bw serve`` over the seed listing (references are what is fuzzed)."""
-    path = request.url.path
+    path = request.path
     if path == "/list/object/items":
         return 200, _json({"success": True, "data": {"object": "list", "data": seeds.bw_listing()}})
     if path == "/list/object/organizations":
