@@ -96,7 +96,8 @@ class Connection:
                     import ssl
 
                     self.context = ssl.create_default_context()
-                sock = self.context.wrap_socket(sock, server_hostname=self.host)
+                # bytes for an ASCII name: ssl then skips importing the idna codec
+                sock = self.context.wrap_socket(sock, server_hostname=address)
         except BaseException:
             sock.close()
             raise
