@@ -33,9 +33,8 @@ from vaults.errors import (
     InvalidInput,
     NoCode,
 )
-from vaults.plain import PlainCredential
 
-if TYPE_CHECKING:  # pydantic loads only when a delivered code is put on a credential
+if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from vaults.delivery_run import (
@@ -47,6 +46,9 @@ if TYPE_CHECKING:  # pydantic loads only when a delivered code is put on a crede
         deliver,
     )
     from vaults.models import Credential
+    from vaults.plain import (
+        PlainCredential,  # pydantic loads only when a delivered code is put on a credential
+    )
 
 __all__ = [
     "API_KEY_FIELD",
@@ -257,6 +259,8 @@ def mask_api_key_field(cred: Credential | PlainCredential) -> None:
     """Make a ``totp_api_key`` field hidden, so no output shows it whatever its vault type."""
     if not any(f.name.casefold() == API_KEY_FIELD and f.type != "hidden" for f in cred.fields):
         return
+    from vaults.plain import PlainCredential  # loaded by the vault's answer
+
     if isinstance(cred, PlainCredential):
         cred.fields = [f.hidden() if f.name.casefold() == API_KEY_FIELD else f for f in cred.fields]
     else:

@@ -17,16 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from vaults.secret import Secret
+
 if TYPE_CHECKING:  # typing only: this module is on the CLI's start-up path
     from typing import Protocol
 
     from vaults.models import Credential, CustomField, TotpCode, TotpSecret
+    from vaults.secret import SecretLike as SecretLike
     from vaults.totp_core import OtpParams
-
-    class SecretLike(Protocol):
-        """:class:`Secret`, :class:`pydantic.SecretStr` or anything else that holds one."""
-
-        def get_secret_value(self) -> str: ...
 
     class _FieldLike(Protocol):
         @property
@@ -81,33 +79,6 @@ __all__ = [
 MASK = "********"
 """How unrevealed passwords and hidden fields print."""
 _SHOWN_TYPES = frozenset({"text", "boolean", "linked", "url", "email"})
-
-
-class Secret:
-    """A secret string that never shows in ``repr``/``str`` (as :class:`pydantic.SecretStr`)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return "**********"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __len__(self) -> int:
-        return len(self._value)
 
 
 # -- the JSON shapes, shared with vaults.models ---------------------------------------------

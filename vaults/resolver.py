@@ -29,7 +29,6 @@ from vaults.errors import (
     VaultsError,
 )
 from vaults.host import PluginHost, make_host
-from vaults.plain import PlainCode, PlainCredential
 from vaults.refs import Reference, parse_reference
 from vaults.totp_core import DEFAULT_MIN_REMAINING
 
@@ -38,6 +37,7 @@ if TYPE_CHECKING:  # pydantic loads when a model is built: never on the CLI's fa
     from vaults.delivery_run import DeliveryRun, Waiting
     from vaults.enrol import SecretInput, TotpStored
     from vaults.models import Credential
+    from vaults.plain import PlainCredential
 
 __all__ = ["Vaults", "Waiting"]
 
@@ -176,6 +176,8 @@ class Vaults:
         if cred.totp is None and cred.totp_secret is not None:
             at = self.clock() if now is None else now
             left = self.min_remaining if min_remaining is None else min_remaining
+            from vaults.plain import PlainCode, PlainCredential  # loaded by the vault's answer
+
             if isinstance(cred, PlainCredential):
                 cred.totp = PlainCode.for_entry(cred.totp_secret, at, left)
             else:
@@ -263,6 +265,8 @@ class Vaults:
             min_remaining=min_remaining,
             now=now,
         )
+        from vaults.plain import PlainCredential
+
         return found.to_credential() if isinstance(found, PlainCredential) else found
 
     def resolve_plain(
@@ -294,6 +298,8 @@ class Vaults:
         )
         if plan is None:
             return self._finish(found, parsed, min_remaining, now)
+        from vaults.plain import PlainCredential
+
         cred = found.to_credential() if isinstance(found, PlainCredential) else found
         run = self._run(plan, started, wait, timeout, on_wait, cred)
         cred.ref = parsed.raw

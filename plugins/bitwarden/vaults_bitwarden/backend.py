@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, ClassVar
 from vaults.backend import VaultBackend
 from vaults.errors import ItemNotFound, ReadOnlyVault, VaultsError
 from vaults.refs import Reference
-from vaults_bitwarden.decode import decode_item, decode_plain
 from vaults_bitwarden.lookup import (
     ItemIndex,
     Query,
@@ -58,6 +57,22 @@ def totp_value(secret: TotpSecret | None) -> str | None:
 
 def _outside_scope(query: Query) -> ItemNotFound:
     return ItemNotFound(f"Bitwarden has no {query.describe()}")
+
+
+def decode_plain(item: Item) -> PlainCredential:
+    """:func:`vaults_bitwarden.decode.decode_plain`, imported with the first answer: in a
+    new process the native transport's KDF (begun in :meth:`BitwardenBackend.from_env`)
+    runs meanwhile."""
+    from vaults_bitwarden.decode import decode_plain as decode
+
+    return decode(item)
+
+
+def decode_item(item: Item) -> Credential:
+    """:func:`vaults_bitwarden.decode.decode_item`, imported on first use."""
+    from vaults_bitwarden.decode import decode_item as decode
+
+    return decode(item)
 
 
 class BitwardenBackend(VaultBackend):

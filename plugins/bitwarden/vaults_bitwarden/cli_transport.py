@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vaults.child_env import child_environment
 from vaults.errors import AuthenticationFailed, VaultLocked, VaultsError, VaultUnavailable
-from vaults.plain import Secret
+from vaults.secret import Secret
 from vaults_bitwarden.messages import error_for_message
 from vaults_bitwarden.process import Answer, Run, RunTimeout, end_lingering, run
 from vaults_bitwarden.settings import ENV_APPDATA, ENV_SESSION, BitwardenSettings

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from vaults.errors import ConfigurationError
-from vaults.plain import Secret
 from vaults.redact import url_without_secrets
+from vaults.secret import Secret
 
 if TYPE_CHECKING:
     from vaults.plain import SecretLike
