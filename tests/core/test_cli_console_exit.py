@@ -1,9 +1,10 @@
-"""The console script's quick exit (``vaults.cli.main:console``) ends a process as the
+"""The console script's quick exit (``vaults.cli.console:console``) ends a process as the
 interpreter would: same exit statuses, atexit handlers and non-daemon threads honoured,
 output flushed whole, also into a pipe whose reader left."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -19,7 +20,7 @@ def run_console(setup: str, *argv: str, **kwargs: object) -> subprocess.Complete
         "import sys\n"
         f"{setup}\n"
         f"sys.argv = ['vaults', *{list(argv)!r}]\n"
-        "from vaults.cli.main import console\n"
+        "from vaults.cli.console import console\n"
         "console()\n"
         "print('NOT REACHED')\n"
     )
@@ -30,7 +31,7 @@ def run_console(setup: str, *argv: str, **kwargs: object) -> subprocess.Complete
 
 def test_the_console_script_is_the_quick_exit() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["vaults"] == "vaults.cli.main:console"
+    assert scripts["vaults"] == "vaults.cli.console:console"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ def test_a_reader_that_left_does_not_raise() -> None:
     probe = (
         "import sys\n"
         "sys.argv = ['vaults', 'totp', '--at', '59', 'JBSWY3DPEHPK3PXP']\n"
-        "from vaults.cli.main import console\n"
+        "from vaults.cli.console import console\n"
         "console()\n"
     )
     shell = f'{sys.executable} -c "$PROBE" | head -c 0'
@@ -91,3 +92,45 @@ def test_a_reader_that_left_does_not_raise() -> None:
         check=False,
     )
     assert "Traceback" not in done.stderr
+
+
+def test_early_hooks_get_the_command_line_first_and_cannot_break_it(tmp_path: Path) -> None:
+    """``vaults.early`` entry points run before the CLI loads, with argv and the
+    environment; one that fails to import or raises is skipped."""
+    from vaults.testing.fakedist import write_dist_info
+
+    (tmp_path / "early_probe.py").write_text(
+        "import sys\n"
+        "def hook(argv, env):\n"
+        "    print('early', list(argv), env.get('PROBE_VALUE'),\n"
+        "          'click' in sys.modules, flush=True)\n"
+        "def broken(argv, env):\n"
+        "    raise RuntimeError('boom')\n",
+        encoding="utf-8",
+    )
+    write_dist_info(
+        tmp_path,
+        "early-probe",
+        entry_points={
+            "vaults.early": {
+                "a": "early_probe:broken",
+                "b": "early_probe_missing:hook",
+                "c": "early_probe:hook",
+            }
+        },
+    )
+    setup = f"sys.path.insert(0, {str(tmp_path)!r})"
+    done = run_console(
+        setup,
+        "totp",
+        "--at",
+        "59",
+        "JBSWY3DPEHPK3PXP",
+        env={**os.environ, "PROBE_VALUE": "v1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "early ['totp', '--at', '59', 'JBSWY3DPEHPK3PXP'] v1 False",
+        "996554",
+    ]
+    assert "boom" not in done.stderr and "Traceback" not in done.stderr

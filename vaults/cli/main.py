@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
 import shlex
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -546,42 +544,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def console() -> NoReturn:
-    """The ``vaults`` console script: :func:`main`, then a quick exit.
-
-    The process ends as the interpreter would end it, minus its teardown: non-daemon threads
-    are waited for, ``atexit`` handlers run (plugins end their child processes and close
-    their connections there, logging flushes), stdout and stderr are flushed; then
-    :func:`os._exit` skips destroying every imported module and collecting their objects,
-    which costs a native Bitwarden resolve about as much as starting the interpreter.
-    In-process callers use :func:`main`, which raises :class:`SystemExit` as usual."""
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = _exit_status(exc.code)
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()  # what the interpreter runs at exit (stable since Python 2)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (BrokenPipeError, ValueError):  # the reader went away, or the stream is closed
-            code = code or 120  # what the interpreter exits with when this flush fails
-    os._exit(code)
-
-
-def _exit_status(code: object) -> int:
-    """:class:`SystemExit`'s code as the interpreter turns it into an exit status."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1
-
-
 if __name__ == "__main__":  # pragma: no cover
-    console()
+    main()

@@ -728,3 +728,42 @@ def test_a_warm_start_derives_the_key_once_in_the_unlock_thread(
     assert {c["id"] for c in warm.transport.list_collections()}  # decrypted when asked
     assert session.vault.org_keys  # the organisation key was unwrapped for them
     warm.close()
+
+
+def test_the_cli_hook_begins_the_unlock_that_the_backend_takes_over(
+    bitwarden_server: BitwardenTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``vaults.early`` hook starts the cache read and KDF before the CLI loads; the
+    backend's from_env claims it (one derivation); other commands, other transports and
+    another password start nothing or are not handed the pending unlock."""
+    from vaults_bitwarden.native import early, kdf
+
+    cache = tmp_path / "cache"
+    env = native_env(bitwarden_server, cache)
+    fetch(backend(bitwarden_server, cache), "bitwarden://GitHub")  # writes the cache
+    derived = 0
+    real = kdf.make_master_key
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        nonlocal derived
+        derived += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kdf, "make_master_key", counting)
+    monkeypatch.setattr(early, "_PENDING", [])
+    for argv in (["totp", "JBSWY3DPEHPK3PXP"], ["resolve", "keepass://Demo/x"]):
+        early.cli_hook(argv, env)
+    serve_env = {**env, "VAULTS_BITWARDEN_URL": "http://127.0.0.1:9"}
+    early.cli_hook(["resolve", "bitwarden://GitHub"], serve_env)
+    assert early._PENDING == []
+    early.cli_hook(["resolve", "bitwarden://GitHub", "--json"], env)
+    ((pending, _),) = early._PENDING
+    other = early.start(BitwardenSettings.from_env({**env, "BW_PASSWORD": "another password"}))
+    assert other is not pending and len(early._PENDING) == 1
+    assert other is not None
+    other.result()
+    made = backend(bitwarden_server, cache)
+    assert early._PENDING == []
+    assert made.transport.session._early is pending  # type: ignore[attr-defined]
+    assert fetch(made, "bitwarden://GitHub").username == GITHUB.username
+    assert derived == 2  # the hook's and the other password's: the backend derived nothing

@@ -11,8 +11,10 @@ makes its TLS connection meanwhile. Nothing is kept but in memory.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,10 @@ if TYPE_CHECKING:
     from vaults_bitwarden.native.cache import CachedSync
     from vaults_bitwarden.settings import BitwardenSettings
 
-__all__ = ["EarlyUnlock", "start"]
+__all__ = ["EarlyUnlock", "cli_hook", "start"]
+
+_PENDING: list[tuple[EarlyUnlock, bytes]] = []
+"""Unlocks :func:`cli_hook` began, each with its password, until :func:`start` claims it."""
 
 
 class EarlyUnlock:
@@ -74,11 +79,38 @@ class EarlyUnlock:
 
 
 def start(settings: BitwardenSettings) -> EarlyUnlock | None:
-    """Begin unlocking from the account's sync cache, or None without a password."""
+    """Begin unlocking from the account's sync cache, or None without a password. An unlock
+    :func:`cli_hook` began for the same cache and password is handed over instead."""
     from vaults_bitwarden.settings import default_cache_dir
 
     if settings.password is None or settings.client_id is None or settings.api_url is None:
         return None
     directory = settings.cache_dir or default_cache_dir({})
     password = settings.password.get_secret_value()
+    where = (directory, settings.api_url, settings.client_id)
+    for index, (pending, secret) in enumerate(_PENDING):
+        if pending.where == where and hmac.compare_digest(secret, password.encode()):
+            del _PENDING[index]
+            return pending
     return EarlyUnlock(directory, settings.api_url, settings.client_id, password)
+
+
+def cli_hook(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """The plugin's ``vaults.early`` entry point: when the ``vaults`` command line resolves a
+    ``bitwarden://`` reference over the native transport, begin the unlock (cache read and
+    KDF) before the CLI framework and the host load; the backend's :meth:`from_env` then
+    takes it over (:func:`start`). Anything else, or settings that do not parse, does
+    nothing: the command reports its own errors."""
+    if "resolve" not in argv or not any(arg.startswith("bitwarden:") for arg in argv):
+        return
+    from vaults_bitwarden.settings import BitwardenSettings
+
+    try:
+        settings = BitwardenSettings.from_env(env)
+    except Exception:
+        return
+    if settings.transport != "api" or settings.password is None:
+        return
+    pending = start(settings)
+    if pending is not None:
+        _PENDING.append((pending, settings.password.get_secret_value().encode()))
