@@ -660,4 +660,6 @@ def test_50kb_email_extracts_well_under_50ms() -> None:
     ids=["digits", "lt", "letters", "codes", "entities", "tags", "url", "cjk", "numbers", "origin"],
 )
 def test_pathological_inputs_stay_fast(content: str) -> None:
-    assert _cpu_ms(content, runs=1) < 200
+    # the best of 3 CPU times: catastrophic backtracking takes seconds on every run, while a
+    # loaded CI machine once stretched a single 150 ms run past 200 ms
+    assert _cpu_ms(content) < 200
