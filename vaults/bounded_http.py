@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,7 +30,15 @@ from typing import Any, Final
 import anyio
 import httpx
 
-from vaults.small_http import IDEMPOTENT, RETRY_STATUSES, retry_after_seconds
+from vaults.small_http import (
+    IDEMPOTENT,
+    INFLATED,
+    RETRY_STATUSES,
+    CappedDecoder,
+    HttpError,
+    content_codings,
+    retry_after_seconds,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -58,61 +65,55 @@ class ResponseTooLarge(httpx.DecodingError):
 
 class _CappedBody:
     """Collects a response body, decoding ``content-encoding``, refusing more than ``limit``
-    decoded bytes. gzip and deflate are inflated with bounded output per step; other
-    encodings go through httpx's decoders, checked after each piece."""
+    decoded bytes. gzip and deflate (and no coding) go through
+    :class:`vaults.small_http.CappedDecoder` (bounded output per step); other encodings go
+    through httpx's decoders, checked after each piece. Errors are httpx's."""
 
     def __init__(self, response: httpx.Response, request: httpx.Request, limit: int) -> None:
         self.request = request
         self.limit = limit
         self.body = bytearray()
-        encodings = [
-            e.strip().lower()
-            for e in response.headers.get("content-encoding", "").split(",")
-            if e.strip() and e.strip().lower() != "identity"
-        ]
-        self._zlib: Any = None
+        encoding = response.headers.get("content-encoding", "")
+        self._inflate: CappedDecoder | None = None
         self._other: Any = None
-        if encodings in (["gzip"], ["x-gzip"], ["deflate"]):
-            self._zlib = zlib.decompressobj(47)  # gzip or zlib header, detected
-            self._raw_deflate = encodings == ["deflate"]
-        elif encodings:
+        codings = content_codings(encoding)
+        if not codings or codings in INFLATED:
+            self._inflate = CappedDecoder(encoding, limit)
+        else:
             self._other = response._get_content_decoder()
+
+    def _too_large(self) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"the answer is larger than {self.limit} bytes", request=self.request
+        )
 
     def _check(self) -> None:
         if len(self.body) > self.limit:
-            raise ResponseTooLarge(
-                f"the answer is larger than {self.limit} bytes", request=self.request
-            )
+            raise self._too_large()
+
+    def _inflating(self, step: Callable[[CappedDecoder], object]) -> None:
+        assert self._inflate is not None
+        try:
+            step(self._inflate)
+        except HttpError as exc:
+            if exc.kind == "too-large":
+                raise self._too_large() from None
+            raise httpx.DecodingError(
+                "the answer's compressed body is corrupt", request=self.request
+            ) from None
 
     def feed(self, chunk: bytes) -> None:
-        if self._zlib is not None:
-            data = chunk
-            while data:
-                try:
-                    piece = self._zlib.decompress(data, self.limit - len(self.body) + 1)
-                except zlib.error:
-                    if not (self._raw_deflate and not self.body):
-                        raise httpx.DecodingError(
-                            "the answer's compressed body is corrupt", request=self.request
-                        ) from None
-                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
-                    self._raw_deflate = False
-                    continue
-                self.body += piece
-                self._check()
-                data = self._zlib.unconsumed_tail
-        elif self._other is not None:
-            self.body += self._other.decode(chunk)
-            self._check()
+        if self._inflate is not None:
+            self._inflating(lambda decoder: decoder.feed(chunk))
         else:
-            self.body += chunk
+            self.body += self._other.decode(chunk)
             self._check()
 
     def finish(self) -> bytes:
-        if self._zlib is not None:
-            self.body += self._zlib.flush()
-        elif self._other is not None:
-            self.body += self._other.flush()
+        if self._inflate is not None:
+            self._inflating(lambda decoder: decoder.finish())
+            return bytes(self._inflate.body)
+        self.body += self._other.flush()
         self._check()
         return bytes(self.body)
 

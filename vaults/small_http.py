@@ -50,10 +50,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IDEMPOTENT",
+    "INFLATED",
     "RETRY_STATUSES",
+    "CappedDecoder",
     "HttpClient",
     "HttpError",
     "Reply",
+    "content_codings",
     "retry_after_seconds",
 ]
 
@@ -123,17 +126,28 @@ class Reply(NamedTuple):
         return retry_after_seconds(self.status, self.headers.get("retry-after"), now)
 
 
-class _Decoder:
-    """Collects a body up to ``limit`` decoded bytes, inflating gzip/deflate piecewise."""
+def content_codings(header: str) -> list[str]:
+    """The codings a ``Content-Encoding`` value names, lower-cased, ``identity`` left out."""
+    codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+    return [c for c in codings if c != "identity"]
+
+
+INFLATED: Final = (["gzip"], ["x-gzip"], ["deflate"])
+"""The codings :class:`CappedDecoder` inflates itself (a body with none is taken as is)."""
+
+
+class CappedDecoder:
+    """Collects a body up to ``limit`` decoded bytes, inflating gzip/deflate piecewise
+    (bounded output per step, so a small gzip bomb cannot fill memory). Also used by
+    :mod:`vaults.bounded_http` for httpx answers."""
 
     def __init__(self, encoding: str, limit: int) -> None:
         self.limit = limit
         self.body = bytearray()
-        codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
+        codings = content_codings(encoding)
         self._zlib: Any = None
         self._raw_deflate = False
-        if codings in (["gzip"], ["x-gzip"], ["deflate"]):
+        if codings in INFLATED:
             self._zlib = zlib.decompressobj(47)  # gzip or zlib header, detected
             self._raw_deflate = codings == ["deflate"]
         elif codings:
@@ -406,7 +420,7 @@ class HttpClient:
             try:
                 connection.send_request(method, path, headers, body, deadline)
                 response = connection.read_head(deadline)
-                decoder = _Decoder(response.header("content-encoding") or "", limit)
+                decoder = CappedDecoder(response.header("content-encoding") or "", limit)
 
                 def sink(chunk: bytes) -> None:
                     decoder.feed(chunk)
