@@ -37,7 +37,9 @@ from vaults.small_http import (
     CappedDecoder,
     HttpError,
     content_codings,
+    equal_jitter,
     retry_after_seconds,
+    retry_wait,
 )
 
 __all__ = [
@@ -149,19 +151,12 @@ class Backoff:
     max_retry_after: float = 10.0
 
     def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
-        ceiling = min(self.cap, self.base * 2.0 ** max(0, retry - 1))
-        return ceiling / 2 + rand() * ceiling / 2
+        return equal_jitter(retry, self.base, self.cap, rand)
 
     def wait_before(self, retry: int, response: httpx.Response | None) -> float | None:
         """Seconds to wait before retry ``retry``; ``None``: do not retry."""
-        if retry >= self.attempts:
-            return None
         asked = retry_after(response) if response is not None else None
-        if asked is None:
-            return self.delay(retry)
-        if asked > self.max_retry_after:
-            return None
-        return asked + self.delay(1) / 4  # at least what the server asked, plus jitter
+        return retry_wait(retry, self.attempts, asked, self.max_retry_after, self.delay)
 
 
 NO_RETRY: Final = Backoff(attempts=1)

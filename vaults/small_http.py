@@ -57,7 +57,9 @@ __all__ = [
     "HttpError",
     "Reply",
     "content_codings",
+    "equal_jitter",
     "retry_after_seconds",
+    "retry_wait",
 ]
 
 log = logging.getLogger("vaults.http")
@@ -104,6 +106,39 @@ def retry_after_seconds(status: int, value: str | None, now: float | None = None
         when = when.replace(tzinfo=UTC)
     current = datetime.now(UTC).timestamp() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+def equal_jitter(
+    retry: int, base: float, cap: float, rand: Callable[[], float] | None = None
+) -> float:
+    """The wait before retry ``retry`` (1-based): uniform in ``[c/2, c]`` with
+    ``c = min(cap, base * 2 ** (retry - 1))`` ("equal jitter": never zero, never in lock
+    step)."""
+    if rand is None:
+        import random
+
+        rand = random.random
+    ceiling = min(cap, base * 2.0 ** max(0, retry - 1))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+def retry_wait(
+    retry: int,
+    attempts: int,
+    asked: float | None,
+    max_retry_after: float,
+    delay: Callable[[int], float],
+) -> float | None:
+    """Seconds to wait before retry ``retry`` (``None``: do not retry): ``delay(retry)``, or
+    what the server's ``Retry-After`` asked plus a little jitter; an ask above
+    ``max_retry_after`` ends the retries. Shared with :class:`vaults.bounded_http.Backoff`."""
+    if retry >= attempts:
+        return None
+    if asked is None:
+        return delay(retry)
+    if asked > max_retry_after:
+        return None
+    return asked + delay(1) / 4  # at least what the server asked, plus jitter
 
 
 _NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
@@ -351,19 +386,17 @@ class HttpClient:
 
     def _wait(self, tries: int, reply: Reply | None, method: str) -> float | None:
         """Seconds to wait before the next try; ``None``: no further try."""
-        if tries >= self._attempts or method not in IDEMPOTENT:
+        if method not in IDEMPOTENT:
             return None
         base, cap = self._backoff
-        ceiling = min(cap, base * 2.0 ** (tries - 1))
-        import random
-
-        jitter = ceiling / 2 + random.random() * ceiling / 2  # noqa: S311 - jitter, not crypto
         asked = reply.retry_after() if reply is not None else None
-        if asked is None:
-            return jitter
-        if asked > self._max_retry_after:
-            return None
-        return asked + jitter / 4
+        return retry_wait(
+            tries,
+            self._attempts,
+            asked,
+            self._max_retry_after,
+            lambda n: equal_jitter(n, base, cap),
+        )
 
     def _new(self, target: _Target) -> Connection:
         scheme, host, port = target
