@@ -274,6 +274,8 @@ class ServeTransport:
     ) -> VaultUnavailable:
         import httpx
 
+        from vaults.bounded_http import ResponseTooLarge
+
         if isinstance(exc, httpx.ConnectTimeout):
             kind = "connect-timeout"
         elif isinstance(exc, httpx.TimeoutException):
@@ -282,7 +284,7 @@ class ServeTransport:
             kind = "connect"
         elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
             kind = "closed"
-        elif isinstance(exc, httpx.DecodingError) and "larger than" in str(exc):
+        elif isinstance(exc, ResponseTooLarge):
             kind = "too-large"
         else:
             kind = type(exc).__name__
